@@ -1,0 +1,43 @@
+# The front door: `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+IVR    := $(VENV)/bin/ivr
+FLOW   := flows/bank_hotline.yaml
+
+.PHONY: demo test lint bench bench-intent install samples clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@rm -f var/demo-queue.sqlite3*
+	$(IVR) replay --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml
+	@echo
+	@echo "--- the human queue after the demo (ivr queue list / take) ---"
+	$(IVR) queue list --queue var/demo-queue.sqlite3
+	$(IVR) queue take --queue var/demo-queue.sqlite3
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check ivr tests
+	$(VENV)/bin/mypy
+
+bench: bench-intent
+
+bench-intent: install
+	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
+
+# Regenerate the committed sample WAVs (needs espeak-ng and sox).
+samples:
+	bash samples/make_audio.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

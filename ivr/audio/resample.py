@@ -1,0 +1,118 @@
+"""Band-limited sample-rate conversion with a Kaiser-windowed sinc, in numpy.
+
+The conversion is rational: `dst / src` is reduced to `up / down` (approximated when
+`up` would exceed `MAX_PHASES`), and output sample `n` sits at input time
+`n * down / up`. Its value is the input convolved with a windowed-sinc low-pass whose
+cutoff lies just under the lower of the two Nyquist frequencies, so upsampling does not
+image and downsampling does not alias. Output samples that share a fractional offset (a
+"phase") share one set of filter taps; each phase is one matrix-vector product over a
+strided view of the input, so the work is a handful of numpy calls per phase rather
+than a Python loop per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+from ivr.errors import UsageError
+
+__all__ = ["output_length", "resample"]
+
+ZERO_CROSSINGS = 32
+"""Sinc zero crossings on each side of the centre tap (longer = sharper transition)."""
+ROLLOFF = 0.9
+"""Cutoff as a fraction of the lower Nyquist frequency (7.2 kHz when the target is 16 kHz)."""
+KAISER_BETA = 9.0
+"""Kaiser window shape: about 90 dB of stopband attenuation."""
+MAX_PHASES = 1024
+"""Most filter phases (the `up` of `up / down`). Ratios needing more, such as
+16000 / 44101, use the nearest fraction within this limit instead: the timing error stays
+below a few hundred parts per million while the cost stays bounded for odd rates."""
+
+
+def _ratio(src_rate: int, dst_rate: int) -> tuple[int, int]:
+    """(up, down) with up / down = dst / src, or the closest fraction with few phases."""
+    if src_rate <= 0 or dst_rate <= 0:
+        raise UsageError(f"sample rates must be positive, got {src_rate} and {dst_rate}")
+    step = Fraction(src_rate, dst_rate).limit_denominator(MAX_PHASES)
+    return step.denominator, step.numerator
+
+
+def output_length(n_samples: int, src_rate: int, dst_rate: int) -> int:
+    """Samples produced by `resample` for `n_samples` inputs: ceil(n * dst / src)."""
+    up, down = _ratio(src_rate, dst_rate)
+    return -(-n_samples * up // down)
+
+
+@cache
+def _kernel() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The windowed sinc sampled finely on [0, 1] of its half-length: (positions, values).
+
+    Taps are interpolated from this table instead of evaluating the Bessel window for
+    every tap of every phase, which would dominate the cost for rates like 44 101 Hz
+    that need thousands of phases. Linear interpolation on this grid is accurate to
+    about -100 dB, below what 16-bit output can show.
+    """
+    grid = np.linspace(0.0, 1.0, ZERO_CROSSINGS * 512 + 1)
+    window = np.i0(KAISER_BETA * np.sqrt(1.0 - grid**2)) / np.i0(KAISER_BETA)
+    values = np.sinc(ZERO_CROSSINGS * grid) * window
+    values[-1] = 0.0
+    return grid, values
+
+
+def _phase_taps(offset: float, half: int, width: float) -> NDArray[np.float32]:
+    """Filter taps for an output that lies `offset` (0 <= offset < 1) past an input sample.
+
+    Tap `j` weighs input sample `base - half + 1 + j`, where `base` is the input sample
+    just at or before the output instant. The taps are normalised to sum to one, so a
+    constant signal stays exactly constant whatever the phase.
+    """
+    distance = offset + (half - 1) - np.arange(2 * half, dtype=np.float64)
+    grid, values = _kernel()
+    taps = np.interp(np.abs(distance) / width, grid, values, right=0.0)
+    total = taps.sum()
+    return (taps / total if total else taps).astype(np.float32)
+
+
+def resample(samples: NDArray[np.float32], src_rate: int, dst_rate: int) -> NDArray[np.float32]:
+    """Convert a mono float signal from `src_rate` to `dst_rate`.
+
+    Args:
+        samples: 1-D signal at `src_rate`.
+        src_rate: Input sample rate in Hz.
+        dst_rate: Output sample rate in Hz.
+
+    Returns:
+        `output_length(len(samples), src_rate, dst_rate)` samples at `dst_rate`
+        (the input itself, as float32, when the rates are equal).
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise UsageError(f"resample expects a 1-D signal, got shape {x.shape}")
+    up, down = _ratio(src_rate, dst_rate)
+    if up == down:
+        return x
+    n_out = output_length(len(x), src_rate, dst_rate)
+    out = np.zeros(n_out, dtype=np.float32)
+    if n_out == 0:
+        return out
+    cutoff = ROLLOFF * min(1.0, up / down)  # as a fraction of the input Nyquist frequency
+    width = ZERO_CROSSINGS / cutoff  # half-length of the filter, in input samples
+    half = math.ceil(width)
+    padded = np.concatenate([np.zeros(half, np.float32), x, np.zeros(half + 1, np.float32)])
+    windows = sliding_window_view(padded, 2 * half)
+    for first in range(min(up, n_out)):
+        # Outputs first, first + up, first + 2 * up, ... share one phase.
+        count = len(range(first, n_out, up))
+        base, phase = divmod(first * down, up)
+        taps = _phase_taps(phase / up, half, width)
+        # windows[base + 1] starts at input sample base - half + 1.
+        rows = windows[base + 1 : base + 1 + (count - 1) * down + 1 : down]
+        out[first::up] = rows @ taps
+    return out

@@ -1,0 +1,136 @@
+"""Audio as a stream of frames: chunking decoded audio, and the live microphone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from ivr.errors import AudioError, UsageError
+from ivr.types import SAMPLE_RATE, Audio
+
+__all__ = ["Microphone", "frames", "open_microphone"]
+
+
+def _frame_samples(rate: int, ms: int) -> int:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0:
+        raise UsageError(f"frame length must be a positive number of milliseconds, got {ms!r}")
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+        raise UsageError(f"sample rate must be a positive number of Hz, got {rate!r}")
+    samples = rate * ms // 1000
+    if samples == 0:
+        raise UsageError(f"{ms} ms at {rate} Hz is less than one sample")
+    return samples
+
+
+def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
+    """Chunk `audio.pcm` into frames of `ms` milliseconds; the last one may be shorter.
+
+    Args:
+        audio: 16 kHz mono PCM16 audio.
+        ms: Frame length in milliseconds (20 ms is 640 bytes).
+
+    Yields:
+        Consecutive slices of `audio.pcm`; nothing for empty audio.
+    """
+    step = 2 * _frame_samples(SAMPLE_RATE, ms)
+    pcm = audio.pcm
+    for start in range(0, len(pcm), step):
+        yield pcm[start : start + step]
+
+
+class Microphone:
+    """PCM16 mono frames from a sounddevice input stream; iterate it, close it when done.
+
+    Also a context manager: `with open_microphone() as mic: for frame in mic: ...`.
+    Iteration blocks until the next frame is recorded and stops once the stream is closed.
+    """
+
+    def __init__(
+        self, stream: Any, frame_samples: int, errors: tuple[type[Exception], ...]
+    ) -> None:
+        self._stream = stream
+        self._frame_samples = frame_samples
+        self._errors = errors
+        self.overflows = 0
+        """Frames during which the device dropped input because we read too slowly."""
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.closed:
+            raise StopIteration
+        try:
+            data, overflowed = self._stream.read(self._frame_samples)
+        except self._errors as exc:
+            self.close()
+            raise AudioError(f"microphone: recording failed ({exc})") from None
+        if overflowed:
+            self.overflows += 1
+        return bytes(data)
+
+    def close(self) -> None:
+        """Stop and release the device; safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._stream.stop()
+        finally:
+            self._stream.close()
+
+    def __enter__(self) -> Microphone:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def open_microphone(
+    rate: int = SAMPLE_RATE, ms: int = 20, *, device: int | str | None = None
+) -> Microphone:
+    """Start recording from an input device.
+
+    Args:
+        rate: Sample rate to record at; the device must support it (16 kHz feeds the
+            recogniser directly).
+        ms: Frame length in milliseconds.
+        device: A sounddevice device index or name substring; None for the default input.
+
+    Returns:
+        A started `Microphone` yielding `rate * ms / 1000` PCM16 mono samples per frame.
+
+    Raises:
+        AudioError: "no audio input device: ..." when PortAudio is missing or there is no
+            usable input device; "microphone: ..." when the device refuses the settings.
+    """
+    frame_samples = _frame_samples(rate, ms)
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
+        raise AudioError(f"no audio input device: sounddevice unavailable ({exc})") from None
+    errors: tuple[type[Exception], ...] = (ValueError, sounddevice.PortAudioError)
+    try:
+        sounddevice.query_devices(device, kind="input")
+    except errors as exc:  # ValueError: no such (input) device
+        raise AudioError(f"no audio input device: {exc}") from None
+    try:
+        stream = sounddevice.RawInputStream(
+            samplerate=rate, blocksize=frame_samples, device=device, channels=1, dtype="int16"
+        )
+    except errors as exc:  # rate or channel count not supported, device busy
+        raise AudioError(f"microphone: cannot record at {rate} Hz mono ({exc})") from None
+    mic = Microphone(stream, frame_samples, errors)
+    try:
+        stream.start()
+    except errors as exc:
+        mic.close()
+        raise AudioError(f"microphone: cannot start recording ({exc})") from None
+    return mic

@@ -1,0 +1,256 @@
+"""The `ivr` command. Thin: parses arguments, calls the rooms, prints; errors become one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import cast
+
+from . import __version__
+from .errors import FlowError, FlowErrors, IvrError, UsageError
+from .types import LANGS, Lang
+
+__all__ = ["main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_flow(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flow", required=True, help="flow YAML file")
+
+
+def _add_lang(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--lang", choices=LANGS, required=required, help="caller language")
+
+
+def _add_queue(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--queue", help="handoff queue DB (default: $IVR_QUEUE or var/handoff.sqlite3)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="ivr", description="Offline voice navigation for bank "
+                                 "hotlines.")
+    ap.add_argument("--version", action="version", version=f"ivr {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("route", help="route first sentences at the root menu")
+    _add_flow(p)
+    _add_lang(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("text", nargs="*", help="sentences (default: one per line on stdin)")
+
+    p = sub.add_parser("replay", help="replay WAV files or call scripts through the flow")
+    _add_flow(p)
+    _add_lang(p, required=False)
+    _add_queue(p)
+    p.add_argument("--model", help="Vosk model directory (overrides $IVR_MODEL and models/)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per call")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every trace step")
+    p.add_argument("files", nargs="+", help="WAV files or call scripts (.yaml)")
+
+    p = sub.add_parser("chat", help="be the caller, by typing")
+    _add_flow(p)
+    _add_lang(p)
+    _add_queue(p)
+
+    p = sub.add_parser("call", help="a live call from the microphone")
+    _add_flow(p)
+    _add_lang(p)
+    _add_queue(p)
+    p.add_argument("--model", help="Vosk model directory")
+
+    p = sub.add_parser("lint", help="check a flow file")
+    p.add_argument("flow", help="flow YAML file")
+
+    p = sub.add_parser("queue", help="the human queue")
+    qsub = p.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    for name, text in (("list", "waiting callers"), ("take", "take the next caller"),
+                       ("stats", "queue figures")):
+        q = qsub.add_parser(name, help=text)
+        _add_queue(q)
+        q.add_argument("--json", action="store_true")
+        if name != "stats":
+            q.add_argument("--name", help="only this queue")
+        if name == "take":
+            q.add_argument("--agent", default=os.environ.get("USER", "agent"))
+
+    p = sub.add_parser("models", help="speech models")
+    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    msub.add_parser("list", help="the catalogue, and what is installed")
+    q = msub.add_parser("download", help="download and unpack a model")
+    q.add_argument("name")
+    q.add_argument("--url", help="download from this URL instead of the catalogue's")
+    q.add_argument("--allow-unverified", action="store_true",
+                   help="accept a catalogue entry without a sha256")
+    q = msub.add_parser("path", help="the model directory used for a language")
+    _add_lang(q)
+    q.add_argument("--model", help="explicit model directory")
+    return ap
+
+
+def _queue(args: argparse.Namespace) -> object:
+    from .handoff import default_queue_path, open_queue
+
+    return open_queue(Path(args.queue) if args.queue else default_queue_path())
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from .call import Hotline
+    from .flow import load_flow
+
+    hotline = Hotline(load_flow(args.flow))
+    lines = args.text or (line.rstrip("\n") for line in sys.stdin)
+    for text in lines:
+        r = hotline.route(text, args.lang)
+        if args.json:
+            print(json.dumps(r.as_dict(), ensure_ascii=False), flush=True)
+        else:
+            cands = "  ".join(str(c) for c in r.candidates)
+            print(f"{r.decision:<8} {r.intent or '-':<20} {r.confidence:.2f}  {r.text!r}  "
+                  f"[{cands}]", flush=True)
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .call import Hotline, Speak
+    from .flow import load_flow
+    from .handoff import HandoffQueue
+    from .qa.report import call_json, format_call, format_summary, met_expectations
+    from .qa.script import CallScript, load_scripts
+
+    hotline = Hotline(load_flow(args.flow), queue=cast(HandoffQueue, _queue(args)),
+                      model=args.model)
+    results, failures, checked, errors = [], 0, 0, 0
+    for name in args.files:
+        try:
+            if name.lower().endswith((".yaml", ".yml")):
+                scripts = load_scripts(name)
+            else:
+                scripts = [CallScript(Path(name).stem, None, (Speak(name),), name)]
+            for script in scripts:
+                lang = script.lang or args.lang
+                if lang is None and isinstance(script.inputs[0], Speak):
+                    lang = "ko"  # a bare WAV: the embedded default model's language
+                if lang is None:
+                    raise UsageError(f"{script.source}: no 'lang' in the script; pass --lang")
+                result = hotline.run(script.call_id, cast(Lang, lang), script.inputs)
+                results.append(result)
+                problems = met_expectations(result, script.expect) if script.expect else []
+                checked += bool(script.expect)
+                failures += bool(problems)
+                if args.json:
+                    print(json.dumps(call_json(result), ensure_ascii=False), flush=True)
+                else:
+                    print(format_call(result, verbose=args.verbose))
+                    for problem in problems:
+                        print(f"  FAILED  {problem}")
+                    print(flush=True)
+        except (FlowError, FlowErrors) as exc:
+            errors += 1
+            print(exc, file=sys.stderr, flush=True)
+        except IvrError as exc:
+            errors += 1
+            print(f"ivr: error: {exc}", file=sys.stderr, flush=True)
+    if not args.json:
+        print(format_summary(results, failures, checked))
+    return 2 if errors else (1 if failures else 0)
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from .flow import load_flow
+    from .handoff import HandoffQueue
+    from .live import chat
+
+    return chat(load_flow(args.flow), args.lang, cast(HandoffQueue, _queue(args)))
+
+
+def _cmd_call(args: argparse.Namespace) -> int:
+    from .flow import load_flow
+    from .handoff import HandoffQueue
+    from .live import live_call
+
+    return live_call(load_flow(args.flow), args.lang, cast(HandoffQueue, _queue(args)),
+                     args.model)
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from .flow import load_flow
+
+    flow = load_flow(args.flow)
+    print(f"{args.flow}: ok ({len(flow.nodes)} nodes, {len(flow.intents)} intents, "
+          f"languages {', '.join(flow.languages)})")
+    return 0
+
+
+def _cmd_queue(args: argparse.Namespace) -> int:
+    from .handoff import HandoffQueue
+    from .handoff.format import format_handoff, format_stats, handoff_to_json
+
+    queue = cast(HandoffQueue, _queue(args))
+    try:
+        if args.queue_command == "stats":
+            stats = queue.stats()
+            print(json.dumps(stats.as_dict(), ensure_ascii=False) if args.json
+                  else format_stats(stats))
+        elif args.queue_command == "list":
+            items = queue.list(args.name)
+            for item in items:
+                print(json.dumps(handoff_to_json(item), ensure_ascii=False) if args.json
+                      else format_handoff(item).splitlines()[0])
+            if not items and not args.json:
+                print("no callers waiting")
+        else:
+            taken = queue.take(args.name, agent=args.agent)
+            if taken is None:
+                print("no callers waiting", file=sys.stderr)
+                return 1
+            print(json.dumps(handoff_to_json(taken), ensure_ascii=False) if args.json
+                  else format_handoff(taken))
+    finally:
+        queue.close()
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from . import models
+
+    if args.models_command == "list":
+        print(models.format_model_list(models.list_models()))
+    elif args.models_command == "download":
+        path = models.download(args.name, url=args.url, allow_unverified=args.allow_unverified)
+        print(path)
+    else:
+        print(models.resolve_model(args.lang, args.model))
+    return 0
+
+
+_COMMANDS: dict[str, Handler] = {
+    "route": _cmd_route, "replay": _cmd_replay, "chat": _cmd_chat, "call": _cmd_call,
+    "lint": _cmd_lint, "queue": _cmd_queue, "models": _cmd_models,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 2 on bad usage or input (one line, no traceback)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (FlowError, FlowErrors) as exc:
+        print(exc, file=sys.stderr)  # file:line:col: message, one line per problem
+        return 2
+    except IvrError as exc:
+        print(f"ivr: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

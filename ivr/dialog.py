@@ -1,0 +1,260 @@
+"""One call's state machine: where the caller is, retries, confirmation, escalation.
+
+The dialog never touches audio or YAML: it receives utterances, DTMF keys and no-input events,
+and answers with the prompts to play. Every step is appended to the call's trace; when the
+call ends, `outcome` is set, and `handoff` holds the record for the human queue if any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .flow.model import Flow, Node
+from .nlu.matcher import IntentMatcher
+from .nlu.normalize import normalize
+from .nlu.policy import decide
+from .privacy import mask_sensitive
+from .types import (
+    Candidate,
+    Decision,
+    DecisionKind,
+    Dtmf,
+    Handoff,
+    Lang,
+    Outcome,
+    Priority,
+    TraceEvent,
+    Utterance,
+)
+
+__all__ = ["Dialog", "Turn", "yes_or_no"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one caller turn did: the replay contract's per-turn record."""
+
+    heard: str
+    """Transcript (masked), the DTMF key as "dtmf:5", or "" for no input."""
+    intent: str | None
+    """Intent decided on, if any."""
+    confidence: float
+    """Top confidence, 0..1."""
+    decision: str
+    """accept | confirm | reprompt | handoff, or dtmf / no_input / yes / no."""
+    node: str
+    """Node the call is at after the turn."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {"heard": self.heard, "intent": self.intent, "confidence": self.confidence,
+                "decision": self.decision, "node": self.node}
+
+
+def yes_or_no(text: str, lang: Lang, flow: Flow) -> bool | None:
+    """True for yes, False for no, None when the answer is neither. "No" words win ties."""
+    norm = normalize(text, lang)
+    if not norm:
+        return None
+    tokens = f" {norm} "
+
+    def said(word: str) -> bool:
+        w = normalize(word, lang)
+        return bool(w) and (w in norm if lang == "zh" else f" {w} " in tokens)
+
+    if any(said(w) for w in flow.confirm_words["no"].get(lang, ())):
+        return False
+    if any(said(w) for w in flow.confirm_words["yes"].get(lang, ())):
+        return True
+    return None
+
+
+class Dialog:
+    """One call through a flow, in one language."""
+
+    def __init__(self, flow: Flow, lang: Lang, matcher: IntentMatcher, call_id: str) -> None:
+        self.flow, self.lang, self.matcher, self.call_id = flow, lang, matcher, call_id
+        self.node: Node = flow.nodes[flow.start]
+        self.trace: list[TraceEvent] = []
+        self.turns: list[Turn] = []
+        self.path: list[str] = []
+        self.heard: list[str] = []
+        self.outcome: Outcome | None = None
+        self.handoff: Handoff | None = None
+        self._retries = 0
+        self._low_streak = 0
+        self._pending: Decision | None = None
+        self._last: tuple[Candidate, ...] = ()
+        self._intent: str | None = None
+
+    # -- trace -------------------------------------------------------------------------------
+    def _log(self, kind: str, **data: Any) -> None:
+        self.trace.append(TraceEvent(len(self.trace), kind, self.node.id,
+                                     tuple(sorted(data.items()))))
+
+    def _say(self, text: str, kind: str = "prompt") -> list[str]:
+        self._log(kind, text=text)
+        return [text]
+
+    def _turn(self, heard: str, decision: str, intent: str | None = None,
+              confidence: float = 0.0) -> None:
+        self.turns.append(Turn(heard, intent, confidence, decision, self.node.id))
+
+    @property
+    def confirming(self) -> bool:
+        """A confirmation question is waiting for yes or no."""
+        return self._pending is not None
+
+    def expected(self) -> tuple[str, ...]:
+        """Phrases a caller may say at this point: the intents here, and yes/no if confirming."""
+        out: list[str] = []
+        if self._pending is not None:
+            for kind in ("yes", "no"):
+                out.extend(self.flow.confirm_words[kind].get(self.lang, ()))
+        for iid in self.flow.intents_at(self.node.id):
+            out.extend(self.flow.intents[iid].phrases.get(self.lang, ()))
+        return tuple(out)
+
+    @property
+    def done(self) -> bool:
+        """The call has ended."""
+        return self.outcome is not None
+
+    # -- moving ------------------------------------------------------------------------------
+    def start(self) -> list[str]:
+        """Enter the start node; returns the prompts to play."""
+        self._log("start", lang=self.lang, flow=self.flow.name)
+        return self._enter(self.flow.start, None)
+
+    def _enter(self, node_id: str, reason: str | None) -> list[str]:
+        self.node = self.flow.nodes[node_id]
+        self.path.append(node_id)
+        self._retries = self._low_streak = 0
+        self._pending = None
+        self._log("enter", type=self.node.type)
+        out = self._say(self.node.prompt.get(self.lang, ""))
+        if self.node.type == "service":
+            if self.node.next:
+                return out + self._enter(self.node.next, None)
+            self._finish(Outcome("node", node=self.node.id))
+        elif self.node.type == "end":
+            self._finish(Outcome("node", node=self.node.id))
+        elif self.node.type == "transfer":
+            prio = self.flow.queue_priority(self.node)
+            why = reason or ("priority_intent" if prio >= Priority.HIGH else "caller_asked")
+            self._hand_off(self.node.queue or self.flow.settings.fallback_queue, prio, why)
+        return out
+
+    def _finish(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self._log("end", outcome=outcome.type, queue=outcome.queue, reason=outcome.reason)
+
+    def _hand_off(self, queue: str, priority: Priority, reason: str) -> None:
+        self.handoff = Handoff(
+            call_id=self.call_id, queue=queue, priority=priority, reason=reason, lang=self.lang,
+            heard=tuple(self.heard), candidates=self._last, path=tuple(self.path),
+            intent=self._intent)
+        self._log("handoff", queue=queue, priority=str(priority), reason=reason)
+        self._finish(Outcome("handoff", node=self.node.id, queue=queue, reason=reason))
+
+    def _fail(self, reason: str) -> list[str]:
+        """Retries used up here: the node's on_fail, or the fallback queue."""
+        out = self._say(self.flow.prompts["handoff"].get(self.lang, ""), "system")
+        if self.node.on_fail and self.flow.nodes[self.node.on_fail].type == "transfer":
+            return out + self._enter(self.node.on_fail, reason)
+        if self.node.on_fail:
+            return out + self._enter(self.node.on_fail, None)
+        queue = self.flow.settings.fallback_queue
+        self._hand_off(queue, self.flow.queues.get(queue, Priority.NORMAL), reason)
+        return out
+
+    def _retry(self, reason: str, prompt: str) -> list[str]:
+        self._retries += 1
+        if self._retries > self.flow.settings.max_retries:
+            return self._fail(reason)
+        text = self.flow.prompts[prompt].get(self.lang, "")
+        return self._say(text, "system") + self._say(self.node.prompt.get(self.lang, ""))
+
+    # -- events ------------------------------------------------------------------------------
+    def on_utterance(self, utt: Utterance) -> list[str]:
+        """The caller said something."""
+        if self.done:
+            return []
+        heard = mask_sensitive(utt.text)
+        self.heard.append(heard)
+        self._log("heard", text=heard, source=utt.source)
+        if self._pending is not None:
+            answer = yes_or_no(utt.text, self.lang, self.flow)
+            if answer is not None:
+                return self._answer_confirm(heard, answer, self._pending)
+            self._pending = None
+        scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
+        decision = decide(scores, self.flow.settings, low_streak=self._low_streak)
+        self._last = decision.candidates
+        self._log("decision", decision=str(decision.kind), intent=decision.intent,
+                  confidence=decision.confidence, reason=decision.reason,
+                  candidates=" ".join(str(c) for c in decision.candidates))
+        return self._act(heard, decision)
+
+    def _act(self, heard: str, d: Decision) -> list[str]:
+        if d.kind is DecisionKind.ACCEPT and d.intent:
+            self._intent = d.intent
+            out = self._enter(self.flow.intents[d.intent].target, None)
+        elif d.kind is DecisionKind.CONFIRM and d.intent:
+            self._pending = d
+            label = self.flow.intents[d.intent].label.get(self.lang, d.intent)
+            out = self._say(self.flow.prompts["confirm"].get(self.lang, "").replace(
+                "{label}", label), "confirm")
+        elif d.kind is DecisionKind.HANDOFF:
+            out = self._fail(d.reason or "low_confidence")
+        else:
+            self._low_streak += 1
+            out = self._retry(d.reason or "no_match", "reprompt")
+        self._turn(heard, str(d.kind), d.intent, d.confidence)
+        return out
+
+    def _answer_confirm(self, heard: str, yes: bool, pending: Decision) -> list[str]:
+        self._log("confirmed" if yes else "denied", intent=pending.intent)
+        if yes and pending.intent:
+            self._intent = pending.intent
+            out = self._enter(self.flow.intents[pending.intent].target, None)
+        else:
+            self._pending = None
+            self._low_streak += 1
+            if self._low_streak >= self.flow.settings.max_low_confidence:
+                out = self._fail("low_confidence")
+            else:
+                out = self._retry("no_match", "reprompt")
+        self._turn(heard, "yes" if yes else "no", pending.intent, pending.confidence)
+        return out
+
+    def on_dtmf(self, key: Dtmf) -> list[str]:
+        """The caller pressed a key."""
+        if self.done:
+            return []
+        self._log("dtmf", key=key.value)
+        target = self.node.dtmf.get(key.value)
+        if target is not None:
+            self._intent = target if target in self.flow.intents else self._intent
+            out = self._enter(target, None)
+        else:
+            out = self._retry("no_match", "reprompt")
+        self._turn(f"dtmf:{key.value}", "dtmf", None, 1.0 if target else 0.0)
+        return out
+
+    def on_no_input(self) -> list[str]:
+        """The caller said nothing before the no-input timer ran out."""
+        if self.done:
+            return []
+        self._log("no_input")
+        self._pending = None
+        out = self._retry("no_input", "no_input")
+        self._turn("", "no_input")
+        return out
+
+    def on_hangup(self) -> Outcome:
+        """The caller hung up (or the script ran out of turns); returns how the call ended."""
+        if self.outcome is None:
+            self._finish(Outcome("hangup", node=self.node.id, reason="caller_hung_up"))
+        return self.outcome or Outcome("hangup", node=self.node.id, reason="caller_hung_up")

@@ -1,0 +1,114 @@
+"""A loaded, validated call flow: plain frozen values, no YAML left in them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..types import Lang, Priority
+
+__all__ = ["NODE_TYPES", "Flow", "Intent", "Node", "Settings"]
+
+NODE_TYPES = ("menu", "service", "transfer", "end")
+"""menu asks and routes; service is a business node; transfer hands to a queue; end hangs up."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Decision thresholds and retry limits, tunable per flow without a release."""
+
+    accept: float = 0.80
+    """Top confidence at or above this (with enough margin) goes straight to the node."""
+    confirm: float = 0.55
+    """At or above this (below accept) asks the caller to confirm; below it, reprompts."""
+    margin: float = 0.08
+    """If the top two candidates are closer than this, confirm instead of accepting."""
+    max_retries: int = 2
+    """No-match or no-input turns at one node before the call is handed off."""
+    max_low_confidence: int = 2
+    """Low-confidence turns in a row before handoff."""
+    fallback_queue: str = "general"
+    """Queue for handoffs that have no queue of their own."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Something a caller can ask for, with example phrases per language."""
+
+    id: str
+    """Intent id (e.g. "card_loss")."""
+    target: str
+    """Node reached when the intent is accepted."""
+    is_global: bool
+    """Reachable from any node."""
+    label: Mapping[Lang, str]
+    """Short phrase used in confirmation prompts."""
+    phrases: Mapping[Lang, tuple[str, ...]]
+    """Example caller sentences."""
+    line: int = 0
+    """Where it is defined."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One place in the call."""
+
+    id: str
+    """Node id."""
+    type: str
+    """One of NODE_TYPES."""
+    prompt: Mapping[Lang, str]
+    """What the caller hears on arrival."""
+    intents: tuple[str, ...] = ()
+    """Local intents (besides global ones) understood here."""
+    dtmf: Mapping[str, str] = field(default_factory=dict)
+    """Keypad key -> node id."""
+    on_fail: str | None = None
+    """Node after the retries are used up (None: hand off to the fallback queue)."""
+    queue: str | None = None
+    """For transfer nodes."""
+    priority: Priority | None = None
+    """For transfer nodes; None means the queue's own priority."""
+    next: str | None = None
+    """For service nodes that lead on."""
+    line: int = 0
+    """Where it is defined."""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A whole call flow."""
+
+    name: str
+    """Flow name."""
+    path: str
+    """File it was loaded from."""
+    languages: tuple[Lang, ...]
+    """Languages every prompt and phrase list covers."""
+    start: str
+    """First node."""
+    settings: Settings
+    """Thresholds and limits."""
+    queues: Mapping[str, Priority]
+    """Human queues and their priority."""
+    prompts: Mapping[str, Mapping[Lang, str]]
+    """System prompts: confirm, reprompt, no_input, handoff."""
+    confirm_words: Mapping[str, Mapping[Lang, tuple[str, ...]]]
+    """"yes"/"no" -> language -> words."""
+    intents: Mapping[str, Intent]
+    """Every intent by id."""
+    nodes: Mapping[str, Node]
+    """Every node by id."""
+
+    def intents_at(self, node_id: str) -> tuple[str, ...]:
+        """Intent ids understood at a node: its local ones, then the global ones."""
+        node = self.nodes[node_id]
+        local = tuple(i for i in node.intents if i in self.intents)
+        glob = tuple(i for i, intent in self.intents.items() if intent.is_global and i not in local)
+        return local + glob
+
+    def queue_priority(self, node: Node) -> Priority:
+        """The priority a transfer node files with."""
+        if node.priority is not None:
+            return node.priority
+        return self.queues.get(node.queue or self.settings.fallback_queue, Priority.NORMAL)

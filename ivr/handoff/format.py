@@ -1,0 +1,160 @@
+"""What a human agent reads: one handoff in full, the queue at a glance, and their JSON shapes.
+
+Everything printed from caller text goes through `mask_sensitive` once more, so a record built
+outside the queue still shows no card number. Times are printed in UTC, so output is the same
+on every machine.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ..privacy import mask_sensitive, mask_slot
+from ..types import Priority
+from . import QueuedHandoff, QueueStats
+
+__all__ = [
+    "format_age",
+    "format_handoff",
+    "format_stats",
+    "format_summary",
+    "handoff_to_json",
+]
+
+
+def format_age(seconds: float) -> str:
+    """A duration as "45s", "2m 05s" or "1h 02m" (negative durations count as 0)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _utc(unix: float) -> str:
+    return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _wait_end(q: QueuedHandoff, now: float | None) -> float:
+    """When the wait ended: when taken, else `now` (default: the current time)."""
+    if q.taken_at is not None:
+        return q.taken_at
+    return time.time() if now is None else now
+
+
+def format_handoff(q: QueuedHandoff, *, now: float | None = None) -> str:
+    """The whole context of one handoff, so the agent never asks the caller twice.
+
+    Args:
+        q: The queued record.
+        now: Unix time to measure the wait against (default: the current time). For a taken
+            record the wait ends when it was taken.
+
+    Returns:
+        Several lines: header, reason, language, intent, wait, then what was heard turn by
+        turn, the candidates with scores, the slots (masked) and the path through the flow.
+    """
+    h = q.handoff
+    end = _wait_end(q, now)
+    state = "waiting" if q.status == "waiting" else f"taken by {q.taken_by or '?'}"
+    if q.status == "taken" and q.taken_at is not None:
+        state += f" at {_utc(q.taken_at)}"
+    lines = [
+        f"Handoff #{q.id}  call {h.call_id}  -> queue {h.queue}  [{str(h.priority).upper()}]",
+        f"  reason    {h.reason}",
+        f"  language  {h.lang}",
+        f"  intent    {h.intent or '-'}",
+        f"  waited    {format_age(end - h.created_at)} (filed {_utc(h.created_at)})",
+        f"  status    {state}",
+        "Heard:",
+    ]
+    lines += [f"  {i}. {mask_sensitive(text)}" for i, text in enumerate(h.heard, 1)]
+    lines += ["  (nothing)"] if not h.heard else []
+    lines.append("Candidates:")
+    width = max((len(c.intent) for c in h.candidates), default=0)
+    lines += [f"  {c.intent:<{width}}  {c.score:.2f}" for c in h.candidates]
+    lines += ["  (none)"] if not h.candidates else []
+    lines.append("Slots:")
+    slots = [mask_slot(s) for s in h.slots]
+    width = max((len(s.name) for s in slots), default=0)
+    lines += [f"  {s.name:<{width}}  {s.masked}" for s in slots]
+    lines += ["  (none)"] if not slots else []
+    lines.append(f"Path: {' -> '.join(h.path) if h.path else '(none)'}")
+    return "\n".join(lines)
+
+
+def format_summary(q: QueuedHandoff, *, now: float | None = None) -> str:
+    """One line per record, for listing a queue: id, priority, queue, call, reason, wait, intent.
+
+    Example: ``#7  URGENT  cards  c1  priority_intent  waited 2m 05s  report_fraud``
+    """
+    h = q.handoff
+    waited = format_age(_wait_end(q, now) - h.created_at)
+    taken = f"  taken by {q.taken_by or '?'}" if q.status == "taken" else ""
+    return (
+        f"#{q.id}  {str(h.priority).upper()}  {h.queue}  {h.call_id}  {h.reason}"
+        f"  waited {waited}  {h.intent or '-'}{taken}"
+    )
+
+
+def handoff_to_json(q: QueuedHandoff) -> dict[str, Any]:
+    """The JSON shape of a queued handoff (for ``--json``); priority is its name."""
+    h = q.handoff
+    slots = [mask_slot(s) for s in h.slots]
+    return {
+        "id": q.id,
+        "status": q.status,
+        "taken_by": q.taken_by,
+        "taken_at": q.taken_at,
+        "call_id": h.call_id,
+        "queue": h.queue,
+        "priority": str(h.priority),
+        "reason": h.reason,
+        "lang": h.lang,
+        "intent": h.intent,
+        "heard": [mask_sensitive(t) for t in h.heard],
+        "candidates": [{"intent": c.intent, "score": c.score} for c in h.candidates],
+        "slots": [{"name": s.name, "value": s.value, "masked": s.masked} for s in slots],
+        "path": list(h.path),
+        "created_at": h.created_at,
+    }
+
+
+def format_stats(s: QueueStats) -> str:
+    """The queues as a small table: counts, waiting per priority, oldest wait, top reasons.
+
+    Example::
+
+        queue  waiting  taken  urgent  high  normal  low  oldest  reasons
+        cards        3      1       1     0       2    0  2m 05s  low_confidence 2, no_match 1
+        total        3      1       1     0       2    0  2m 05s
+    """
+    if not s.queues:
+        return "no handoffs"
+    levels = sorted(Priority, reverse=True)
+    header = ["queue", "waiting", "taken", *map(str, levels), "oldest", "reasons"]
+    rows = [header]
+    for c in s.queues:
+        counts = dict(c.by_priority)
+        per_priority = [str(counts.get(p, 0)) for p in levels]
+        oldest = "-" if c.oldest_waiting_seconds is None else format_age(c.oldest_waiting_seconds)
+        reasons = ", ".join(f"{r} {n}" for r, n in c.by_reason) or "-"
+        rows.append([c.queue, str(c.waiting), str(c.taken), *per_priority, oldest, reasons])
+    ages = [c.oldest_waiting_seconds for c in s.queues if c.oldest_waiting_seconds is not None]
+    totals = [str(sum(dict(c.by_priority).get(p, 0) for c in s.queues)) for p in levels]
+    oldest_all = format_age(max(ages)) if ages else "-"
+    rows.append(["total", str(s.waiting), str(s.taken), *totals, oldest_all, ""])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(widths[i]) if i in (0, len(header) - 1) else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Turn ranked candidates into one decision, with the thresholds from the flow file."""
+
+from __future__ import annotations
+
+from ..flow.model import Settings
+from ..types import Decision, DecisionKind, Slot
+from .matcher import Scores
+
+__all__ = ["decide"]
+
+
+def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
+           slots: tuple[Slot, ...] = ()) -> Decision:
+    """One decision for one turn.
+
+    Args:
+        scores: the matcher's ranking.
+        settings: the flow's thresholds.
+        low_streak: low-confidence turns in a row before this one at this point of the call.
+        slots: values found in the utterance, carried on the decision.
+
+    Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
+    confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
+    `max_low_confidence` low turns in a row. Nothing usable said is a no-match, never a route.
+    """
+    cands = scores.candidates[:3]
+    top = scores.top
+    if not scores.normalized or top is None or top.score <= 0.0:
+        kind, reason = DecisionKind.REPROMPT, "no_match"
+        if low_streak + 1 >= settings.max_low_confidence:
+            kind = DecisionKind.HANDOFF
+        return Decision(kind, None, 0.0, cands, reason, slots)
+    if top.score >= settings.accept and scores.margin >= settings.margin:
+        return Decision(DecisionKind.ACCEPT, top.intent, top.score, cands, None, slots)
+    if top.score >= settings.confirm:
+        why = "close_second" if top.score >= settings.accept else "medium_confidence"
+        return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why, slots)
+    kind = DecisionKind.REPROMPT
+    if low_streak + 1 >= settings.max_low_confidence:
+        kind = DecisionKind.HANDOFF
+    return Decision(kind, None, top.score, cands, "low_confidence", slots)

@@ -1,0 +1,1 @@
+"""QA: call scripts, replay reports."""

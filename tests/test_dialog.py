@@ -1,0 +1,125 @@
+"""The call state machine, fed text (no audio): every path a caller can take."""
+
+from __future__ import annotations
+
+from ivr.dialog import Dialog, yes_or_no
+from ivr.flow import Flow
+from ivr.nlu import IntentMatcher
+from ivr.types import Dtmf, Lang, Priority, Utterance
+
+
+def _dialog(flow: Flow, lang: Lang = "en") -> Dialog:
+    m = IntentMatcher({i: it.phrases[lang] for i, it in flow.intents.items()}, lang)
+    d = Dialog(flow, lang, m, "call-1")
+    d.start()
+    return d
+
+
+def say(d: Dialog, text: str) -> list[str]:
+    return d.on_utterance(Utterance(text, d.lang))
+
+
+def test_one_sentence_straight_to_the_business_node(mini: Flow) -> None:
+    d = _dialog(mini)
+    prompts = say(d, "I lost my card")
+    assert d.outcome is not None and d.outcome.type == "node"
+    assert d.outcome.node == "card_loss" and d.path == ["root", "card_loss"]
+    assert prompts == ["Reporting your card lost."]
+    assert [t.decision for t in d.turns] == ["accept"]
+
+
+def test_medium_confidence_confirms_then_yes_goes(mini: Flow) -> None:
+    d = _dialog(mini)
+    prompts = say(d, "my card")
+    assert not d.done and d.confirming, d.trace
+    assert prompts[0].startswith("You want to")
+    say(d, "yes")
+    assert d.outcome is not None and d.outcome.node in ("card_loss",)
+
+
+def test_confirm_no_then_low_confidence_hands_off_with_context(mini: Flow) -> None:
+    d = _dialog(mini)
+    say(d, "my card")
+    say(d, "no")
+    assert not d.done
+    say(d, "the weather is nice today")
+    assert d.outcome is not None and d.outcome.type == "handoff"
+    assert d.handoff is not None and d.handoff.reason == "low_confidence"
+    assert d.handoff.heard == ("my card", "no", "the weather is nice today")
+    assert d.handoff.path == ("root", "human_agent")  # root's on_fail
+    assert d.handoff.candidates  # the agent sees what the engine considered
+
+
+def test_two_low_confidence_turns_in_a_row_hand_off(mini: Flow) -> None:
+    d = _dialog(mini)
+    say(d, "what a lovely day")
+    assert not d.done
+    say(d, "pizza with extra cheese")
+    assert d.outcome is not None and d.outcome.type == "handoff"
+    assert d.outcome.reason == "low_confidence"
+
+
+def test_no_input_retries_then_hands_off(mini: Flow) -> None:
+    d = _dialog(mini)
+    assert d.on_no_input()[0] == "Are you still there?"
+    d.on_no_input()
+    assert not d.done
+    d.on_no_input()
+    assert d.outcome is not None and d.outcome.type == "handoff"
+    assert d.outcome.reason == "no_input"
+
+
+def test_dtmf_routes_and_unknown_key_reprompts(mini: Flow) -> None:
+    d = _dialog(mini)
+    d.on_dtmf(Dtmf.D9)
+    assert not d.done and d.turns[-1].decision == "dtmf"
+    d.on_dtmf(Dtmf.D1)
+    assert d.outcome is not None and d.outcome.node == "balance_inquiry"
+
+
+def test_fraud_goes_to_the_urgent_queue(mini: Flow) -> None:
+    d = _dialog(mini, "zh")
+    say(d, "我被骗了")
+    assert d.handoff is not None
+    assert d.handoff.queue == "fraud" and d.handoff.priority is Priority.URGENT
+    assert d.handoff.reason == "priority_intent" and d.handoff.intent == "fraud_report"
+
+
+def test_caller_asks_for_a_human(mini: Flow) -> None:
+    d = _dialog(mini)
+    say(d, "talk to a real person")
+    assert d.handoff is not None and d.handoff.reason == "caller_asked"
+    assert d.handoff.queue == "general"
+
+
+def test_hangup_midway(mini: Flow) -> None:
+    d = _dialog(mini)
+    outcome = d.on_hangup()
+    assert outcome.type == "hangup" and outcome.node == "root"
+
+
+def test_card_number_never_reaches_trace_or_handoff(mini: Flow) -> None:
+    d = _dialog(mini)
+    say(d, "my card 4111 1111 1111 1111 is gone and the weather")
+    say(d, "4111111111111111")
+    text = repr(d.trace) + repr(d.handoff) + repr(d.turns)
+    assert "4111111111111111" not in text.replace(" ", "")
+    assert "41111111" not in text.replace(" ", "")
+
+
+def test_trace_is_deterministic(mini: Flow) -> None:
+    runs = []
+    for _ in range(3):
+        d = _dialog(mini)
+        say(d, "my card")
+        say(d, "yes")
+        runs.append([e.as_dict() for e in d.trace])
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_yes_no_words(mini: Flow) -> None:
+    assert yes_or_no("yeah sure", "en", mini) is True
+    assert yes_or_no("nope", "en", mini) is False
+    assert yes_or_no("不是", "zh", mini) is False  # contains 是, but 不是 wins
+    assert yes_or_no("是的", "zh", mini) is True
+    assert yes_or_no("balance", "en", mini) is None
