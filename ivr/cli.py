@@ -63,9 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     _add_queue(p)
     p.add_argument("--model", help="Vosk model directory")
 
-    p = sub.add_parser("lint", help="check a flow file")
-    p.add_argument("flow", help="flow YAML file")
-
     p = sub.add_parser("queue", help="the human queue")
     qsub = p.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
     for name, text in (("list", "waiting callers"), ("take", "take the next caller"),
@@ -177,15 +174,6 @@ def _cmd_call(args: argparse.Namespace) -> int:
                      args.model)
 
 
-def _cmd_lint(args: argparse.Namespace) -> int:
-    from .flow import load_flow
-
-    flow = load_flow(args.flow)
-    print(f"{args.flow}: ok ({len(flow.nodes)} nodes, {len(flow.intents)} intents, "
-          f"languages {', '.join(flow.languages)})")
-    return 0
-
-
 def _cmd_queue(args: argparse.Namespace) -> int:
     from .handoff import HandoffQueue
     from .handoff.format import format_handoff, format_stats, handoff_to_json
@@ -230,15 +218,26 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 _COMMANDS: dict[str, Handler] = {
     "route": _cmd_route, "replay": _cmd_replay, "chat": _cmd_chat, "call": _cmd_call,
-    "lint": _cmd_lint, "queue": _cmd_queue, "models": _cmd_models,
+    "queue": _cmd_queue, "models": _cmd_models,
 }
+
+# Rooms that bring commands of their own register them here: each module has
+# `register(sub) -> dict[str, Handler]`, adding its subparsers and returning their handlers.
+_ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 on bad usage or input (one line, no traceback)."""
-    args = _parser().parse_args(argv)
+    import importlib
+
+    parser = _parser()
+    handlers = dict(_COMMANDS)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in _ROOM_COMMANDS:
+        handlers.update(importlib.import_module(name).register(sub))
+    args = parser.parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        return handlers[args.command](args)
     except (FlowError, FlowErrors) as exc:
         print(exc, file=sys.stderr)  # file:line:col: message, one line per problem
         return 2

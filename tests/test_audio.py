@@ -176,6 +176,12 @@ def test_rates_and_channels(rate: int, encoding: str) -> None:
     assert mono.source_channels == 1 and np.array_equal(samples(mono), samples(left))
 
 
+def test_float_nan_infinity_and_overrange_are_clipped() -> None:
+    values = np.array([np.nan, np.inf, -np.inf, 2.0, -2.0, 0.5, 1e300], "<f8")
+    data = riff(fmt(3, 1, 16000, 64, b"\0\0"), chunk(b"data", values.tobytes()))
+    assert samples(decode_wav(data)).tolist() == [0, 32767, -32768, 32767, -32768, 16384, 32767]
+
+
 def test_channel_arguments() -> None:
     data, _ = wav_of(np.zeros((10, 3), np.int16), 16000, "pcm16")
     assert decode_wav(data, channel="2").source_channels == 3

@@ -175,7 +175,7 @@ def find_chunks(data: bytes) -> tuple[bytes, memoryview]:
             body = memoryview(data)[start : start + size]
         pos = _next_chunk(data, start, size)
     if fmt is None:
-        raise WavProblem("no fmt chunk" if body is None else "no fmt chunk before the end of file")
+        raise WavProblem("no fmt chunk" + ("" if body is None else " to say how to read the data"))
     if body is None:
         raise WavProblem("no data chunk")
     return fmt, body
