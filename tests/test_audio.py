@@ -6,6 +6,7 @@ Hostile and broken files, and files written by sox, are in test_audio_corpus.py.
 
 from __future__ import annotations
 
+import importlib.abc
 import math
 import struct
 import subprocess
@@ -427,9 +428,22 @@ def test_package_imports_without_sounddevice() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 
 
-def test_microphone_without_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
-    with pytest.raises(AudioError, match=r"^no audio input device: "):
+class _NoPortAudio(importlib.abc.MetaPathFinder):
+    """Makes `import sounddevice` fail the way it does when libportaudio is missing."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+
+
+@pytest.mark.parametrize("failure", ["ImportError", "OSError"])
+def test_microphone_without_portaudio(monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    if failure == "ImportError":
+        monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
+    else:
+        monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+        monkeypatch.setattr(sys, "meta_path", [_NoPortAudio(), *sys.meta_path])
+    with pytest.raises(AudioError, match=r"^no audio input device: sounddevice unavailable"):
         open_microphone()
 
 
