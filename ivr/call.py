@@ -18,7 +18,7 @@ from .dialog import Dialog, Turn
 from .flow.model import Flow
 from .handoff import HandoffQueue
 from .models import resolve_model
-from .nlu.matcher import IntentMatcher
+from .nlu.matcher import IntentMatcher, builtin_out_of_scope
 from .nlu.policy import decide
 from .privacy import mask_sensitive
 from .types import Candidate, Dtmf, Handoff, Lang, Outcome, TraceEvent, Utterance
@@ -140,7 +140,7 @@ class Hotline:
         """The intent matcher for a language (built once)."""
         if lang not in self._matchers:
             examples = {i: it.phrases.get(lang, ()) for i, it in self.flow.intents.items()}
-            self._matchers[lang] = IntentMatcher(examples, lang)
+            self._matchers[lang] = IntentMatcher(examples, lang, builtin_out_of_scope(lang))
         return self._matchers[lang]
 
     def recognizer(self, lang: Lang) -> Recognizer:

@@ -30,22 +30,23 @@ def test_one_sentence_straight_to_the_business_node(mini: Flow) -> None:
 
 def test_medium_confidence_confirms_then_yes_goes(mini: Flow) -> None:
     d = _dialog(mini)
-    prompts = say(d, "my card")
+    prompts = say(d, "i have a card and i want money")
     assert not d.done and d.confirming, d.trace
-    assert prompts[0].startswith("You want to")
+    assert prompts[0] == "You want to check your balance, is that right?"
     say(d, "yes")
-    assert d.outcome is not None and d.outcome.node in ("card_loss",)
+    assert d.outcome is not None and d.outcome.node == "balance_inquiry"
 
 
 def test_confirm_no_then_low_confidence_hands_off_with_context(mini: Flow) -> None:
     d = _dialog(mini)
-    say(d, "my card")
+    say(d, "i have a card and i want money")
     say(d, "no")
     assert not d.done
     say(d, "the weather is nice today")
     assert d.outcome is not None and d.outcome.type == "handoff"
     assert d.handoff is not None and d.handoff.reason == "low_confidence"
-    assert d.handoff.heard == ("my card", "no", "the weather is nice today")
+    assert d.handoff.heard == ("i have a card and i want money", "no",
+                               "the weather is nice today")
     assert d.handoff.path == ("root", "human_agent")  # root's on_fail
     assert d.handoff.candidates  # the agent sees what the engine considered
 
@@ -111,7 +112,7 @@ def test_trace_is_deterministic(mini: Flow) -> None:
     runs = []
     for _ in range(3):
         d = _dialog(mini)
-        say(d, "my card")
+        say(d, "i have a card and i want money")
         say(d, "yes")
         runs.append([e.as_dict() for e in d.trace])
     assert runs[0] == runs[1] == runs[2]

@@ -2,178 +2,88 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
-from rapidfuzz import fuzz, process
-
 from ..errors import FlowErrors, FlowProblem
 from ..types import LANGS, Lang, Priority
+from .checks import Checker, show, suggest
 from .model import NODE_TYPES, Flow, Intent, Node, Settings
-from .yamlpos import LBool, LDict, LList, LStr, load_located, pos_of
+from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located
 
-__all__ = ["SYSTEM_PROMPTS", "load_flow", "suggest"]
+__all__ = ["NODE_KEYS", "SYSTEM_PROMPTS", "TOP_KEYS", "build_flow", "load_flow", "suggest"]
 
 SYSTEM_PROMPTS = ("confirm", "reprompt", "no_input", "handoff")
 _PRIORITIES = {p.name.lower(): p for p in Priority}
-_TOP_KEYS = ("flow", "languages", "start", "settings", "queues", "prompts", "confirm_words",
-             "intents", "nodes")
-_NODE_KEYS = ("type", "prompt", "intents", "dtmf", "on_fail", "queue", "priority", "next")
-_INTENT_KEYS = ("target", "global", "label", "phrases")
-_SETTING_KEYS = ("accept", "confirm", "margin", "max_retries", "max_low_confidence",
-                 "fallback_queue")
+TOP_KEYS = ("flow", "languages", "start", "settings", "queues", "prompts", "confirm_words",
+            "intents", "nodes", "announcement", "overlays")
+NODE_KEYS = ("type", "prompt", "intents", "dtmf", "on_fail", "queue", "priority", "next")
+INTENT_KEYS = ("target", "global", "label", "phrases")
+# name -> (default, lowest, highest, integer)
+SETTINGS: dict[str, tuple[float, float, float, bool]] = {
+    "accept": (0.80, 0.0, 1.0, False), "confirm": (0.55, 0.0, 1.0, False),
+    "margin": (0.08, 0.0, 1.0, False), "max_retries": (2, 0, 10, True),
+    "max_low_confidence": (2, 1, 10, True), "prompt_rate": (1.0, 0.5, 2.0, False),
+    "no_input_seconds": (6.0, 1.0, 60.0, False),
+}
+_SETTING_KEYS = (*SETTINGS, "fallback_queue")
+DTMF_KEYS = "0123456789*#"
 
 
-def suggest(word: str, known: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest known name, or ''."""
-    best = process.extractOne(word, list(known), scorer=fuzz.ratio, score_cutoff=60)
-    return f" (did you mean '{best[0]}'?)" if best else ""
-
-
-class _Checker:
-    """Collects problems while turning located YAML into a Flow."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[FlowProblem] = []
-
-    def add(self, where: Any, message: str, default: tuple[int, int] = (1, 1)) -> None:
-        line, col = pos_of(where, default)
-        self.problems.append(FlowProblem(self.path, line, col, message))
-
-    def mapping(self, value: Any, what: str, parent: Any = None) -> LDict:
-        if isinstance(value, LDict):
-            return value
-        if value is None:
-            if parent is not None:
-                self.add(parent, f"{what} is missing")
-        else:
-            self.add(value, f"{what} must be a mapping")
-        return LDict()
-
-    def unknown_keys(self, d: LDict, allowed: tuple[str, ...], what: str) -> None:
-        for key, (line, col) in d.key_pos.items():
-            if key not in allowed:
-                self.problems.append(FlowProblem(
-                    self.path, line, col, f"unknown key '{key}' in {what}{suggest(key, allowed)}"))
-
-    def string(self, d: LDict, key: str, what: str, required: bool = True) -> str | None:
-        value = d.get(key)
-        if value is None or (not isinstance(value, LStr) and not value):
-            if required:
-                self.add(d, f"{what}: '{key}' is missing")
-            return None
-        if not isinstance(value, LStr):
-            self.add(value, f"{what}: '{key}' must be a string, got {value!r} "
-                            "(quote it: YAML reads yes/no/on/off as booleans)")
-            return None
-        return str(value)
-
-    def per_lang(self, value: Any, langs: tuple[Lang, ...], what: str,
-                 where: Any) -> dict[Lang, str]:
-        out: dict[Lang, str] = {}
-        if not isinstance(value, LDict):
-            self.add(value if value is not None else where,
-                     f"{what} is missing" if value is None else f"{what} must map language to text")
-            return out
-        for lang in langs:
-            text = value.get(lang)
-            if not isinstance(text, LStr) or not text.strip():
-                self.add(value, f"{what}: missing text for language '{lang}'")
-            else:
-                out[lang] = str(text)
-        return out
-
-    def phrase_lists(self, value: Any, langs: tuple[Lang, ...], what: str,
-                     where: Any) -> dict[Lang, tuple[str, ...]]:
-        out: dict[Lang, tuple[str, ...]] = {}
-        if not isinstance(value, LDict):
-            self.add(value if value is not None else where, f"{what} is missing or not a mapping")
-            return out
-        for lang in langs:
-            items = value.get(lang)
-            if not isinstance(items, LList) or not items:
-                self.add(value, f"{what}: no phrases for language '{lang}'")
-                continue
-            good = []
-            for item in items:
-                if isinstance(item, LStr) and item.strip():
-                    good.append(str(item))
-                else:
-                    hint = (" (YAML reads it as a boolean: quote it)" if isinstance(item, LBool)
-                            else "")
-                    self.add(item, f"{what}: phrase {item!r} must be non-empty text{hint}",
-                             pos_of(items))
-            out[lang] = tuple(good)
-        return out
-
-    def number(self, d: LDict, key: str, default: float, lo: float, hi: float,
-               integer: bool = False) -> float:
-        if key not in d:
-            return default
-        value = d[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool | LBool)
-        if ok and integer and not float(value).is_integer():
-            ok = False
-        if not ok or not lo <= float(value) <= hi:
-            kind = "an integer" if integer else "a number"
-            self.add(value, f"settings: '{key}' must be {kind} in [{lo:g}, {hi:g}], got {value!r}")
-            return default
-        return float(value)
-
-
-def _settings(c: _Checker, raw: LDict) -> Settings:
+def _settings(c: Checker, raw: LDict) -> Settings:
     c.unknown_keys(raw, _SETTING_KEYS, "settings")
-    accept = c.number(raw, "accept", 0.80, 0.0, 1.0)
-    confirm = c.number(raw, "confirm", 0.55, 0.0, 1.0)
-    if confirm > accept:
-        c.add(raw.get("confirm", raw), f"settings: confirm threshold {confirm:g} is above the "
-                                       f"accept threshold {accept:g}")
+    got = {k: c.number(raw, k, d, lo, hi, integer) for k, (d, lo, hi, integer) in SETTINGS.items()}
+    if got["confirm"] > got["accept"]:
+        c.add(raw.get("confirm", raw), f"settings: confirm threshold {got['confirm']:g} is above "
+                                       f"the accept threshold {got['accept']:g}")
     fallback = c.string(raw, "fallback_queue", "settings", required=False) or "general"
     return Settings(
-        accept=accept, confirm=confirm,
-        margin=c.number(raw, "margin", 0.08, 0.0, 1.0),
-        max_retries=int(c.number(raw, "max_retries", 2, 0, 10, integer=True)),
-        max_low_confidence=int(c.number(raw, "max_low_confidence", 2, 1, 10, integer=True)),
-        fallback_queue=fallback,
-    )
+        accept=got["accept"], confirm=got["confirm"], margin=got["margin"],
+        max_retries=int(got["max_retries"]), max_low_confidence=int(got["max_low_confidence"]),
+        prompt_rate=got["prompt_rate"], no_input_seconds=got["no_input_seconds"],
+        fallback_queue=fallback)
 
 
-def _queues(c: _Checker, raw: LDict) -> dict[str, Priority]:
+def _priority(c: Checker, value: Any, what: str, where: Any) -> Priority | None:
+    if value is None or isinstance(value, LNone):
+        return None
+    if str(value) not in _PRIORITIES or not isinstance(value, LStr):
+        c.add(value, f"{what}: priority must be one of {', '.join(_PRIORITIES)}, got "
+                     f"{show(value)}{suggest(str(value), _PRIORITIES)}", where)
+        return None
+    return _PRIORITIES[str(value)]
+
+
+def _queues(c: Checker, raw: LDict) -> dict[str, Priority]:
     out: dict[str, Priority] = {}
     for name, spec in raw.items():
         spec = c.mapping(spec, f"queue '{name}'")
-        prio = spec.get("priority", LStr("normal"))
-        if str(prio) not in _PRIORITIES:
-            c.add(prio, f"queue '{name}': priority must be one of {', '.join(_PRIORITIES)}"
-                        f"{suggest(str(prio), _PRIORITIES)}", pos_of(spec))
-            out[name] = Priority.NORMAL
-        else:
-            out[name] = _PRIORITIES[str(prio)]
+        c.unknown_keys(spec, ("priority",), f"queue '{name}'")
+        out[name] = _priority(c, spec.get("priority"), f"queue '{name}'", spec) or Priority.NORMAL
     return out
 
 
-def _languages(c: _Checker, top: LDict) -> tuple[Lang, ...]:
+def _languages(c: Checker, top: LDict) -> tuple[Lang, ...]:
     raw = top.get("languages")
     if not isinstance(raw, LList) or not raw:
         c.add(raw if raw is not None else top, "'languages' must list at least one of zh, en, ko")
         return ("zh", "en", "ko")
     langs: list[Lang] = []
     for item in raw:
-        if str(item) not in LANGS:
-            c.add(item, f"unknown language '{item}' (known: {', '.join(LANGS)})")
+        if str(item) not in LANGS or not isinstance(item, LStr):
+            c.add(item, f"unknown language {show(item)} (known: {', '.join(LANGS)})"
+                        f"{suggest(str(item), LANGS)}")
         else:
             langs.append(cast(Lang, str(item)))
     return tuple(langs)
 
 
-def _intent(c: _Checker, iid: str, raw: LDict, langs: tuple[Lang, ...], line: int) -> Intent:
-    c.unknown_keys(raw, _INTENT_KEYS, f"intent '{iid}'")
+def _intent(c: Checker, iid: str, raw: LDict, langs: tuple[Lang, ...], line: int) -> Intent:
+    c.unknown_keys(raw, INTENT_KEYS, f"intent '{iid}'")
     target = c.string(raw, "target", f"intent '{iid}'", required=False) or iid
     glob = raw.get("global", True)
     if not isinstance(glob, bool | LBool):
-        c.add(glob, f"intent '{iid}': 'global' must be true or false")
+        c.add(glob, f"intent '{iid}': 'global' must be true or false, got {show(glob)}", raw)
     return Intent(
         id=iid, target=target, is_global=bool(glob),
         label=c.per_lang(raw.get("label"), langs, f"intent '{iid}' label", raw),
@@ -182,39 +92,41 @@ def _intent(c: _Checker, iid: str, raw: LDict, langs: tuple[Lang, ...], line: in
     )
 
 
-def _node(c: _Checker, nid: str, raw: LDict, langs: tuple[Lang, ...], line: int) -> Node:
-    c.unknown_keys(raw, _NODE_KEYS, f"node '{nid}'")
+def _dtmf(c: Checker, nid: str, raw: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if raw is None:
+        return out
+    keys = c.mapping(raw, f"node '{nid}' dtmf")
+    for key, target in keys.items():
+        if len(key) != 1 or key not in DTMF_KEYS:
+            c.add_at(keys.key_pos[key], f"node '{nid}': DTMF key '{key}' is not a keypad key "
+                                        "(0-9, * or #, quoted)")
+        text = c.text(target, f"node '{nid}' dtmf '{key}'", keys)
+        if text is not None:
+            out[key] = text
+    return out
+
+
+def _node(c: Checker, nid: str, raw: LDict, langs: tuple[Lang, ...], line: int) -> Node:
+    c.unknown_keys(raw, NODE_KEYS, f"node '{nid}'")
     ntype = c.string(raw, "type", f"node '{nid}'") or "menu"
     if ntype not in NODE_TYPES:
         c.add(raw.get("type"), f"node '{nid}': unknown type '{ntype}' "
                                f"(one of {', '.join(NODE_TYPES)}){suggest(ntype, NODE_TYPES)}")
-    dtmf_raw = raw.get("dtmf")
-    dtmf: dict[str, str] = {}
-    if dtmf_raw is not None:
-        for key, target in c.mapping(dtmf_raw, f"node '{nid}' dtmf").items():
-            if key not in "0123456789*#" or len(key) != 1:
-                c.add(dtmf_raw, f"node '{nid}': DTMF key '{key}' is not a keypad key")
-            dtmf[key] = str(target)
-    intents_raw = raw.get("intents", LList())
-    if not isinstance(intents_raw, LList):
-        c.add(intents_raw, f"node '{nid}': 'intents' must be a list of intent ids")
-        intents_raw = LList()
-    prio = raw.get("priority")
-    if prio is not None and str(prio) not in _PRIORITIES:
-        c.add(prio, f"node '{nid}': priority must be one of {', '.join(_PRIORITIES)}")
     return Node(
         id=nid, type=ntype,
         prompt=c.per_lang(raw.get("prompt"), langs, f"node '{nid}' prompt", raw),
-        intents=tuple(str(i) for i in intents_raw), dtmf=dtmf,
+        intents=c.ids(raw.get("intents"), f"node '{nid}': 'intents'"),
+        dtmf=_dtmf(c, nid, raw.get("dtmf")),
         on_fail=c.string(raw, "on_fail", f"node '{nid}'", required=False),
         queue=c.string(raw, "queue", f"node '{nid}'", required=ntype == "transfer"),
-        priority=_PRIORITIES.get(str(prio)) if prio is not None else None,
+        priority=_priority(c, raw.get("priority"), f"node '{nid}'", raw),
         next=c.string(raw, "next", f"node '{nid}'", required=False),
         line=line,
     )
 
 
-def _check_refs(c: _Checker, top: LDict, flow: Flow) -> None:
+def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
     nodes_raw = c.mapping(top.get("nodes"), "nodes")
     intents_raw = c.mapping(top.get("intents"), "intents")
     known_nodes = tuple(flow.nodes)
@@ -224,70 +136,115 @@ def _check_refs(c: _Checker, top: LDict, flow: Flow) -> None:
             c.add(where, f"{what}: unknown {kind} '{target}'{suggest(target, known)}")
 
     ref(top.get("start"), "start", flow.start, known_nodes, "node")
-    ref(top.get("settings", top), "settings fallback_queue", flow.settings.fallback_queue,
-        tuple(flow.queues), "queue")
+    settings = top.get("settings")
+    ref(settings.get("fallback_queue", settings) if isinstance(settings, LDict) else top,
+        "settings fallback_queue", flow.settings.fallback_queue, tuple(flow.queues), "queue")
     for iid, intent in flow.intents.items():
         raw = intents_raw.get(iid)
         ref(raw.get("target", raw) if isinstance(raw, LDict) else raw, f"intent '{iid}' target",
             intent.target, known_nodes, "node")
     for nid, node in flow.nodes.items():
-        raw = nodes_raw[nid]
+        raw = nodes_raw[nid] if isinstance(nodes_raw[nid], LDict) else LDict()
 
         def get(key: str, raw: LDict = raw) -> Any:
             return raw.get(key, raw)
 
+        dtmf = get("dtmf")
         for key, target in node.dtmf.items():
-            ref(get("dtmf"), f"node '{nid}' dtmf '{key}'", target, known_nodes, "node")
-        for iid in node.intents:
-            ref(get("intents"), f"node '{nid}' intents", iid, tuple(flow.intents), "intent")
+            where = dtmf.get(key, dtmf) if isinstance(dtmf, LDict) else dtmf
+            ref(where, f"node '{nid}' dtmf '{key}'", target, known_nodes, "node")
+        listed = get("intents")
+        for k, iid in enumerate(node.intents):
+            where = listed[k] if isinstance(listed, LList) and k < len(listed) else listed
+            ref(where, f"node '{nid}' intents", iid, tuple(flow.intents), "intent")
         ref(get("on_fail"), f"node '{nid}' on_fail", node.on_fail, known_nodes, "node")
         ref(get("next"), f"node '{nid}' next", node.next, known_nodes, "node")
         if node.type == "transfer":
             ref(get("queue"), f"node '{nid}' queue", node.queue, tuple(flow.queues), "queue")
 
 
-def _confirm_words(c: _Checker, top: LDict, langs: tuple[Lang, ...]
+def _service_loops(c: Checker, top: LDict, flow: Flow) -> None:
+    """Service nodes whose `next` chain comes back to itself would loop without end."""
+    nodes_raw = c.mapping(top.get("nodes"), "nodes")
+    done: set[str] = set()
+    for nid in flow.nodes:
+        chain: list[str] = []
+        cur: str | None = nid
+        while cur in flow.nodes and cur not in done and cur not in chain \
+                and flow.nodes[cur].type == "service" and flow.nodes[cur].next:
+            chain.append(cur)
+            cur = flow.nodes[cur].next
+        if cur in chain:
+            loop = chain[chain.index(cur):]
+            first = min(loop, key=lambda n: flow.nodes[n].line)
+            at = loop.index(first)
+            shown = " → ".join([*loop[at:], *loop[:at], first])
+            c.add_at(nodes_raw.key_pos[first], f"node '{first}': service nodes loop forever "
+                                               f"without waiting for the caller: {shown}")
+        done.update(chain)
+
+
+def _confirm_words(c: Checker, top: LDict, langs: tuple[Lang, ...]
                    ) -> dict[str, dict[Lang, tuple[str, ...]]]:
     raw = c.mapping(top.get("confirm_words"), "confirm_words", top)
+    c.unknown_keys(raw, ("yes", "no"), "confirm_words")
     return {kind: c.phrase_lists(raw.get(kind), langs, f"confirm_words '{kind}'", raw)
             for kind in ("yes", "no")}
 
 
+def _overlay_files(c: Checker, top: LDict, name: str) -> tuple[str, ...]:
+    base = Path(name).parent
+    return tuple(str(base / f) for f in c.ids(top.get("overlays"), "'overlays'"))
+
+
+def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
+    """Turn located YAML into a Flow, collecting every problem instead of stopping at one.
+
+    The Flow is returned even when there are problems (with defaults where values were bad),
+    so lint can go on to check the graph; `load_flow` refuses it.
+    """
+    c = Checker(path)
+    top = root if isinstance(root, LDict) else LDict()
+    if not isinstance(root, LDict):
+        c.add(root, "a flow file must be a mapping with 'nodes' and 'intents'")
+    c.unknown_keys(top, TOP_KEYS, "the flow")
+    langs = _languages(c, top)
+    prompts_raw = c.mapping(top.get("prompts"), "prompts", top)
+    c.unknown_keys(prompts_raw, SYSTEM_PROMPTS, "prompts")
+    prompts = {k: c.per_lang(prompts_raw.get(k), langs, f"prompts '{k}'", prompts_raw)
+               for k in SYSTEM_PROMPTS}
+    intents_raw = c.mapping(top.get("intents"), "intents", top)
+    intents = {k: _intent(c, k, c.mapping(v, f"intent '{k}'"), langs, intents_raw.key_pos[k].line)
+               for k, v in intents_raw.items()}
+    nodes_raw = c.mapping(top.get("nodes"), "nodes", top)
+    nodes = {k: _node(c, k, c.mapping(v, f"node '{k}'"), langs, nodes_raw.key_pos[k].line)
+             for k, v in nodes_raw.items()}
+    announce = top.get("announcement")
+    flow = Flow(
+        name=c.string(top, "flow", "the flow", required=False) or Path(path).stem,
+        path=path, languages=langs,
+        start=c.string(top, "start", "the flow") or "root",
+        settings=_settings(c, c.mapping(top.get("settings", LDict()), "settings")),
+        queues=_queues(c, c.mapping(top.get("queues"), "queues", top)),
+        prompts=prompts, confirm_words=_confirm_words(c, top, langs),
+        intents=intents, nodes=nodes,
+        announcement=c.per_lang(announce, langs, "announcement", top) if announce else {},
+        overlay_files=_overlay_files(c, top, path), source=root,
+    )
+    _check_refs(c, top, flow)
+    _service_loops(c, top, flow)
+    return flow, c.problems
+
+
 def load_flow(path: str | Path) -> Flow:
-    """Load and check a flow file.
+    """Load and check a flow file (the file alone: overlays are applied by ivr.flow.overlay).
 
     Raises:
         FlowError: the file cannot be read or parsed at all.
         FlowErrors: every problem found, sorted by position.
     """
-    name = str(path)
     root, early = load_located(path)
-    c = _Checker(name)
-    c.problems.extend(early)
-    if not isinstance(root, LDict):
-        c.add(root, "a flow file must be a mapping with 'nodes' and 'intents'")
-        raise FlowErrors(c.problems)
-    c.unknown_keys(root, _TOP_KEYS, "the flow")
-    langs = _languages(c, root)
-    prompts_raw = c.mapping(root.get("prompts"), "prompts", root)
-    prompts = {k: c.per_lang(prompts_raw.get(k), langs, f"prompts '{k}'", prompts_raw)
-               for k in SYSTEM_PROMPTS}
-    intents_raw = c.mapping(root.get("intents"), "intents", root)
-    intents = {k: _intent(c, k, c.mapping(v, f"intent '{k}'"), langs, intents_raw.key_pos[k][0])
-               for k, v in intents_raw.items()}
-    nodes_raw = c.mapping(root.get("nodes"), "nodes", root)
-    nodes = {k: _node(c, k, c.mapping(v, f"node '{k}'"), langs, nodes_raw.key_pos[k][0])
-             for k, v in nodes_raw.items()}
-    flow = Flow(
-        name=c.string(root, "flow", "the flow", required=False) or Path(name).stem,
-        path=name, languages=langs,
-        start=c.string(root, "start", "the flow") or "root",
-        settings=_settings(c, c.mapping(root.get("settings", LDict()), "settings")),
-        queues=_queues(c, c.mapping(root.get("queues"), "queues", root)),
-        prompts=prompts, confirm_words=_confirm_words(c, root, langs),
-        intents=intents, nodes=nodes,
-    )
-    _check_refs(c, root, flow)
-    if c.problems:
-        raise FlowErrors(c.problems)
+    flow, problems = build_flow(root, str(path))
+    if early or problems:
+        raise FlowErrors(early + problems)
     return flow

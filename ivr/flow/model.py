@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..types import Lang, Priority
 
@@ -29,6 +30,10 @@ class Settings:
     """Low-confidence turns in a row before handoff."""
     fallback_queue: str = "general"
     """Queue for handoffs that have no queue of their own."""
+    prompt_rate: float = 1.0
+    """Speaking rate of prompts for the player or TTS (0.8 = 20 % slower)."""
+    no_input_seconds: float = 6.0
+    """Silence before the caller counts as having said nothing."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,14 @@ class Flow:
     """Every intent by id."""
     nodes: Mapping[str, Node]
     """Every node by id."""
+    announcement: Mapping[Lang, str] = field(default_factory=dict)
+    """Played once before the start node (e.g. an emergency notice); empty for none."""
+    overlay_files: tuple[str, ...] = ()
+    """Overlay files the flow lists (applied when active; see ivr.flow.overlay)."""
+    overlays: tuple[str, ...] = ()
+    """Names of the overlays applied to this flow, in order (recorded in every call's trace)."""
+    source: Any = field(default=None, compare=False, repr=False)
+    """The located YAML the flow was built from (positions for lint, base for overlays)."""
 
     def intents_at(self, node_id: str) -> tuple[str, ...]:
         """Intent ids understood at a node: its local ones, then the global ones."""

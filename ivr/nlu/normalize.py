@@ -12,13 +12,17 @@ from functools import lru_cache
 
 from ..types import Lang
 
-__all__ = ["normalize", "strip_fillers", "to_simplified", "zh_digits"]
+__all__ = ["has_content", "normalize", "strip_fillers", "to_simplified", "zh_digits"]
 
+# Fillers and greetings: they carry no request, so "你好" or "hello?" alone is no input at all.
 _ZH_FILLERS = ("嗯", "啊", "呃", "哦", "喂", "那个", "就是说", "然后呢", "这个", "吧", "呀",
-               "哎", "唉", "呢", "嘛", "哈")
+               "哎", "唉", "呢", "嘛", "哈", "您好", "你好", "有人吗", "在吗", "听得到吗",
+               "听得见吗", "谢谢")
 _EN_FILLERS = ("um", "uh", "erm", "er", "hmm", "mm", "uh huh", "like", "you know", "i mean",
-               "well", "so", "okay so", "yeah so", "please")
-_KO_FILLERS = ("음", "어", "아", "저기요", "저기", "그", "뭐", "좀", "그러니까", "네네")
+               "well", "so", "okay so", "yeah so", "please", "hello", "hi", "hey",
+               "is anyone there", "anyone there", "can you hear me", "thanks", "thank you")
+_KO_FILLERS = ("음", "어", "아", "저기요", "저기", "그", "뭐", "좀", "그러니까", "네네", "여보세요",
+               "안녕하세요", "감사합니다", "고맙습니다")
 
 _CONTRACTIONS = {
     "i'm": "i am", "i've": "i have", "i'd": "i would", "i'll": "i will",
@@ -44,6 +48,33 @@ def _opencc() -> object:
     import opencc  # a maintained dictionary, not a hand table: t2s covers phrases and variants
 
     return opencc.OpenCC("t2s")
+
+
+# Words that carry no request on their own: an utterance made only of these is a no-match.
+_STOPWORDS: dict[str, frozenset[str]] = {
+    "zh": frozenset(("是", "不是", "对", "不对", "好", "好的", "行", "不", "没有", "我",
+                     "我的", "要", "我要", "想", "我想", "的", "了", "吗", "卡", "钱", "银行")),
+    "en": frozenset(("a", "an", "the", "i", "my", "me", "to", "is", "it", "and", "yes", "no",
+                     "ok", "okay", "yeah", "yep", "nope", "sure", "right", "want", "need",
+                     "card", "money", "bank", "account", "help", "what", "please")),
+    "ko": frozenset(("네", "예", "응", "아니요", "아뇨", "아니", "좋아요", "저", "제", "돈", "카드",
+                     "은행", "계좌", "뭐", "요")),
+}
+
+
+def has_content(norm: str, lang: Lang) -> bool:
+    """False when a normalised utterance is too short or only words that request nothing.
+
+    "卡", "money", "네" alone must never route confidently anywhere.
+    """
+    if not norm:
+        return False
+    if lang == "zh":
+        return len(norm) >= 2 and norm not in _STOPWORDS["zh"]
+    words = norm.split()
+    if lang == "ko" and len(norm.replace(" ", "")) < 2:
+        return False
+    return any(w not in _STOPWORDS[lang] for w in words)
 
 
 @lru_cache(maxsize=8192)
@@ -83,11 +114,10 @@ def strip_fillers(text: str, lang: Lang) -> str:
     out: list[str] = []
     i = 0
     while i < len(words):
-        two = " ".join(words[i:i + 2])
-        if two in fillers and len(words[i:i + 2]) == 2:
-            i += 2
-        elif words[i] in fillers:
-            i += 1
+        for n in (3, 2, 1):
+            if i + n <= len(words) and " ".join(words[i:i + n]) in fillers:
+                i += n
+                break
         else:
             out.append(words[i])
             i += 1

@@ -1,4 +1,8 @@
-"""Printing calls: the replay JSON contract and a readable trace for people."""
+"""Printing calls: the replay JSON contract and a readable trace for people.
+
+Everything printed here goes through `redact_result` first: transcripts are masked again and
+keyed digit runs (PINs, card numbers typed on the keypad) are hidden.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..call import CallResult
+from .expect import check_expect
+from .redact import redact_result
 
 __all__ = ["call_json", "format_call", "format_summary", "met_expectations"]
 
 
 def call_json(result: CallResult) -> dict[str, Any]:
     """The `ivr replay --json` contract: call, turns, path, outcome."""
+    result = redact_result(result)
     return {"call": result.call_id, "turns": [t.as_dict() for t in result.turns],
             "path": list(result.path), "outcome": result.outcome.as_dict()}
 
 
 def format_call(result: CallResult, *, verbose: bool = False) -> str:
     """A readable account of one call: each turn, the path and the outcome."""
+    result = redact_result(result)
     lines = [f"call {result.call_id} [{result.lang}]"]
     for t in result.turns:
         heard = t.heard if t.heard else "(no input)"
@@ -33,17 +41,9 @@ def format_call(result: CallResult, *, verbose: bool = False) -> str:
 
 
 def met_expectations(result: CallResult, expect: dict[str, Any]) -> list[str]:
-    """What the call did differently from its script's `expect` (empty when all met)."""
-    problems = []
-    want = expect.get("outcome")
-    if isinstance(want, dict):
-        got = result.outcome.as_dict()
-        for key, value in want.items():
-            if got.get(key) != value:
-                problems.append(f"outcome {key}: expected {value!r}, got {got.get(key)!r}")
-    if "path" in expect and list(result.path) != list(expect["path"]):
-        problems.append(f"path: expected {expect['path']}, got {list(result.path)}")
-    return problems
+    """What the call did differently from its script's call-level `expect` (empty when all
+    met). Turn expectations need the script: see `ivr.qa.expect.check_call`."""
+    return [str(f) for f in check_expect(redact_result(result), expect)]
 
 
 def format_summary(results: Sequence[CallResult], failures: int, checked: int) -> str:

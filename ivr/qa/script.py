@@ -9,28 +9,54 @@ turns:
   - dtmf: "1"                 # keys
   - silence: 5                # no input
   - hangup
-expect:                       # optional
+expect:                       # optional: what the whole call must do
   outcome: {type: node, node: card_retained}
 ```
 
+A turn may carry its own expectations beside its input, e.g.
+`- {say: "I lost my card", expect: {intent: card_loss, decision: accept, node: card_loss}}`.
+Turn expectations: `node` (where the call is after the turn), `intent` (`null`: nothing may
+be routed), `decision` (accept, confirm, reprompt, handoff, dtmf, no_input, yes, no), `slots`
+and `max_latency` (seconds, spoken turns). Call expectations: `outcome` (type, node, queue,
+reason), `node`, `queue`, `reason`, `path`, `intent` (the intent that routed the call; `null`:
+an out-of-scope call nothing may route), `slots` and `max_latency`.
+
+`xfail: "why"` marks a call known to fail today: it is run and counted, but does not fail the
+suite (a known failure that starts passing is reported, so the mark can be removed).
+
 A file may instead hold `calls: [ {call: ..., turns: ...}, ... ]`, with a `lang:` beside
-`calls:` that every call without its own inherits.
+`calls:` that every call without its own inherits. A folder is a suite: every `*.yaml` and
+`*.yml` file under it, in name order.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from ..call import CallInput, HangUp, Press, Say, Silence, Speak
-from ..errors import FlowErrors, FlowProblem
+from ..errors import FlowError, FlowErrors, FlowProblem
 from ..flow.yamlpos import LDict, LList, LStr, load_located, pos_of
 from ..types import LANGS, Lang
 
-__all__ = ["CallScript", "load_scripts"]
+__all__ = [
+    "CALL_EXPECT_KEYS", "DECISIONS", "TURN_EXPECT_KEYS", "CallScript", "load_scripts",
+    "load_suite", "suite_files",
+]
 
 _TURN_KINDS = ("say", "audio", "dtmf", "silence", "hangup")
+_CALL_KEYS = ("call", "lang", "turns", "expect", "xfail")
+TURN_EXPECT_KEYS = ("node", "intent", "decision", "slots", "max_latency")
+"""What a turn's `expect:` may say."""
+CALL_EXPECT_KEYS = ("outcome", "node", "queue", "reason", "path", "intent", "slots",
+                    "max_latency")
+"""What a call's `expect:` may say."""
+_OUTCOME_KEYS = ("type", "node", "queue", "reason")
+DECISIONS = ("accept", "confirm", "reprompt", "handoff", "dtmf", "no_input", "yes", "no")
+"""Every value a turn's decision can take."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +72,20 @@ class CallScript:
     source: str
     """File (and line) it came from."""
     expect: dict[str, Any] = field(default_factory=dict)
-    """Expectations, e.g. {"outcome": {"type": "node", "node": "card_loss"}}."""
+    """Call expectations, e.g. {"outcome": {"type": "node", "node": "card_loss"}}."""
+    turn_expect: tuple[Mapping[str, Any], ...] = ()
+    """Per input, its own expectations ({} for none); empty when no turn has any."""
+    xfail: str | None = None
+    """Why the call is known to fail today, if it is."""
+
+    def turn_expectations(self, index: int) -> Mapping[str, Any]:
+        """The expectations of input `index` (0-based), {} when it has none."""
+        return self.turn_expect[index] if index < len(self.turn_expect) else {}
+
+
+def _suggest(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class _Reader:
@@ -58,12 +97,21 @@ class _Reader:
         line, col = pos_of(where)
         self.problems.append(FlowProblem(str(self.path), line, col, message))
 
-    def turn(self, raw: Any) -> CallInput | None:
+    def turn(self, raw: Any) -> tuple[CallInput | None, dict[str, Any]]:
         if isinstance(raw, LStr) and str(raw) == "hangup":
-            return HangUp()
+            return HangUp(), {}
+        if isinstance(raw, LDict) and "expect" in raw and len(raw) == 2:
+            expect = self.expectations(raw["expect"], TURN_EXPECT_KEYS, "turn")
+            rest = LDict({k: v for k, v in raw.items() if k != "expect"})
+            rest.line, rest.col = raw.line, raw.col
+            return self.turn(rest)[0], expect
         if not isinstance(raw, LDict) or len(raw) != 1:
-            self.add(raw, f"a turn is one of {', '.join(_TURN_KINDS)} (e.g. '- say: hello')")
-            return None
+            self.add(raw, f"a turn is one of {', '.join(_TURN_KINDS)} (e.g. '- say: hello'), "
+                          "with an optional 'expect'")
+            return None, {}
+        return self.turn_input(raw), {}
+
+    def turn_input(self, raw: LDict) -> CallInput | None:
         kind, value = next(iter(raw.items()))
         if kind == "say" and isinstance(value, LStr):
             return Say(str(value))
@@ -77,13 +125,42 @@ class _Reader:
         if kind == "hangup":
             return HangUp()
         self.add(raw, f"bad turn '{kind}: {value}' (turns: {', '.join(_TURN_KINDS)}; "
-                      "dtmf takes quoted keys like \"12#\")")
+                      f"dtmf takes quoted keys like \"12#\"){_suggest(str(kind), _TURN_KINDS)}")
         return None
+
+    def expectations(self, raw: Any, known: tuple[str, ...], where: str) -> dict[str, Any]:
+        if not isinstance(raw, LDict):
+            self.add(raw, f"a {where}'s 'expect' must be a mapping (keys: {', '.join(known)})")
+            return {}
+        for key, value in raw.items():
+            if key not in known:
+                self.add(raw, f"unknown {where} expectation '{key}'{_suggest(key, known)}")
+            elif key == "outcome":
+                self.outcome(value)
+            elif key == "max_latency" and not (isinstance(value, int | float) and value > 0):
+                self.add(value, "'max_latency' is a number of seconds above 0")
+            elif key == "decision" and str(value) not in DECISIONS:
+                self.add(value, f"unknown decision '{value}' (one of {', '.join(DECISIONS)})"
+                                f"{_suggest(str(value), DECISIONS)}")
+            elif key in ("slots", "path") and not isinstance(value, LDict | LList):
+                self.add(value, f"'{key}' must be a {'mapping' if key == 'slots' else 'list'}")
+        return cast(dict[str, Any], _plain(raw))
+
+    def outcome(self, value: Any) -> None:
+        if not isinstance(value, LDict):
+            self.add(value, "'outcome' must be a mapping of type, node, queue, reason")
+            return
+        for key in value:
+            if key not in _OUTCOME_KEYS:
+                self.add(value, f"unknown outcome key '{key}'{_suggest(key, _OUTCOME_KEYS)}")
 
     def call(self, raw: Any, index: int, file_lang: Any = None) -> CallScript | None:
         if not isinstance(raw, LDict):
             self.add(raw, "a call must be a mapping with 'turns'")
             return None
+        for key in raw:
+            if key not in _CALL_KEYS:
+                self.add(raw, f"unknown call key '{key}'{_suggest(key, _CALL_KEYS)}")
         lang = raw.get("lang", file_lang)
         if lang is not None and str(lang) not in LANGS:
             self.add(lang, f"unknown language '{lang}' (known: {', '.join(LANGS)})")
@@ -92,14 +169,20 @@ class _Reader:
         if not isinstance(turns, LList) or not turns:
             self.add(raw, "'turns' must be a non-empty list")
             return None
-        inputs = [t for t in (self.turn(x) for x in turns) if t is not None]
+        read = [self.turn(x) for x in turns]
+        kept = [(inp, exp) for inp, exp in read if inp is not None]
         default_id = self.path.stem if index == 0 else f"{self.path.stem}#{index + 1}"
         expect = raw.get("expect")
+        xfail = raw.get("xfail")
+        if xfail is not None and not (isinstance(xfail, LStr) and str(xfail).strip()):
+            self.add(xfail, "'xfail' takes the reason the call fails today, as text")
         return CallScript(
             call_id=str(raw.get("call") or default_id),
             lang=cast(Lang, str(lang)) if lang is not None else None,
-            inputs=tuple(inputs), source=f"{self.path}:{raw.line}",
-            expect=_plain(expect) if isinstance(expect, LDict) else {})
+            inputs=tuple(inp for inp, _ in kept), source=f"{self.path}:{raw.line}",
+            expect=self.expectations(expect, CALL_EXPECT_KEYS, "call") if expect else {},
+            turn_expect=tuple(exp for _, exp in kept) if any(e for _, e in kept) else (),
+            xfail=str(xfail) if isinstance(xfail, LStr) and str(xfail).strip() else None)
 
 
 def _plain(value: Any) -> Any:
@@ -109,16 +192,17 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
-    return None if not value and type(value).__name__ == "LNone" else value
+    kind = type(value).__name__
+    if kind == "LNone":
+        return None
+    if kind == "LBool":
+        return bool(value)
+    if isinstance(value, float):
+        return float(value)
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def load_scripts(path: str | Path) -> list[CallScript]:
-    """Read the calls in one script file.
-
-    Raises:
-        FlowError / FlowErrors: unreadable YAML, or every problem with file:line:col.
-    """
-    p = Path(path)
+def _read(p: Path) -> tuple[list[CallScript], list[FlowProblem]]:
     root, problems = load_located(p)
     reader = _Reader(p)
     reader.problems.extend(problems)
@@ -132,6 +216,56 @@ def load_scripts(path: str | Path) -> list[CallScript]:
         items = LList([root])
     scripts = [s for s in (reader.call(raw, i, file_lang) for i, raw in enumerate(items))
                if s is not None]
-    if reader.problems:
-        raise FlowErrors(reader.problems)
+    return scripts, reader.problems
+
+
+def load_scripts(path: str | Path) -> list[CallScript]:
+    """Read the calls in one script file.
+
+    Raises:
+        FlowError / FlowErrors: unreadable YAML, or every problem with file:line:col.
+    """
+    scripts, problems = _read(Path(path))
+    if problems:
+        raise FlowErrors(problems)
+    return scripts
+
+
+def suite_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The script files of a suite: files as given, folders expanded to their YAML files."""
+    out: list[Path] = []
+    for name in paths:
+        p = Path(name)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml")))
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def load_suite(paths: Iterable[str | Path]) -> list[CallScript]:
+    """Every call of a suite (files and folders), checking all files before failing.
+
+    Raises:
+        FlowErrors: every problem in every file, and call ids used twice.
+    """
+    scripts: list[CallScript] = []
+    problems: list[FlowProblem] = []
+    for f in suite_files(paths):
+        try:
+            found, trouble = _read(f)
+        except FlowError as exc:
+            problems.append(exc.problem)
+            continue
+        scripts.extend(found)
+        problems.extend(trouble)
+    seen: dict[str, str] = {}
+    for s in scripts:
+        if s.call_id in seen:
+            path, _, line = s.source.rpartition(":")
+            problems.append(FlowProblem(path, int(line or 0), 1, f"call id '{s.call_id}' is "
+                                        f"used twice (first at {seen[s.call_id]})"))
+        seen.setdefault(s.call_id, s.source)
+    if problems:
+        raise FlowErrors(problems)
     return scripts
