@@ -14,6 +14,7 @@ from .flow.model import Flow, Node
 from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
 from .nlu.policy import decide
+from .nlu.slots import extract_slots
 from .privacy import mask_sensitive
 from .types import (
     Candidate,
@@ -24,6 +25,7 @@ from .types import (
     Lang,
     Outcome,
     Priority,
+    Slot,
     TraceEvent,
     Utterance,
 )
@@ -87,6 +89,8 @@ class Dialog:
         self._pending: Decision | None = None
         self._last: tuple[Candidate, ...] = ()
         self._intent: str | None = None
+        self.slots: dict[str, Slot] = {}
+        """Slots heard so far in the call (masked forms only are ever printed)."""
 
     # -- trace -------------------------------------------------------------------------------
     def _log(self, kind: str, **data: Any) -> None:
@@ -124,8 +128,11 @@ class Dialog:
     # -- moving ------------------------------------------------------------------------------
     def start(self) -> list[str]:
         """Enter the start node; returns the prompts to play."""
-        self._log("start", lang=self.lang, flow=self.flow.name)
-        return self._enter(self.flow.start, None)
+        extra = {"overlays": ",".join(self.flow.overlays)} if self.flow.overlays else {}
+        self._log("start", lang=self.lang, flow=self.flow.name, **extra)
+        notice = self.flow.announcement.get(self.lang)
+        out = self._say(notice, "announcement") if notice else []
+        return out + self._enter(self.flow.start, None)
 
     def _enter(self, node_id: str, reason: str | None) -> list[str]:
         self.node = self.flow.nodes[node_id]
@@ -154,7 +161,7 @@ class Dialog:
         self.handoff = Handoff(
             call_id=self.call_id, queue=queue, priority=priority, reason=reason, lang=self.lang,
             heard=tuple(self.heard), candidates=self._last, path=tuple(self.path),
-            intent=self._intent)
+            slots=tuple(self.slots.values()), intent=self._intent)
         self._log("handoff", queue=queue, priority=str(priority), reason=reason)
         self._finish(Outcome("handoff", node=self.node.id, queue=queue, reason=reason))
 
@@ -189,12 +196,16 @@ class Dialog:
             if answer is not None:
                 return self._answer_confirm(heard, answer, self._pending)
             self._pending = None
+        slots = extract_slots(utt.text, self.lang)
+        for slot in slots:
+            self.slots[slot.name] = slot
         scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
-        decision = decide(scores, self.flow.settings, low_streak=self._low_streak)
+        decision = decide(scores, self.flow.settings, low_streak=self._low_streak, slots=slots)
         self._last = decision.candidates
         self._log("decision", decision=str(decision.kind), intent=decision.intent,
                   confidence=decision.confidence, reason=decision.reason,
-                  candidates=" ".join(str(c) for c in decision.candidates))
+                  candidates=" ".join(str(c) for c in decision.candidates),
+                  slots=" ".join(str(s) for s in slots))
         return self._act(heard, decision)
 
     def _act(self, heard: str, d: Decision) -> list[str]:

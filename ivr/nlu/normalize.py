@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from ..types import Lang
 
-__all__ = ["has_content", "normalize", "strip_fillers", "to_simplified", "zh_digits"]
+__all__ = ["clean", "has_content", "normalize", "strip_fillers", "to_simplified", "zh_digits"]
 
 # Fillers and greetings: they carry no request, so "你好" or "hello?" alone is no input at all.
 _ZH_FILLERS = ("嗯", "啊", "呃", "哦", "喂", "那个", "就是说", "然后呢", "这个", "吧", "呀",
@@ -96,7 +96,8 @@ def zh_digits(text: str) -> str:
                   text)
 
 
-def _base(text: str) -> str:
+def clean(text: str) -> str:
+    """NFKC, invisible and control characters dropped, lower case."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs")
                    or ch in "\n\t")
@@ -147,7 +148,7 @@ def _normalize_once(text: str, lang: Lang) -> str:
     (Chinese is not split on whitespace). en: lower case, contractions expanded, fillers and
     punctuation dropped. ko: fillers and punctuation dropped, spacing kept single.
     """
-    text = _base(text)
+    text = clean(text)
     if lang == "zh":
         text = zh_digits(to_simplified(text))
     elif lang == "en":
