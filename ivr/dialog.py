@@ -30,7 +30,10 @@ from .types import (
     Utterance,
 )
 
-__all__ = ["Dialog", "Turn", "yes_or_no"]
+__all__ = ["GRAMMAR_PHRASES", "Dialog", "Turn", "yes_or_no"]
+
+GRAMMAR_PHRASES = 24
+"""Example phrases per intent that go into a node's speech grammar."""
 
 
 @dataclass(frozen=True)
@@ -111,13 +114,17 @@ class Dialog:
         return self._pending is not None
 
     def expected(self) -> tuple[str, ...]:
-        """Phrases a caller may say at this point: the intents here, and yes/no if confirming."""
+        """Phrases a caller may say at this point: the intents here, and yes/no if confirming.
+
+        Only each intent's first GRAMMAR_PHRASES examples (the designer's main ones): a speech
+        grammar of every example is so wide that it stops constraining the recogniser.
+        """
         out: list[str] = []
         if self._pending is not None:
             for kind in ("yes", "no"):
                 out.extend(self.flow.confirm_words[kind].get(self.lang, ()))
         for iid in self.flow.intents_at(self.node.id):
-            out.extend(self.flow.intents[iid].phrases.get(self.lang, ()))
+            out.extend(self.flow.intents[iid].phrases.get(self.lang, ())[:GRAMMAR_PHRASES])
         return tuple(out)
 
     @property
