@@ -1,6 +1,12 @@
-"""Call flows: YAML loading with positions, validation, the Flow model."""
+"""Call flows: YAML loading with positions, validation, overlays, lint, pictures, hot reload."""
 
+from .lint import Finding, LintReport, lint_flow
 from .loader import load_flow
 from .model import Flow, Intent, Node, Settings
+from .overlay import Overlay, apply_overlays, load_flow_with_overlays, load_overlay
+from .reload import FlowReloader
 
-__all__ = ["Flow", "Intent", "Node", "Settings", "load_flow"]
+__all__ = [
+    "Finding", "Flow", "FlowReloader", "Intent", "LintReport", "Node", "Overlay", "Settings",
+    "apply_overlays", "lint_flow", "load_flow", "load_flow_with_overlays", "load_overlay",
+]

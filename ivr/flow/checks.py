@@ -50,7 +50,8 @@ def read_as(value: Any) -> str:
     """What YAML made of a value that should have been text, and what to do about it."""
     src = value.source if isinstance(value, Located) else ""
     if isinstance(value, LBool):
-        return f"'{src}' was read as the boolean {'true' if value else 'false'} (YAML 1.1); quote it"
+        word = "true" if value else "false"
+        return f"'{src}' was read as the boolean {word} (YAML 1.1); quote it"
     if isinstance(value, LInt | LFloat):
         how = ""
         if ":" in src:
@@ -107,7 +108,7 @@ class Checker:
         """Non-empty text, or None (and a problem saying what YAML read instead)."""
         if isinstance(value, LStr) and value.strip():
             return str(value)
-        if isinstance(value, LStr) or isinstance(value, LNone) or value is None:
+        if isinstance(value, LStr | LNone) or value is None:
             self.add(value, f"{what} is empty", where)
         else:
             self.add(value, f"{what} must be text: {read_as(value)}", where)

@@ -9,7 +9,7 @@ from ..errors import FlowErrors, FlowProblem
 from ..types import LANGS, Lang, Priority
 from .checks import Checker, show, suggest
 from .model import NODE_TYPES, Flow, Intent, Node, Settings
-from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located
+from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 
 __all__ = ["NODE_KEYS", "SYSTEM_PROMPTS", "TOP_KEYS", "build_flow", "load_flow", "suggest"]
 
@@ -109,8 +109,8 @@ def _dtmf(c: Checker, nid: str, raw: Any) -> dict[str, str]:
 
 def _node(c: Checker, nid: str, raw: LDict, langs: tuple[Lang, ...], line: int) -> Node:
     c.unknown_keys(raw, NODE_KEYS, f"node '{nid}'")
-    ntype = c.string(raw, "type", f"node '{nid}'") or "menu"
-    if ntype not in NODE_TYPES:
+    ntype = c.string(raw, "type", f"node '{nid}'") or ""  # "" or a bad type: lint skips it
+    if ntype and ntype not in NODE_TYPES:
         c.add(raw.get("type"), f"node '{nid}': unknown type '{ntype}' "
                                f"(one of {', '.join(NODE_TYPES)}){suggest(ntype, NODE_TYPES)}")
     return Node(
@@ -135,10 +135,12 @@ def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
         if target is not None and target not in known:
             c.add(where, f"{what}: unknown {kind} '{target}'{suggest(target, known)}")
 
-    ref(top.get("start"), "start", flow.start, known_nodes, "node")
+    if "start" in top:
+        ref(top.get("start"), "start", flow.start, known_nodes, "node")
     settings = top.get("settings")
-    ref(settings.get("fallback_queue", settings) if isinstance(settings, LDict) else top,
-        "settings fallback_queue", flow.settings.fallback_queue, tuple(flow.queues), "queue")
+    if "queues" in top:
+        ref(settings.get("fallback_queue", settings) if isinstance(settings, LDict) else top,
+            "settings fallback_queue", flow.settings.fallback_queue, tuple(flow.queues), "queue")
     for iid, intent in flow.intents.items():
         raw = intents_raw.get(iid)
         ref(raw.get("target", raw) if isinstance(raw, LDict) else raw, f"intent '{iid}' target",
@@ -169,11 +171,13 @@ def _service_loops(c: Checker, top: LDict, flow: Flow) -> None:
     done: set[str] = set()
     for nid in flow.nodes:
         chain: list[str] = []
-        cur: str | None = nid
-        while cur in flow.nodes and cur not in done and cur not in chain \
-                and flow.nodes[cur].type == "service" and flow.nodes[cur].next:
+        cur = nid
+        while cur not in done and cur not in chain:
+            node = flow.nodes.get(cur)
+            if node is None or node.type != "service" or not node.next:
+                break
             chain.append(cur)
-            cur = flow.nodes[cur].next
+            cur = node.next
         if cur in chain:
             loop = chain[chain.index(cur):]
             first = min(loop, key=lambda n: flow.nodes[n].line)
@@ -189,7 +193,7 @@ def _confirm_words(c: Checker, top: LDict, langs: tuple[Lang, ...]
     raw = c.mapping(top.get("confirm_words"), "confirm_words", top)
     c.unknown_keys(raw, ("yes", "no"), "confirm_words")
     return {kind: c.phrase_lists(raw.get(kind), langs, f"confirm_words '{kind}'", raw)
-            for kind in ("yes", "no")}
+            if "confirm_words" in top else {} for kind in ("yes", "no")}
 
 
 def _overlay_files(c: Checker, top: LDict, name: str) -> tuple[str, ...]:
@@ -205,14 +209,12 @@ def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
     """
     c = Checker(path)
     top = root if isinstance(root, LDict) else LDict()
-    if not isinstance(root, LDict):
-        c.add(root, "a flow file must be a mapping with 'nodes' and 'intents'")
     c.unknown_keys(top, TOP_KEYS, "the flow")
     langs = _languages(c, top)
     prompts_raw = c.mapping(top.get("prompts"), "prompts", top)
     c.unknown_keys(prompts_raw, SYSTEM_PROMPTS, "prompts")
     prompts = {k: c.per_lang(prompts_raw.get(k), langs, f"prompts '{k}'", prompts_raw)
-               for k in SYSTEM_PROMPTS}
+               for k in SYSTEM_PROMPTS if "prompts" in top}
     intents_raw = c.mapping(top.get("intents"), "intents", top)
     intents = {k: _intent(c, k, c.mapping(v, f"intent '{k}'"), langs, intents_raw.key_pos[k].line)
                for k, v in intents_raw.items()}
@@ -233,6 +235,9 @@ def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
     )
     _check_refs(c, top, flow)
     _service_loops(c, top, flow)
+    if not isinstance(root, LDict):  # the rest would only repeat this
+        c.problems = [FlowProblem(path, *pos_of(root), "a flow file must be a mapping with "
+                                  "'nodes', 'intents' and the other keys of docs/flow-format.md")]
     return flow, c.problems
 
 

@@ -34,7 +34,7 @@ class Limits:
     max_bytes: int = 2_000_000
     """Largest flow file read (checked with stat, before reading)."""
     max_nodes: int = 200_000
-    """Values after alias expansion (stops alias bombs before anything is built)."""
+    """Values in the file, and after alias expansion (stops alias bombs before building)."""
     max_depth: int = 40
     """Nesting depth."""
     max_aliases: int = 100
@@ -124,22 +124,28 @@ class _Refused(Exception):
 
 
 class _GuardedComposer(Composer):
-    """Counts aliases and depth while composing, so a hostile file stops at once."""
+    """Counts values, aliases and depth while composing, so a hostile file stops at once."""
 
     limits: Limits = LIMITS
     _depth = 0
     _aliases = 0
+    _nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
+        events: Any = self  # the parser half of the loader class this is mixed into
+        if events.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > self.limits.max_aliases:
-                raise _Refused(self.peek_event().start_mark,
+                raise _Refused(events.peek_event().start_mark,
                                f"more than {self.limits.max_aliases} aliases; refused")
+        self._nodes += 1
+        if self._nodes > self.limits.max_nodes:
+            raise _Refused(events.peek_event().start_mark,
+                           f"file has over {self.limits.max_nodes} values; refused")
         self._depth += 1
         try:
             if self._depth > self.limits.max_depth + 1:
-                raise _Refused(self.peek_event().start_mark,
+                raise _Refused(events.peek_event().start_mark,
                                f"nesting deeper than {self.limits.max_depth}; refused")
             return super().compose_node(parent, index)
         finally:
@@ -164,7 +170,7 @@ def _loader_classes() -> tuple[type[Any], ...]:
     except ImportError:  # no libyaml: the pure-Python parser does the same, slower
         return (_PyLoader,)
 
-    class _CLoader(_GuardedComposer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+    class _CLoader(_GuardedComposer, CParser, SafeConstructor, Resolver):
         def __init__(self, text: str, limits: Limits) -> None:
             CParser.__init__(self, text)
             Composer.__init__(self)
@@ -217,13 +223,15 @@ class _Walker:
         m = node.start_mark
         return FlowError(FlowProblem(self.path, m.line + 1, m.column + 1, message))
 
-    def walk(self, node: yaml.Node, depth: int) -> Any:
+    def walk(self, node: yaml.Node, depth: int, key: str = "") -> Any:
         if depth > self.limits.max_depth:
             raise self.fail(node, f"nesting deeper than {self.limits.max_depth}; refused")
         if node.tag not in _SAFE_TAGS:
-            raise self.fail(node, f"tag {node.tag!r} is not allowed in a flow file")
+            tag = str(node.tag).replace(_T, "!!")
+            raise self.fail(node, f"tag '{tag}' is not allowed in a flow file (plain text, "
+                                  "numbers, true/false, lists and mappings only)")
         if isinstance(node, yaml.MappingNode):
-            value: Located = self._mapping(node, depth)
+            value: Located = self._mapping(node, depth, key)
         elif isinstance(node, yaml.SequenceNode):
             value = LList(self.walk(item, depth + 1) for item in node.value)
         else:
@@ -232,7 +240,7 @@ class _Walker:
         value.file = self.path
         return value
 
-    def _mapping(self, node: yaml.MappingNode, depth: int) -> LDict:
+    def _mapping(self, node: yaml.MappingNode, depth: int, parent: str) -> LDict:
         out = LDict()
         for key_node, value_node in node.value:
             if key_node.tag == _T + "merge":
@@ -244,11 +252,12 @@ class _Walker:
             pos = Pos(key_node.start_mark.line + 1, key_node.start_mark.column + 1, self.path)
             if key in out.key_pos:
                 first = out.key_pos[key].line
-                self.problems.append(FlowProblem(self.path, pos.line, pos.col,
-                                                 f"duplicate key '{key}' (first on line {first})"))
+                what = (f"duplicate DTMF key '{key}' (first on line {first}): only one can work"
+                        if parent == "dtmf" else f"duplicate key '{key}' (first on line {first})")
+                self.problems.append(FlowProblem(self.path, pos.line, pos.col, what))
                 continue
             out.key_pos[key] = pos
-            out[key] = self.walk(value_node, depth + 1)
+            out[key] = self.walk(value_node, depth + 1, key)
         return out
 
     def _scalar(self, node: yaml.Node) -> Located:
@@ -279,8 +288,10 @@ def _read_text(name: str, limits: Limits) -> str:
         if size > limits.max_bytes:
             raise FlowError(FlowProblem(name, 1, 1, f"file is {size} bytes, over the "
                                         f"{limits.max_bytes}-byte limit for a flow; refused"))
-        with p.open("rb") as f:  # read at most the cap, even if the file grows meanwhile
-            data = f.read(limits.max_bytes + 1)
+        with p.open("rb") as f:  # memory as the file's size; at most the cap if it grows
+            data = f.read(size + 1)
+            if len(data) > size:
+                data += f.read(limits.max_bytes + 1 - len(data))
         if len(data) > limits.max_bytes:
             raise FlowError(FlowProblem(name, 1, 1, f"file is over the {limits.max_bytes}-byte "
                                         "limit for a flow; refused"))
@@ -300,6 +311,8 @@ def _syntax_error(name: str, text: str, exc: yaml.YAMLError) -> FlowError:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        if exc.context and what.startswith("but "):  # "expected X in the stream, but found Y"
+            what = f"{exc.context}, {what}"
         return FlowError(FlowProblem(name, line, col, f"YAML syntax error: {what}"))
     if isinstance(exc, yaml.reader.ReaderError):
         before = text[:exc.position]

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..call import CallInput, CallResult, HangUp, Press, Speak
+from ..errors import FlowProblem
+from ..flow.model import Flow
 from ..types import TraceEvent
 from .redact import describe_input, redact_result
-from .script import CallScript
+from .script import CallScript, suggest
 
 __all__ = [
     "MATCHER_DECISIONS", "NAVIGATION_KEYS", "Failure", "Label", "check_call", "check_expect",
-    "input_turns", "labelled_turns", "routed_intent",
+    "input_turns", "labelled_turns", "routed_intent", "unknown_names",
 ]
 
 MATCHER_DECISIONS = ("accept", "confirm", "reprompt", "handoff")
@@ -149,7 +151,7 @@ def check_expect(result: CallResult, expect: Mapping[str, Any]) -> list[Failure]
     """What the call did differently from its call-level `expect` (empty when all met)."""
     out: list[Failure] = []
     got_outcome = result.outcome.as_dict()
-    ctx = f"outcome {result.outcome}"
+    ctx = f"path {' > '.join(result.path)}; outcome {result.outcome}"
     want = expect.get("outcome")
     if isinstance(want, dict):
         out.extend(Failure(None, "outcome", f"outcome {k}", show(v), show(got_outcome.get(k)),
@@ -159,17 +161,17 @@ def check_expect(result: CallResult, expect: Mapping[str, Any]) -> list[Failure]
             out.append(Failure(None, key, f"final {key}", show(expect[key]),
                                show(got_outcome.get(key)), ctx))
     if "path" in expect and list(result.path) != list(expect["path"]):
-        out.append(Failure(None, "path", "path", show(expect["path"]), show(result.path)))
+        out.append(Failure(None, "path", "path", show(expect["path"]), show(result.path), ctx))
     if "intent" in expect and routed_intent(result) != expect["intent"]:
         out.append(Failure(None, "intent", "routed intent", show(expect["intent"]),
                            show(routed_intent(result)), ctx))
     if isinstance(expect.get("slots"), dict):
-        out.extend(Failure(None, "slots", w, e, g)
+        out.extend(Failure(None, "slots", w, e, g, ctx)
                    for w, e, g in _slot_failures(expect["slots"], _call_slots(result)))
     limit = expect.get("max_latency")
     if isinstance(limit, int | float) and result.latencies and max(result.latencies) > limit:
         out.append(Failure(None, "max_latency", "slowest turn latency", f"<= {limit:g}s",
-                           f"{max(result.latencies):.3f}s"))
+                           f"{max(result.latencies):.3f}s", ctx))
     return out
 
 
@@ -179,7 +181,7 @@ def _turn_context(item: CallInput, result: CallResult, turn: int | None) -> str:
     t = result.turns[turn]
     heard = f"heard {t.heard!r}" if t.heard else "heard nothing"
     return (f"{describe_input(item)}: {heard} -> {t.decision} {t.intent or '-'} "
-            f"{t.confidence:.2f} at {t.node}")
+            f"{t.confidence:.2f}, then at {t.node}")
 
 
 def _check_turn(want: Mapping[str, Any], result: CallResult, turn: int,
@@ -253,15 +255,43 @@ def labelled_turns(script: CallScript, result: CallResult,
     if explicit:
         return [_label(result, t, want, matcher) for t, want in explicit]
     expect, last = script.expect, max(matcher, default=None)
-    outcome = expect.get("outcome") if isinstance(expect.get("outcome"), dict) else {}
+    raw = expect.get("outcome")
+    outcome: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if "intent" in expect:
         if expect["intent"] is None:
             return [_label(result, t, None, matcher) for t in sorted(matcher)]
         return [_label(result, last, expect["intent"], matcher)] if last is not None else []
-    node = expect.get("node", outcome.get("node"))
+    node = str(expect.get("node", outcome.get("node")))
     keyed = any(isinstance(item, Press) for item in script.inputs)
     if node in targets and last is not None and not keyed:
         return [_label(result, last, targets[node], matcher)]
-    if outcome.get("type") == "handoff" and outcome.get("reason") in _OUT_OF_SCOPE_REASONS:
+    if str(expect.get("reason", outcome.get("reason"))) in _OUT_OF_SCOPE_REASONS:
         return [_label(result, t, None, matcher) for t in sorted(matcher)]
     return []
+
+
+def unknown_names(scripts: Sequence[CallScript], flow: Flow) -> list[FlowProblem]:
+    """Expectations naming a node, intent or queue the flow lacks, and languages it lacks."""
+    known = {"node": set(flow.nodes), "intent": set(flow.intents), "queue": set(flow.queues)}
+    out = []
+    for s in scripts:
+        path, _, line = s.source.rpartition(":")
+
+        def bad(message: str, _path: str = path, _line: str = line) -> None:
+            out.append(FlowProblem(_path, int(_line or 0), 1, message))
+
+        if s.lang is not None and s.lang not in flow.languages:
+            bad(f"call '{s.call_id}': the flow has no language '{s.lang}'")
+        outcome = s.expect.get("outcome")
+        wants = [s.expect, *s.turn_expect, outcome if isinstance(outcome, dict) else {}]
+        for want in wants:
+            for kind, names in known.items():
+                value = want.get(kind)
+                if isinstance(value, str) and value not in names:
+                    bad(f"call '{s.call_id}': expects {kind} '{value}', which the flow "
+                        f"{flow.name} does not have{suggest(value, names)}")
+        for node in s.expect.get("path") or ():
+            if str(node) not in known["node"]:
+                bad(f"call '{s.call_id}': path names unknown node '{node}'"
+                    f"{suggest(str(node), known['node'])}")
+    return out

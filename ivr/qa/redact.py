@@ -1,12 +1,13 @@
 """Masking for everything QA prints or writes: call results, inputs, traces.
 
 The engine masks transcripts as it hears them (`ivr.privacy.mask_sensitive`), but the dialog
-logs DTMF key by key: a PIN or card number keyed at a node that does not route on keys shows
-up as one harmless-looking digit per turn and per trace event. Here a *keyed run* — three or
-more DTMF turns in a row, or DTMF trace events with no speech or no-input between them — is
-masked whole: each of its keys becomes ``***``. Menu navigation (one key per node, or two in a
-row) stays readable. Every text in a result is masked again (masking is idempotent), so a
-report never depends on an earlier stage having done it.
+logs DTMF key by key: a PIN or card number keyed in shows up as one harmless-looking digit per
+turn and per trace event. Here a key is shown only when it is menu navigation — it moved the
+call to another node — and not part of a *keyed run* (three or more DTMF turns in a row, or
+DTMF trace events with no speech or no-input between them). Every other key becomes ``***``:
+a key the node does not map is the caller typing something (a number, a PIN), not choosing.
+Every text in a result is masked again (masking is idempotent), so a report never depends on
+an earlier stage having done it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _runs(flags: list[bool], breaks: list[bool]) -> set[int]:
 def _turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
     keyed = [t.decision == "dtmf" for t in turns]
     hide = _runs(keyed, [not k for k in keyed])
+    hide.update(i for i, t in enumerate(turns) if t.decision == "dtmf" and t.confidence < 1.0)
     return tuple(replace(t, heard=f"dtmf:{FULL_MASK}") if i in hide
                  else replace(t, heard=redact_text(t.heard)) for i, t in enumerate(turns))
 
@@ -62,7 +64,10 @@ def _value(value: Any) -> Any:
 
 
 def _trace(trace: tuple[TraceEvent, ...]) -> tuple[TraceEvent, ...]:
-    hide = _runs([e.kind == "dtmf" for e in trace], [e.kind in _BREAKS for e in trace])
+    keyed = [e.kind == "dtmf" for e in trace]
+    hide = _runs(keyed, [e.kind in _BREAKS for e in trace])
+    hide.update(i for i, e in enumerate(trace)  # a key that did not move the call on
+                if keyed[i] and (i + 1 == len(trace) or trace[i + 1].kind != "enter"))
     out = []
     for i, e in enumerate(trace):
         if i in hide:
@@ -88,9 +93,8 @@ def describe_input(item: CallInput) -> str:
         return f"say {redact_text(item.text)!r}"
     if isinstance(item, Speak):
         return f"audio {Path(item.path).name}"
-    if isinstance(item, Press):
-        keys = item.keys if len(item.keys) < KEYED_RUN else FULL_MASK
-        return f"dtmf {keys}"
+    if isinstance(item, Press):  # one key is a menu choice; more may be a number or a PIN
+        return f"dtmf {item.keys}" if len(item.keys) == 1 else f"dtmf {FULL_MASK}"
     if isinstance(item, Silence):
         return f"silence {item.seconds:g}s"
     return "hang up"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from ..call import CallInput, CallResult, Hotline, Speak
 from ..errors import IvrError, UsageError
@@ -22,6 +22,7 @@ from ..flow import load_flow
 from ..handoff import open_queue
 from ..types import Lang
 from .expect import Failure, check_call
+from .redact import redact_result
 from .script import CallScript
 
 __all__ = ["CallRun", "RunConfig", "Status", "build_hotline", "resolve_langs", "run_suite"]
@@ -50,7 +51,7 @@ class CallRun:
     lang: Lang
     """The language it was played in."""
     result: CallResult | None
-    """What the call did (None when it could not be played)."""
+    """What the call did, masked for printing (`redact_result`); None when not played."""
     failures: tuple[Failure, ...]
     """Expectations not met."""
     status: Status
@@ -122,6 +123,7 @@ def _judge(script: CallScript, lang: Lang, done: _Done) -> CallRun:
     _, result, error, seconds = done
     if result is None:
         return CallRun(script, lang, None, (), "error", error, seconds)
+    result = redact_result(result)  # once: every report prints from this
     failures = check_call(script, result)
     if script.xfail:
         status: Status = "xfail" if failures else "xpass"
@@ -172,5 +174,5 @@ def run_suite(scripts: Sequence[CallScript], cfg: RunConfig, *, lang: Lang | Non
         chunk = max(1, min(8, len(work) // (jobs * 8)))
         with _context().Pool(jobs, initializer=_init_worker, initargs=(cfg,)) as pool:
             for done in pool.imap_unordered(_play_in_worker, work, chunksize=chunk):
-                finish(cast(_Done, done))
+                finish(done)
     return [runs[i] for i in range(len(scripts))]

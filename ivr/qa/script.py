@@ -39,12 +39,18 @@ from typing import Any, cast
 
 from ..call import CallInput, HangUp, Press, Say, Silence, Speak
 from ..errors import FlowError, FlowErrors, FlowProblem
-from ..flow.yamlpos import LDict, LList, LStr, load_located, pos_of
+from ..flow.yamlpos import LBool, LDict, LList, LStr, load_located, pos_of
 from ..types import LANGS, Lang
 
 __all__ = [
-    "CALL_EXPECT_KEYS", "DECISIONS", "TURN_EXPECT_KEYS", "CallScript", "load_scripts",
-    "load_suite", "suite_files",
+    "CALL_EXPECT_KEYS",
+    "DECISIONS",
+    "TURN_EXPECT_KEYS",
+    "CallScript",
+    "load_scripts",
+    "load_suite",
+    "suggest",
+    "suite_files",
 ]
 
 _TURN_KINDS = ("say", "audio", "dtmf", "silence", "hangup")
@@ -83,7 +89,8 @@ class CallScript:
         return self.turn_expect[index] if index < len(self.turn_expect) else {}
 
 
-def _suggest(word: str, known: Iterable[str]) -> str:
+def suggest(word: str, known: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest known name, or "" when none is close."""
     close = difflib.get_close_matches(word, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -95,6 +102,11 @@ class _Reader:
 
     def add(self, where: Any, message: str) -> None:
         line, col = pos_of(where)
+        self.problems.append(FlowProblem(str(self.path), line, col, message))
+
+    def add_key(self, mapping: LDict, key: str, message: str) -> None:
+        pos = mapping.key_pos.get(key)
+        line, col = (pos[0], pos[1]) if pos else pos_of(mapping)
         self.problems.append(FlowProblem(str(self.path), line, col, message))
 
     def turn(self, raw: Any) -> tuple[CallInput | None, dict[str, Any]]:
@@ -125,7 +137,7 @@ class _Reader:
         if kind == "hangup":
             return HangUp()
         self.add(raw, f"bad turn '{kind}: {value}' (turns: {', '.join(_TURN_KINDS)}; "
-                      f"dtmf takes quoted keys like \"12#\"){_suggest(str(kind), _TURN_KINDS)}")
+                      f"dtmf takes quoted keys like \"12#\"){suggest(str(kind), _TURN_KINDS)}")
         return None
 
     def expectations(self, raw: Any, known: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -134,14 +146,17 @@ class _Reader:
             return {}
         for key, value in raw.items():
             if key not in known:
-                self.add(raw, f"unknown {where} expectation '{key}'{_suggest(key, known)}")
+                self.add_key(raw, key, f"unknown {where} expectation '{key}'{suggest(key, known)}")
             elif key == "outcome":
                 self.outcome(value)
             elif key == "max_latency" and not (isinstance(value, int | float) and value > 0):
                 self.add(value, "'max_latency' is a number of seconds above 0")
+            elif key == "decision" and isinstance(value, LBool):
+                self.add(value, f"decision {value.source}: write it quoted (\"{value.source}\"); "
+                                "YAML reads a bare yes/no as true/false")
             elif key == "decision" and str(value) not in DECISIONS:
                 self.add(value, f"unknown decision '{value}' (one of {', '.join(DECISIONS)})"
-                                f"{_suggest(str(value), DECISIONS)}")
+                                f"{suggest(str(value), DECISIONS)}")
             elif key in ("slots", "path") and not isinstance(value, LDict | LList):
                 self.add(value, f"'{key}' must be a {'mapping' if key == 'slots' else 'list'}")
         return cast(dict[str, Any], _plain(raw))
@@ -152,7 +167,8 @@ class _Reader:
             return
         for key in value:
             if key not in _OUTCOME_KEYS:
-                self.add(value, f"unknown outcome key '{key}'{_suggest(key, _OUTCOME_KEYS)}")
+                self.add_key(value, key, f"unknown outcome key '{key}'"
+                                         f"{suggest(key, _OUTCOME_KEYS)}")
 
     def call(self, raw: Any, index: int, file_lang: Any = None) -> CallScript | None:
         if not isinstance(raw, LDict):
@@ -160,7 +176,7 @@ class _Reader:
             return None
         for key in raw:
             if key not in _CALL_KEYS:
-                self.add(raw, f"unknown call key '{key}'{_suggest(key, _CALL_KEYS)}")
+                self.add_key(raw, key, f"unknown call key '{key}'{suggest(key, _CALL_KEYS)}")
         lang = raw.get("lang", file_lang)
         if lang is not None and str(lang) not in LANGS:
             self.add(lang, f"unknown language '{lang}' (known: {', '.join(LANGS)})")

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .metrics import Confusion, Metrics, Rate
-from .redact import describe_input, redact_result
+from .redact import describe_input
 from .runner import CallRun
 
 __all__ = [
@@ -60,11 +60,11 @@ def _call_record(run: CallRun) -> dict[str, Any]:
         "failures": [f.as_dict() for f in run.failures],
     }
     if run.result is None:
-        return {**rec, "turns": [], "path": [], "outcome": None, "latencies": [],
+        return {**rec, "turns": [], "path": [], "outcome": None, "trace": [], "latencies": [],
                 "audio_seconds": 0.0, "decode_seconds": 0.0}
-    res = redact_result(run.result)
+    res = run.result  # masked by the runner
     return {**rec, "turns": [t.as_dict() for t in res.turns], "path": list(res.path),
-            "outcome": res.outcome.as_dict(),
+            "outcome": res.outcome.as_dict(), "trace": [e.as_dict() for e in res.trace],
             "latencies": [round(x, 4) for x in res.latencies],
             "audio_seconds": round(res.audio_seconds, 3),
             "decode_seconds": round(res.decode_seconds, 4)}
@@ -199,14 +199,13 @@ def format_failures(run: CallRun) -> str:
     if run.script.xfail:
         note = "" if run.status == "xfail" else " — it passes now: remove the 'xfail' mark"
         lines.append(f"      known failure: {run.script.xfail}{note}")
+    last: tuple[int | None, str] | None = None
     for f in run.failures:
-        where = f"turn {f.turn}" if f.turn is not None else "call"
-        lines.append(f"      {where}: {f.what}: expected {f.expected}, got {f.got}")
-        if f.at:
-            lines.append(f"        {f.at}")
-    if run.result is not None and run.failures:
-        res = redact_result(run.result)
-        lines.append(f"      path {' > '.join(res.path)}; outcome {res.outcome}")
+        if (f.turn, f.at) != last:
+            last = (f.turn, f.at)
+            where = f"turn {f.turn}" if f.turn is not None else "call"
+            lines.append(f"      {where}: {f.at}" if f.at else f"      {where}:")
+        lines.append(f"        {f.what}: expected {f.expected}, got {f.got}")
     return "\n".join(lines)
 
 

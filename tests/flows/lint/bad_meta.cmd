@@ -1,0 +1,1 @@
+../mini.yaml --overlay ../overlays/bad_meta.yaml --overlay ../overlays/missing.yaml

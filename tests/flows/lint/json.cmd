@@ -1,0 +1,1 @@
+../bad/unknown_target.yaml --json

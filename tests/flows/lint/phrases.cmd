@@ -1,0 +1,1 @@
+phrases.yaml --strict
