@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from . import __version__
 from .errors import FlowError, FlowErrors, IvrError, UsageError
 from .types import LANGS, Lang
+
+if TYPE_CHECKING:
+    from .flow import Flow
 
 __all__ = ["main"]
 
@@ -21,6 +24,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 def _add_flow(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow", required=True, help="flow YAML file")
+    p.add_argument("--overlay", action="append", default=[], metavar="FILE",
+                   help="overlay laid over the flow where active (repeatable)")
+    p.add_argument("--now", help="the time overlays are judged at (ISO 8601; default: now)")
+    p.add_argument("--region", help="the caller's region, for regional overlays")
+
+
+def _flow(args: argparse.Namespace) -> Flow:
+    from .flow import load_flow_with_overlays
+
+    return load_flow_with_overlays(args.flow, args.overlay, now=args.now, region=args.region)
 
 
 def _add_lang(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -97,9 +110,8 @@ def _queue(args: argparse.Namespace) -> object:
 
 def _cmd_route(args: argparse.Namespace) -> int:
     from .call import Hotline
-    from .flow import load_flow
 
-    hotline = Hotline(load_flow(args.flow))
+    hotline = Hotline(_flow(args))
     lines = args.text or (line.rstrip("\n") for line in sys.stdin)
     for text in lines:
         r = hotline.route(text, args.lang)
@@ -114,12 +126,11 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .call import Hotline, Speak
-    from .flow import load_flow
     from .handoff import HandoffQueue
     from .qa.report import call_json, format_call, format_summary, met_expectations
     from .qa.script import CallScript, load_scripts
 
-    hotline = Hotline(load_flow(args.flow), queue=cast(HandoffQueue, _queue(args)),
+    hotline = Hotline(_flow(args), queue=cast(HandoffQueue, _queue(args)),
                       model=args.model)
     results, failures, checked, errors = [], 0, 0, 0
     for name in args.files:
@@ -158,19 +169,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from .flow import load_flow
     from .handoff import HandoffQueue
     from .live import chat
 
-    return chat(load_flow(args.flow), args.lang, cast(HandoffQueue, _queue(args)))
+    return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)))
 
 
 def _cmd_call(args: argparse.Namespace) -> int:
-    from .flow import load_flow
     from .handoff import HandoffQueue
     from .live import live_call
 
-    return live_call(load_flow(args.flow), args.lang, cast(HandoffQueue, _queue(args)),
+    return live_call(_flow(args), args.lang, cast(HandoffQueue, _queue(args)),
                      args.model)
 
 

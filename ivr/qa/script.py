@@ -268,6 +268,10 @@ def load_suite(paths: Iterable[str | Path]) -> list[CallScript]:
     scripts: list[CallScript] = []
     problems: list[FlowProblem] = []
     for f in suite_files(paths):
+        if f.suffix not in (".yaml", ".yml") and f.exists():
+            problems.append(FlowProblem(str(f), 1, 1, "not a call script (.yaml); to play a "
+                                        "bare recording use `ivr replay`"))
+            continue
         try:
             found, trouble = _read(f)
         except FlowError as exc:
