@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test lint bench bench-intent install samples clean
+.PHONY: demo test lint bench bench-intent bench-calls install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,13 @@ lint: install
 	$(VENV)/bin/ruff check ivr tests
 	$(VENV)/bin/mypy
 
-bench: bench-intent
+bench: bench-intent bench-calls
 
 bench-intent: install
 	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
+
+bench-calls: install
+	$(PY) -m ivr.bench.calls --flow $(FLOW) --out bench/results
 
 # Regenerate the committed sample WAVs (needs espeak-ng and sox).
 samples:

@@ -1,0 +1,75 @@
+"""The sample calls as a benchmark: navigation accuracy, decode RTF, latency, memory.
+
+    python -m ivr.bench.calls --flow flows/bank_hotline.yaml [SCRIPTS...]
+
+Replays every call script (default: samples/calls/*.yaml) through one Hotline with the
+embedded Vosk model and prints: expectations met, decode real-time factor, time from the last
+audio frame to the decision (p50/p95), model load time and resident memory after loading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from ..call import Hotline
+from ..flow import load_flow
+from ..qa.report import met_expectations
+from ..qa.script import load_scripts
+
+
+def rss_mb() -> float:
+    """Resident memory of this process, MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="The sample calls as a benchmark.")
+    ap.add_argument("--flow", default="flows/bank_hotline.yaml")
+    ap.add_argument("--out", default="bench/results")
+    ap.add_argument("scripts", nargs="*")
+    args = ap.parse_args()
+    hotline = Hotline(load_flow(args.flow))
+    before = rss_mb()
+    started = time.perf_counter()
+    hotline.recognizer("ko")
+    load_s = time.perf_counter() - started
+    loaded = rss_mb()
+    paths = args.scripts or sorted(str(p) for p in Path("samples/calls").glob("*.yaml"))
+    met = total = 0
+    audio = decode = 0.0
+    latencies: list[float] = []
+    for path in paths:
+        for call in load_scripts(path):
+            result = hotline.run(call.call_id, call.lang or "ko", call.inputs)
+            total += 1
+            met += not met_expectations(result, call.expect)
+            audio += result.audio_seconds
+            decode += result.decode_seconds
+            latencies.extend(result.latencies)
+    latencies.sort()
+    figures = {
+        "calls": total, "expectations_met": met, "audio_seconds": round(audio, 2),
+        "decode_rtf": round(decode / audio, 4) if audio else None,
+        "end_of_audio_to_decision_ms_p50": round(statistics.median(latencies) * 1000, 1)
+        if latencies else None,
+        "end_of_audio_to_decision_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))]
+                                                 * 1000, 1) if latencies else None,
+        "model_load_seconds": round(load_s, 2), "rss_mb_before_model": round(before),
+        "rss_mb_after_model": round(loaded), "rss_mb_after_calls": round(rss_mb()),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calls.json").write_text(json.dumps(figures, indent=1), "utf-8")
+    width = max(len(k) for k in figures)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
