@@ -84,6 +84,9 @@ def test_bad_scripts_and_unplayable_calls_exit_2(tmp_path: Path,
     assert main(["test", unplayable, "--flow", MINI, "-j", "1"]) == 2
     assert "ERROR audio [en]" in capsys.readouterr().out
     assert main(["test", str(tmp_path / "empty"), "--flow", MINI]) == 2
+    wav = ROOT / "samples" / "audio" / "ko_yes.wav"
+    assert main(["test", str(wav), "--flow", MINI]) == 2
+    assert "not a call script (.yaml)" in capsys.readouterr().err
 
 
 def test_json_to_stdout_junit_and_progress(tmp_path: Path,
