@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test lint bench bench-intent bench-calls install samples clean
+.PHONY: demo test qa lint bench bench-intent bench-calls install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# QA: the committed call suite, in parallel, with JSON, JUnit and HTML reports in var/qa/.
+qa: install
+	$(IVR) test tests/calls --flow $(FLOW) --json var/qa/report.json --junit var/qa/junit.xml --html var/qa/html
 
 lint: install
 	$(VENV)/bin/ruff check ivr tests

@@ -127,7 +127,8 @@ def _cmd_route(args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .call import Hotline, Speak
     from .handoff import HandoffQueue
-    from .qa.report import call_json, format_call, format_summary, met_expectations
+    from .qa.expect import check_call
+    from .qa.report import call_json, format_call, format_summary
     from .qa.script import CallScript, load_scripts
 
     hotline = Hotline(_flow(args), queue=cast(HandoffQueue, _queue(args)),
@@ -147,15 +148,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     raise UsageError(f"{script.source}: no 'lang' in the script; pass --lang")
                 result = hotline.run(script.call_id, cast(Lang, lang), script.inputs)
                 results.append(result)
-                problems = met_expectations(result, script.expect) if script.expect else []
-                checked += bool(script.expect)
-                failures += bool(problems)
+                problems = [str(f) for f in check_call(script, result)]
+                checked += bool(script.expect or script.turn_expect)
+                failures += bool(problems) and not script.xfail
                 if args.json:
                     print(json.dumps(call_json(result), ensure_ascii=False), flush=True)
                 else:
                     print(format_call(result, verbose=args.verbose))
+                    label = f"KNOWN FAILURE ({script.xfail})" if script.xfail else "FAILED"
                     for problem in problems:
-                        print(f"  FAILED  {problem}")
+                        print(f"  {label}  {problem}")
                     print(flush=True)
         except (FlowError, FlowErrors) as exc:
             errors += 1

@@ -15,7 +15,7 @@ from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
 from .nlu.policy import decide
 from .nlu.slots import extract_slots
-from .privacy import mask_sensitive
+from .privacy import FULL_MASK, mask_sensitive
 from .types import (
     Candidate,
     Decision,
@@ -251,14 +251,17 @@ class Dialog:
         """The caller pressed a key."""
         if self.done:
             return []
-        self._log("dtmf", key=key.value)
         target = self.node.dtmf.get(key.value)
+        # A key that moves the call is a menu choice; any other may be a digit of a card
+        # number or PIN being typed, so it is never written down.
+        shown = key.value if target is not None else FULL_MASK
+        self._log("dtmf", key=shown)
         if target is not None:
             self._intent = target if target in self.flow.intents else self._intent
             out = self._enter(target, None)
         else:
             out = self._retry("no_match", "reprompt")
-        self._turn(f"dtmf:{key.value}", "dtmf", None, 1.0 if target else 0.0)
+        self._turn(f"dtmf:{shown}", "dtmf", None, 1.0 if target else 0.0)
         return out
 
     def on_no_input(self) -> list[str]:
