@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import FlowError, FlowErrors, FlowProblem
+from ..errors import FlowError, FlowProblem
 from .confusable import confusions, empty_phrases
 from .graphcheck import reachable, traps
 from .loader import build_flow
 from .model import Flow
-from .overlay import Overlay, listed_missing, load_overlay, merge_patch, overlay_files
+from .overlay import Overlay, listed_missing, merge_patch, overlay_files, read_overlays
 from .yamlpos import LDict, LList, Located, Pos, load_located
 
 __all__ = ["Finding", "LintReport", "check_flow", "lint_flow"]
@@ -199,18 +199,11 @@ def _overlaid(flow: Flow, combo: list[Overlay]) -> list[Finding]:
 
 
 def _read_overlays(flow: Flow, extra: Iterable[str | Path]) -> tuple[list[Overlay], list[Finding]]:
-    overlays: list[Overlay] = []
-    problems = listed_missing(flow)
-    for f in overlay_files(flow, extra):
-        if not Path(f).is_file() and f in flow.overlay_files:
-            continue  # reported at its place in the list
-        try:
-            overlays.append(load_overlay(f))
-        except FlowError as exc:
-            problems.append(exc.problem)
-        except FlowErrors as exc:
-            problems.extend(exc.problems)
-    return overlays, _errors(problems)
+    # a listed file that is missing is reported at its place in the list, not again here
+    files = [f for f in overlay_files(flow, extra)
+             if Path(f).is_file() or f not in flow.overlay_files]
+    overlays, problems = read_overlays(files)
+    return overlays, _errors(listed_missing(flow) + problems)
 
 
 def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintReport:

@@ -231,9 +231,10 @@ def listed_missing(flow: Flow) -> list[FlowProblem]:
     return out
 
 
-def load_overlays(files: Sequence[str]) -> list[Overlay]:
-    """Read overlay files; raises FlowErrors with the problems of all of them."""
-    out, problems = [], []
+def read_overlays(files: Iterable[str | Path]) -> tuple[list[Overlay], list[FlowProblem]]:
+    """Read overlay files: those that load, and the problems of all the others."""
+    out: list[Overlay] = []
+    problems: list[FlowProblem] = []
     for f in files:
         try:
             out.append(load_overlay(f))
@@ -241,6 +242,12 @@ def load_overlays(files: Sequence[str]) -> list[Overlay]:
             problems.append(exc.problem)
         except FlowErrors as exc:
             problems.extend(exc.problems)
+    return out, problems
+
+
+def load_overlays(files: Sequence[str]) -> list[Overlay]:
+    """Read overlay files; raises FlowErrors with the problems of all of them."""
+    out, problems = read_overlays(files)
     if problems:
         raise FlowErrors(problems)
     return out
