@@ -114,18 +114,17 @@ class Dialog:
         return self._pending is not None
 
     def expected(self) -> tuple[str, ...]:
-        """Phrases a caller may say at this point: the intents here, and yes/no if confirming.
+        """Phrases a caller may say at this point (what a speech grammar is built from).
 
-        Only each intent's first GRAMMAR_PHRASES examples (the designer's main ones): a speech
-        grammar of every example is so wide that it stops constraining the recogniser.
+        Waiting for yes or no: the yes and no words. Otherwise each intent's first
+        GRAMMAR_PHRASES examples (the designer's main ones): a grammar of every example is so
+        wide that it stops constraining the recogniser.
         """
-        out: list[str] = []
         if self._pending is not None:
-            for kind in ("yes", "no"):
-                out.extend(self.flow.confirm_words[kind].get(self.lang, ()))
-        for iid in self.flow.intents_at(self.node.id):
-            out.extend(self.flow.intents[iid].phrases.get(self.lang, ())[:GRAMMAR_PHRASES])
-        return tuple(out)
+            return tuple(w for kind in ("yes", "no")
+                         for w in self.flow.confirm_words[kind].get(self.lang, ()))
+        return tuple(p for iid in self.flow.intents_at(self.node.id)
+                     for p in self.flow.intents[iid].phrases.get(self.lang, ())[:GRAMMAR_PHRASES])
 
     @property
     def done(self) -> bool:

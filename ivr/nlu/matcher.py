@@ -52,7 +52,7 @@ _PHRASE_SIDE = 0.65
 """Exponent share of phrase coverage (vs utterance coverage) in the phrase score."""
 _MIX = (0.55, 0.25, 0.20)
 """Raw score = phrase n-gram score, pooled coverage, rapidfuzz ratio, in these shares."""
-CALIBRATION = (2.43, 8.14, 0.9, 3.36, -4.83)
+CALIBRATION = (2.54, 9.1, 1.07, 2.5, -4.86)
 """Logistic weights for (raw, margin, log evidence, explained, bias): `python -m ivr.bench.fit`."""
 
 _FUZZY_POOL = 64
