@@ -136,6 +136,19 @@ def _per_intent(results: list[Result]) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def _confusion_text(r: Result) -> str:
+    """The confusion matrix as a text table: rows wanted, columns routed (abbreviated ids)."""
+    rows = sorted(r.confusion)
+    cols = sorted(({c for v in r.confusion.values() for c in v} | set(rows)) - {OUT_OF_SCOPE})
+    short = {c: "".join(part[:3] for part in c.split("_")) if c != "(none)" else "none"
+             for c in cols}
+    head = "| wanted \\ routed | " + " | ".join(short[c] for c in cols) + " |"
+    sep = "|---" * (len(cols) + 1) + "|"
+    body = [f"| {w} | " + " | ".join(str(r.confusion[w].get(c, "")) for c in cols) + " |"
+            for w in rows]
+    return "\n".join([head, sep, *body])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Intent understanding on held-out sentences.")
     ap.add_argument("--flow", default="flows/bank_hotline.yaml")
@@ -160,8 +173,11 @@ def main() -> None:
             confusion_svg(results[-2].confusion, f"{name} ({args.split})"), "utf-8")
     (out / "intent.json").write_text(json.dumps([asdict(r) for r in results], indent=1,
                                                 ensure_ascii=False), "utf-8")
+    matrices = "\n\n".join(f"### {r.corpus}\n\n{_confusion_text(r)}"
+                             for r in results if r.router == "ivr")
     report = (f"# Intent understanding ({args.split} split)\n\n{_table(results)}\n\n"
-              f"## Routed correctly per intent (ivr)\n\n{_per_intent(results)}\n")
+              f"## Routed correctly per intent (ivr)\n\n{_per_intent(results)}\n\n"
+              f"## Confusion matrices (ivr; pictures: confusion_*.svg)\n\n{matrices}\n")
     (out / "intent.md").write_text(report, "utf-8")
     print(report)
     print(f"written: {out}/intent.json, intent.md, confusion_*.svg")
