@@ -17,12 +17,13 @@ __all__ = ["clean", "has_content", "normalize", "strip_fillers", "to_simplified"
 # Fillers and greetings: they carry no request, so "你好" or "hello?" alone is no input at all.
 _ZH_FILLERS = ("嗯", "啊", "呃", "哦", "喂", "那个", "就是说", "然后呢", "这个", "吧", "呀",
                "哎", "唉", "呢", "嘛", "哈", "您好", "你好", "有人吗", "在吗", "听得到吗",
-               "听得见吗", "谢谢")
+               "听得见吗", "谢谢", "等一下", "等等", "稍等")
 _EN_FILLERS = ("um", "uh", "erm", "er", "hmm", "mm", "uh huh", "like", "you know", "i mean",
                "well", "so", "okay so", "yeah so", "please", "hello", "hi", "hey",
-               "is anyone there", "anyone there", "can you hear me", "thanks", "thank you")
+               "is anyone there", "anyone there", "can you hear me", "thanks", "thank you",
+               "hold on", "wait a moment", "wait a second", "one moment", "hang on")
 _KO_FILLERS = ("음", "어", "아", "저기요", "저기", "그", "뭐", "좀", "그러니까", "네네", "여보세요",
-               "안녕하세요", "감사합니다", "고맙습니다")
+               "안녕하세요", "감사합니다", "고맙습니다", "잠깐만요", "잠깐만", "잠시만요", "잠시만")
 
 _CONTRACTIONS = {
     "i'm": "i am", "i've": "i have", "i'd": "i would", "i'll": "i will",
