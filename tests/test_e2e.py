@@ -51,7 +51,7 @@ def test_handoffs_land_in_the_queue_with_context(hotline: Hotline) -> None:
     waiting = [q for q in hotline.queue.list() if q.handoff.call_id == "queued-call"]
     assert len(waiting) == 1
     record = waiting[0].handoff
-    assert record.reason in ("low_confidence", "no_match") and len(record.heard) == 3
+    assert record.reason in ("low_confidence", "no_match") and len(record.heard) >= 2
     assert record.path[0] == "root"
 
 
