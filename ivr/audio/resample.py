@@ -116,3 +116,65 @@ def resample(samples: NDArray[np.float32], src_rate: int, dst_rate: int) -> NDAr
         rows = windows[base + 1 : base + 1 + (count - 1) * down + 1 : down]
         out[first::up] = rows @ taps
     return out
+
+
+class StreamResampler:
+    """`resample` for audio that arrives in pieces: the same output, sample for sample.
+
+    Each `push` returns the output samples whose filter window the input so far covers;
+    `flush` pads the end with zeros, as `resample` does, and returns the rest. Built from a
+    pair of rates, or from an exact `up / down` ratio (a speed change: `up=10, down=11` plays
+    16 kHz audio 10 % faster when the result is taken as 16 kHz again).
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int, *, ratio: tuple[int, int] | None = None
+                 ) -> None:
+        up, down = ratio if ratio is not None else _ratio(src_rate, dst_rate)
+        if up <= 0 or down <= 0:
+            raise UsageError(f"resampling ratio must be positive, got {up}/{down}")
+        self.up, self.down = up, down
+        cutoff = ROLLOFF * min(1.0, up / down)
+        width = ZERO_CROSSINGS / cutoff
+        self.half = half = math.ceil(width)
+        self._taps = np.stack([_phase_taps(p / up, half, width) for p in range(up)])
+        self._offsets = np.arange(2 * half)
+        self._buf = np.zeros(half, np.float32)
+        self._start = -half  # input index of _buf[0]
+        self._next = 0  # index of the next output sample
+        self._seen = 0  # input samples pushed
+
+    @classmethod
+    def speed(cls, up: int, down: int) -> StreamResampler:
+        """A resampler that changes speed by `down / up` (up=10, down=11: 10 % faster)."""
+        return cls(1, 1, ratio=(up, down))
+
+    def push(self, samples: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Add input; return every output sample it completes."""
+        x = np.asarray(samples, dtype=np.float32)
+        self._seen += len(x)
+        self._buf = np.concatenate([self._buf, x])
+        return self._emit(self._start + len(self._buf))
+
+    def flush(self) -> NDArray[np.float32]:
+        """Pad the end with zeros and return the remaining output samples."""
+        total = -(-self._seen * self.up // self.down)
+        self._buf = np.concatenate([self._buf, np.zeros(self.half + 1, np.float32)])
+        out = self._emit(self._start + len(self._buf))
+        return out[: max(0, total - (self._next - len(out)))]
+
+    def _emit(self, end: int) -> NDArray[np.float32]:
+        # output n needs inputs up to base + half, base = n * down // up, all below `end`
+        last = ((end - self.half) * self.up - 1) // self.down
+        if last < self._next:
+            return np.zeros(0, np.float32)
+        n = np.arange(self._next, last + 1)
+        base, phase = np.divmod(n * self.down, self.up)
+        first = base - self.half + 1 - self._start
+        windows = self._buf[first[:, None] + self._offsets]
+        out: NDArray[np.float32] = np.einsum("ij,ij->i", windows, self._taps[phase])
+        self._next = last + 1
+        drop = self._next * self.down // self.up - self.half + 1 - self._start
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._start += drop
+        return out.astype(np.float32)
