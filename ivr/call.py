@@ -7,13 +7,14 @@ logic: it only moves values from one room to the next.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .asr import Recognizer, VoskRecognizer, grammar_words
-from .audio import read_wav
+from .asr import AsrCrash, Recognizer, SpeechService, grammar_words
+from .audio import frames, read_wav
 from .dialog import Dialog, Turn
 from .flow.model import Flow
 from .handoff import HandoffQueue
@@ -21,7 +22,10 @@ from .models import resolve_model
 from .nlu.matcher import IntentMatcher, builtin_out_of_scope
 from .nlu.policy import decide
 from .privacy import mask_sensitive
-from .types import Candidate, Dtmf, Handoff, Lang, Outcome, TraceEvent, Utterance
+from .speech import Heard, Judge, Listener, SpeechConfig
+from .types import Audio, Candidate, Dtmf, Handoff, Lang, Outcome, TraceEvent, Utterance
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CallInput", "CallResult", "HangUp", "Hotline", "Press", "RouteResult", "Say", "Silence",
@@ -124,17 +128,22 @@ class Hotline:
 
     def __init__(self, flow: Flow, *, queue: HandoffQueue | None = None,
                  model: str | Path | None = None,
-                 recognizer_factory: Callable[[Lang], Recognizer] | None = None) -> None:
+                 recognizer_factory: Callable[[Lang], Recognizer] | None = None,
+                 speech: SpeechConfig | None = None) -> None:
         self.flow = flow
         self.queue = queue
+        self.speech = speech or SpeechConfig()
         self._model = model
         self._factory = recognizer_factory or self._load_vosk
         self._matchers: dict[Lang, IntentMatcher] = {}
         self._recognizers: dict[Lang, Recognizer] = {}
+        self._listeners: dict[Lang, Listener] = {}
         self._grammars: dict[tuple[Lang, str, bool], tuple[str, ...]] = {}
+        self.unknown_words: dict[Lang, tuple[str, ...]] = {}
+        """Per language: flow words the speech model cannot output (reported at load)."""
 
     def _load_vosk(self, lang: Lang) -> Recognizer:
-        return VoskRecognizer(resolve_model(lang, self._model), lang)
+        return SpeechService(resolve_model(lang, self._model), lang, self.speech.service)
 
     def matcher(self, lang: Lang) -> IntentMatcher:
         """The intent matcher for a language (built once)."""
@@ -144,10 +153,50 @@ class Hotline:
         return self._matchers[lang]
 
     def recognizer(self, lang: Lang) -> Recognizer:
-        """The recogniser for a language (model loaded once)."""
+        """The recogniser for a language (model loaded once, in worker processes).
+
+        On loading, every phrase and yes/no word of the flow in that language is checked
+        against the model's vocabulary; words it cannot output are logged as a warning and
+        kept in `unknown_words` (a grammar cannot contain them, so they can only be typed).
+        """
         if lang not in self._recognizers:
             self._recognizers[lang] = self._factory(lang)
+            vocab: frozenset[str] = getattr(self._recognizers[lang], "vocabulary", frozenset())
+            phrases = [p for it in self.flow.intents.values() for p in it.phrases.get(lang, ())]
+            phrases += [w for kind in self.flow.confirm_words.values() for w in kind.get(lang, ())]
+            found = grammar_words(phrases, vocab, lang)
+            self.unknown_words[lang] = found.unknown
+            if found.unknown:
+                _log.warning("ivr: %d %s word(s) of the flow are not in the speech model's "
+                             "vocabulary and cannot be recognised: %s (in e.g. %r)",
+                             len(found.unknown), lang, ", ".join(found.unknown),
+                             found.dropped[0])
         return self._recognizers[lang]
+
+    def listener(self, lang: Lang) -> Listener:
+        """The speech front-end for a language: endpointing, dual decoding, the judge."""
+        if lang not in self._listeners:
+            judge = Judge(self.matcher(lang), self.flow.settings, self.speech.judge)
+            # the flow's no-input timer (an overlay may lengthen it, e.g. for elderly callers)
+            timers = replace(self.speech.endpoint,
+                             no_input_s=self.flow.settings.no_input_seconds)
+            self._listeners[lang] = Listener(self.recognizer(lang), judge, timers)
+        return self._listeners[lang]
+
+    def hear(self, dialog: Dialog, audio: Audio) -> Heard:
+        """One caller turn of recorded audio through the speech front-end (raises AsrCrash)."""
+        return self.listener(dialog.lang).listen(
+            frames(audio, 20), grammar=self.grammar(dialog),
+            allowed=self.flow.intents_at(dialog.node.id), confirming=dialog.confirming,
+            narrowband=audio.source_rate <= 8000)
+
+    def close(self) -> None:
+        """Stop the recognition processes (they also stop when this process exits)."""
+        for rec in self._recognizers.values():
+            if isinstance(rec, SpeechService):
+                rec.close()
+        self._recognizers.clear()
+        self._listeners.clear()
 
     def route(self, text: str, lang: Lang) -> RouteResult:
         """Route one first sentence at the start node."""
@@ -164,7 +213,7 @@ class Hotline:
         if key not in self._grammars:
             rec = self.recognizer(dialog.lang)
             vocab: frozenset[str] = getattr(rec, "vocabulary", frozenset())
-            self._grammars[key] = grammar_words(dialog.expected(), vocab).phrases
+            self._grammars[key] = grammar_words(dialog.expected(), vocab, dialog.lang).phrases
         return self._grammars[key]
 
     def run(self, call_id: str, lang: Lang, inputs: Iterable[CallInput]) -> CallResult:
@@ -179,14 +228,20 @@ class Hotline:
             if isinstance(item, Say):
                 dialog.on_utterance(Utterance(item.text, lang))
             elif isinstance(item, Speak):
-                utt = self.recognizer(lang).recognize(read_wav(item.path), self.grammar(dialog))
-                audio_s, decode_s = audio_s + utt.audio_seconds, decode_s + utt.decode_seconds
+                try:
+                    self.listener(lang)  # a missing model is reported before a missing file
+                    heard = self.hear(dialog, read_wav(item.path))
+                except AsrCrash as exc:  # the recogniser died: a human takes the call
+                    _log.warning("ivr: call %s: %s; handing off", call_id, exc)
+                    dialog.on_error("asr_error")
+                    continue
+                audio_s, decode_s = audio_s + heard.audio_seconds, decode_s + heard.decode_seconds
                 t0 = time.perf_counter()
-                if utt.text.strip():
-                    dialog.on_utterance(utt)
-                else:
+                if heard.utterance is None:
                     dialog.on_no_input()
-                latencies.append(utt.final_seconds + time.perf_counter() - t0)
+                else:
+                    dialog.on_utterance(heard.utterance)
+                    latencies.append(heard.latency_s + time.perf_counter() - t0)
             elif isinstance(item, Press):
                 for key in item.keys:
                     if not dialog.done:

@@ -182,6 +182,16 @@ class Dialog:
         self._hand_off(queue, self.flow.queues.get(queue, Priority.NORMAL), reason)
         return out
 
+    def on_error(self, reason: str) -> list[str]:
+        """The platform failed this call (e.g. its recogniser died): a human takes it now,
+        in the fallback queue, with everything heard so far and `reason`."""
+        if self.done:
+            return []
+        out = self._say(self.flow.prompts["handoff"].get(self.lang, ""), "system")
+        queue = self.flow.settings.fallback_queue
+        self._hand_off(queue, self.flow.queues.get(queue, Priority.NORMAL), reason)
+        return out
+
     def _retry(self, reason: str, prompt: str) -> list[str]:
         self._retries += 1
         if self._retries > self.flow.settings.max_retries:

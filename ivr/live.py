@@ -1,23 +1,32 @@
-"""Interactive calls: `ivr chat` (the caller types) and `ivr call` (the caller speaks)."""
+"""Interactive calls: `ivr chat` (the caller types) and `ivr call` (the caller speaks).
+
+`ivr call` runs the speech front-end live: the microphone's frames go through voice activity
+detection and endpointing (`ivr.speech`), the caller's words are shown as they speak, a caller
+who talks over a prompt stops it (barge-in; with loudspeakers the prompt itself can trigger
+it: use headphones), the no-input timer starts when a prompt ends, and the trace is printed at
+hang-up. A dead recogniser hands the caller to a human with reason asr_error.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-import numpy as np
-
+from .asr import AsrCrash
 from .call import Hotline
 from .dialog import Dialog
 from .errors import UsageError
 from .flow.model import Flow
 from .handoff import HandoffQueue
-from .types import Audio, Dtmf, Lang, Utterance
+from .speech import Event, Heard
+from .types import Dtmf, Lang, Utterance
 
-__all__ = ["chat", "live_call", "utterances_from_frames"]
+__all__ = ["Speaker", "chat", "live_call"]
 
 _HELP = "type what the caller says; /dtmf KEYS, /silence, /hangup, /trace; end of input hangs up"
 
@@ -66,59 +75,135 @@ def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
     return _finish(dialog, queue, out)
 
 
-def utterances_from_frames(frames: Iterator[bytes], *, pause_s: float = 0.8,
-                           max_s: float = 15.0, no_input_s: float = 6.0,
-                           threshold: float = 500.0) -> Iterator[bytes | None]:
-    """Cut a live frame stream into utterances by energy: speech, then `pause_s` of quiet.
+_VOICES = {"ko": "ko", "zh": "cmn", "en": "en"}
+"""espeak-ng voice per caller language."""
 
-    Yields the PCM of each utterance, or None when `no_input_s` passes with no speech.
-    """
-    buf: list[bytes] = []
-    quiet = heard = 0.0
+
+class Speaker:
+    """Prompts: printed, and spoken with espeak-ng where it is installed; stoppable (barge-in)."""
+
+    def __init__(self, lang: Lang, out: TextIO, *, voice: bool = True,
+                 rate: float = 1.0) -> None:
+        self.lang, self.out = lang, out
+        self.words_per_minute = max(80, round(175 * rate))
+        """espeak-ng speed: its default 175 wpm times the flow's `prompt_rate`."""
+        self._espeak = shutil.which("espeak-ng") if voice else None
+        self._playing: subprocess.Popen[bytes] | None = None
+
+    def say(self, prompts: list[str]) -> None:
+        """Print the prompts and start speaking them (returns at once)."""
+        text = " ".join(p for p in prompts if p)
+        _play(prompts, self.out)
+        if self._espeak and text:
+            self.stop()
+            self._playing = subprocess.Popen(
+                [self._espeak, "-v", _VOICES.get(self.lang, self.lang),
+                 "-s", str(self.words_per_minute), text],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @property
+    def speaking(self) -> bool:
+        """A prompt is still playing."""
+        return self._playing is not None and self._playing.poll() is None
+
+    def stop(self) -> None:
+        """Cut the prompt short (the caller started talking)."""
+        if self.speaking and self._playing is not None:
+            self._playing.terminate()
+            self._playing.wait()
+
+
+class _PartialLine:
+    """The caller's words as they speak: one line rewritten in place on a terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.shown = out, ""
+        self.tty = out.isatty()
+
+    def __call__(self, text: str) -> None:
+        if text != self.shown:
+            self.shown = text
+            if self.tty:
+                self.out.write(f"\r\033[Kcaller… {text}")
+            else:
+                self.out.write(f"caller… {text}\n")
+            self.out.flush()
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            self.out.write("\r\033[K")
+        self.shown = ""
+
+
+def _listen(hotline: Hotline, dialog: Dialog, frames: Iterator[bytes], speaker: Speaker,
+            partial: _PartialLine, *, barge_in: bool) -> Heard | None:
+    """One caller turn from the microphone; None when the frames ran out first."""
+    turn = hotline.listener(dialog.lang).turn(
+        grammar=hotline.grammar(dialog), allowed=hotline.flow.intents_at(dialog.node.id),
+        confirming=dialog.confirming, realtime=True, on_partial=partial)
     for frame in frames:
-        seconds = len(frame) / 2 / 16000
-        level = float(np.sqrt(np.mean(np.frombuffer(frame, np.int16).astype(np.float64) ** 2)))
-        if level >= threshold:
-            heard += seconds
-            quiet = 0.0
-        else:
-            quiet += seconds
-        if heard:
-            buf.append(frame)
-        total = sum(len(b) for b in buf) / 2 / 16000
-        if heard and (quiet >= pause_s or total >= max_s):
-            yield b"".join(buf)
-            buf, quiet, heard = [], 0.0, 0.0
-        elif not heard and quiet >= no_input_s:
-            yield None
-            quiet = 0.0
+        playing = speaker.speaking
+        event = turn.push(frame)
+        if event is Event.START and playing and barge_in:
+            speaker.stop()  # barge-in: the caller talks over the prompt
+            print("(barge-in: prompt stopped)", file=partial.out, flush=True)
+        elif playing and not turn.endpointer.speaking:
+            turn.endpointer.restart_no_input_timer()  # no input counts once the prompt ends
+        if event in (Event.COMMIT, Event.NO_INPUT):
+            break
+    else:
+        if not turn.endpointer.speaking:
+            return None
+    partial.done()
+    return turn.finish()
 
 
 def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
-              model: str | Path | None = None) -> int:
-    """A call from the microphone: prompts printed, what was heard shown, trace at hang-up."""
-    from .audio import open_microphone
+              model: str | Path | None = None, *, microphone: Iterable[bytes] | None = None,
+              hotline: Hotline | None = None, out: TextIO | None = None,
+              speaker: Speaker | None = None, barge_in: bool = True) -> int:
+    """A call from the microphone: prompts printed (and spoken), the caller's words shown as
+    they speak, the trace at hang-up (Ctrl-C hangs up).
 
-    hotline = Hotline(flow, queue=queue, model=model)
-    recognizer = hotline.recognizer(lang)
+    `microphone` (an iterable of 20 ms 16 kHz PCM16 frames), `hotline` and `speaker` replace
+    the sound card, a new Hotline and espeak-ng prompts, for tests and other front ends.
+    """
+    out = out or sys.stdout
+    mic: Any = microphone
+    if mic is None:
+        from .audio import open_microphone
+
+        mic = open_microphone()  # no device: AudioError, one line from the CLI
+    hotline = hotline or Hotline(flow, queue=queue, model=model)
+    speaker, partial = (speaker or Speaker(lang, out, rate=flow.settings.prompt_rate),
+                        _PartialLine(out))
     dialog = Dialog(flow, lang, hotline.matcher(lang), f"live-{uuid.uuid4().hex[:12]}")
-    out = sys.stdout
-    _play(dialog.start(), out)
     try:
-        with open_microphone() as mic:
-            for pcm in utterances_from_frames(iter(mic)):
-                if pcm is None:
-                    _play(dialog.on_no_input(), out)
-                else:
-                    utt = recognizer.recognize(Audio(pcm, "microphone", 16000, 1, "pcm16"),
-                                               hotline.grammar(dialog))
-                    print(f"caller> {utt.text or '(nothing recognised)'}", file=out, flush=True)
-                    _play(dialog.on_utterance(utt) if utt.text else dialog.on_no_input(), out)
-                if dialog.done:
-                    break
+        hotline.listener(lang)  # load the model before the caller is greeted
+        speaker.say(dialog.start())
+        frames = iter(mic)
+        while not dialog.done:
+            try:
+                heard = _listen(hotline, dialog, frames, speaker, partial, barge_in=barge_in)
+            except AsrCrash as exc:
+                print(f"(speech recognition failed: {exc})", file=out, flush=True)
+                speaker.say(dialog.on_error("asr_error"))
+                break
+            if heard is None:
+                break
+            if heard.utterance is None:
+                speaker.say(dialog.on_no_input())
+            else:
+                print(f"caller> {heard.utterance.text or '(not understood)'}", file=out,
+                      flush=True)
+                speaker.say(dialog.on_utterance(heard.utterance))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         raise UsageError(f"microphone failed: {exc}") from None
+    finally:
+        speaker.stop()
+        if microphone is None and hasattr(mic, "close"):
+            mic.close()
     print("\n".join(str(e) for e in dialog.trace), file=out)
-    return _finish(dialog, queue, out)
+    return _finish(dialog, queue or hotline.queue, out)

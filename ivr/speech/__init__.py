@@ -1,0 +1,46 @@
+"""The speech front-end: caller audio to the one transcript a dialog turn is given.
+
+Sits between the rooms it combines — audio (voice activity), asr (streams decoded with a phrase
+grammar and freely, in worker processes) and nlu (the matcher's evidence) — and `ivr.call`:
+
+* `Endpointer` / `EndpointConfig` — when a turn starts and ends: no-input timer, a short pause
+  that prepares a decision, a long pause or the longest utterance that ends the turn.
+* `Judge` / `Verdict` — grammar and free transcripts combined on the matcher's evidence, so
+  in-menu speech gains from the grammar and out-of-menu speech is not forced onto a phrase.
+* `Listener` / `Turn` / `Heard` — one listening turn, frame by frame, live or from a file.
+* `SpeechConfig` — all of the above in one value, for `ivr.call.Hotline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..asr.service import ServiceConfig
+from .endpoint import EndpointConfig, Endpointer, Event
+from .judge import Judge, JudgeConfig, Verdict
+from .listener import Heard, Listener, Turn
+
+__all__ = [
+    "EndpointConfig",
+    "Endpointer",
+    "Event",
+    "Heard",
+    "Judge",
+    "JudgeConfig",
+    "Listener",
+    "SpeechConfig",
+    "Turn",
+    "Verdict",
+]
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """Everything the speech front-end of a hotline can be tuned with."""
+
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    """Recognition processes and decoding settings."""
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    """Turn timers and voice-activity thresholds."""
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    """When a grammar transcript is trusted."""

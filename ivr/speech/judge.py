@@ -1,0 +1,180 @@
+"""Combine grammar and free decoding into the one transcript the dialog is handed.
+
+A phrase grammar is a hard constraint: whatever the caller says comes out as menu words, and
+Vosk's word confidences stay near 1.0 either way. So a grammar transcript is trusted only on
+the matcher's evidence, of three kinds:
+
+* **agreement** — each utterance is decoded with the grammar in two views (as is, and 10 %
+  faster; see `ivr.asr.engine.condition`). Speech the menu covers gives the same intent in
+  both; speech it does not cover is forced onto menu words differently each time.
+* **phrase fit** — how close the chosen transcript is, in sound (jamo / pinyin keys), to one
+  whole phrase of the grammar. Vosk compiles a grammar into a bigram model, so speech the menu
+  does not cover comes out as a salad of menu words that fits no phrase well.
+* **free support** — the matcher's score, for the grammar's intent, of what free decoding
+  heard. Free decoding is not pulled towards the menu, so its agreement is evidence that the
+  grammar did not force the words.
+
+The views vote for the intents the policy would accept or confirm; the intent with most votes
+(then the best fit) wins, and its best-fitting transcript is the candidate. Trusted
+(`agree` views, or fit >= `fit_alone`, or fit >= `fit_supported` with support >= `support`):
+the candidate goes to the dialog, whose policy decides accept / confirm / reprompt as for text.
+Not trusted: the dialog gets the free transcript if the matcher would not route it anyway (so
+the trace shows what was heard), else an empty one — a no-match, never a forced route.
+The thresholds were tuned on the tuning callers (samples/speech/ko_callers.yaml and the tune
+half of tests/data/intents/ko.yaml, in all three benchmark conditions): the most callers
+routed with at most 10 % of out-of-scope callers accepted in every condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from ..asr.engine import DualResult
+from ..flow.model import Settings
+from ..nlu.matcher import IntentMatcher
+from ..nlu.normalize import normalize
+from ..nlu.phonetic import phonetic_key
+from ..nlu.policy import decide
+from ..types import DecisionKind, Lang
+
+__all__ = ["Judge", "JudgeConfig", "Verdict"]
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Thresholds for trusting a grammar transcript."""
+
+    agree: int = 2
+    """Views voting for the same intent that are enough on their own."""
+    fit_alone: float = 0.70
+    """Phrase fit that is enough on its own."""
+    fit_supported: float = 0.60
+    """Phrase fit that is enough when free decoding supports the same intent."""
+    support: float = 0.25
+    """Matcher score of the free transcript for the grammar's intent that counts as support."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the front-end hands the dialog for one utterance, and why."""
+
+    text: str
+    """The transcript for the dialog ("" when nothing usable was heard)."""
+    source: Literal["grammar", "free", "none"]
+    """Which decoder `text` came from."""
+    trusted: bool
+    """The grammar transcript passed the evidence test."""
+    reason: str
+    """agreed | in_grammar | supported | out_of_grammar | nothing_heard | free_only."""
+    grammar_text: str = ""
+    """The grammar decoder's transcript."""
+    free_text: str = ""
+    """The free decoder's transcript ("" if it was shed or absent)."""
+    intent: str | None = None
+    """The matcher's top intent for the grammar transcript."""
+    fit: float = 0.0
+    """Phrase fit of the grammar transcript, 0..1."""
+    support: float = 0.0
+    """Free support for `intent`, 0..1."""
+    votes: int = 0
+    """Views whose transcript the policy would route to `intent`."""
+
+    def __str__(self) -> str:
+        return (f"{self.reason} {self.source}:{self.text!r} fit={self.fit:.2f} "
+                f"support={self.support:.2f}")
+
+
+class Judge:
+    """Turns a stream's two hypotheses into a `Verdict` with one language's matcher."""
+
+    def __init__(self, matcher: IntentMatcher, settings: Settings,
+                 config: JudgeConfig | None = None) -> None:
+        self.matcher, self.settings = matcher, settings
+        self.config = config or JudgeConfig()
+        self.lang: Lang = matcher.lang
+        self._keys: dict[tuple[str, ...], list[str]] = {}
+
+    def _key(self, text: str) -> str:
+        return phonetic_key(normalize(text, self.lang), self.lang)
+
+    def fit(self, text: str, grammar: Sequence[str]) -> float:
+        """Sound similarity, 0..1, of `text` to the closest whole phrase of `grammar`."""
+        key = self._key(text)
+        if not key or not grammar:
+            return 0.0
+        phrases = tuple(grammar)
+        if phrases not in self._keys:
+            if len(self._keys) > 256:
+                self._keys.clear()
+            self._keys[phrases] = [self._key(p) for p in phrases]
+        best = process.extractOne(key, self._keys[phrases], scorer=fuzz.ratio)
+        return float(best[1]) / 100.0 if best else 0.0
+
+    def judge(self, result: DualResult, *, grammar: Sequence[str] | None,
+              allowed: Collection[str], confirming: bool = False) -> Verdict:
+        """The verdict on one utterance's hypotheses (partial or final)."""
+        ftext = result.free.text if result.free else ""
+        texts = [h.text for h in result.grammars]
+        if not grammar or not texts:  # nothing to constrain: plain free decoding
+            return Verdict(ftext, "free" if ftext else "none", False,
+                           "free_only" if ftext else "nothing_heard", free_text=ftext)
+        if not any(texts) and not ftext:
+            return Verdict("", "none", False, "nothing_heard")
+        fits = [self.fit(t, grammar) for t in texts]
+        if confirming:  # yes / no: the words are the whole grammar; views agree or fit well
+            best = max(range(len(texts)), key=lambda i: fits[i])
+            agreed = len(texts) >= self.config.agree and len(set(texts)) == 1 and texts[0]
+            ok = bool(agreed) or fits[best] >= self.config.fit_alone
+            return Verdict(texts[best] if ok else "", "grammar" if ok else "none", ok,
+                           ("agreed" if agreed else "in_grammar") if ok else "out_of_grammar",
+                           texts[best], ftext, None, fits[best])
+        return self._vote(texts, fits, ftext, allowed)
+
+    def _vote(self, texts: list[str], fits: list[float], ftext: str,
+              allowed: Collection[str]) -> Verdict:
+        votes: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            d = decide(self.matcher.score(text, allowed), self.settings) if text else None
+            if d is not None and d.intent and d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM):
+                votes.setdefault(d.intent, []).append(i)
+        best = max(range(len(texts)), key=lambda i: fits[i])
+        intent = None
+        if votes:
+            intent = max(sorted(votes),
+                         key=lambda k: (len(votes[k]), max(fits[i] for i in votes[k])))
+            best = max(votes[intent], key=lambda i: fits[i])
+        fit, count = fits[best], len(votes.get(intent or "", ()))
+        support = self._support(ftext, intent, allowed)
+        c = self.config
+        reason = ("agreed" if count >= c.agree else "in_grammar" if fit >= c.fit_alone
+                  else "supported" if fit >= c.fit_supported and support >= c.support else "")
+        if intent is not None and reason:
+            return Verdict(texts[best], "grammar", True, reason, texts[best], ftext, intent,
+                           fit, support, count)
+        heard = ftext if ftext and self._would_not_route(ftext, allowed) else ""
+        return Verdict(heard, "free" if heard else "none", False, "out_of_grammar", texts[best],
+                       ftext, intent, fit, support, count)
+
+    def outcome(self, verdict: Verdict, allowed: Collection[str]) -> tuple[str, str | None]:
+        """What the dialog's policy would do with `verdict` (the transcript may differ
+        between a partial and the final result without changing this)."""
+        if not verdict.trusted:
+            return ("no_match", None)
+        if verdict.intent is None:  # a yes / no answer: its words are the outcome
+            return ("answer", verdict.text)
+        d = decide(self.matcher.score(verdict.text, allowed), self.settings)
+        return (d.kind.value, d.intent)
+
+    def _support(self, ftext: str, intent: str | None, allowed: Collection[str]) -> float:
+        if intent is None or not ftext:
+            return 0.0
+        scores = self.matcher.score(ftext, allowed)
+        return next((x.score for x in scores.candidates if x.intent == intent), 0.0)
+
+    def _would_not_route(self, text: str, allowed: Collection[str]) -> bool:
+        kind = decide(self.matcher.score(text, allowed), self.settings).kind
+        return kind in (DecisionKind.REPROMPT, DecisionKind.HANDOFF)
