@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test qa lint bench bench-intent bench-calls install samples clean
+.PHONY: demo test qa lint bench bench-intent bench-calls bench-speech install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,17 @@ lint: install
 	$(VENV)/bin/ruff check ivr tests
 	$(VENV)/bin/mypy
 
-bench: bench-intent bench-calls
+bench: bench-intent bench-calls bench-speech
 
 bench-intent: install
 	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
 
 bench-calls: install
 	$(PY) -m ivr.bench.calls --flow $(FLOW) --out bench/results
+
+# Speech front-end vs the plain pipeline on synthetic Korean callers (needs espeak-ng; ~30 min).
+bench-speech: install
+	$(PY) -m ivr.bench.speech --flow $(FLOW) --out bench/results
 
 # Regenerate the committed sample WAVs (needs espeak-ng and sox).
 samples:

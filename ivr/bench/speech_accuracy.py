@@ -1,0 +1,180 @@
+"""Navigation accuracy and decoding cost of three speech pipelines, on the same callers.
+
+* **plain** — free decoding of the whole recording, then rapidfuzz's best match over the
+  flow's phrases (`fuzz.ratio` >= `PLAIN_CUTOFF`, the best plain setting on the tuning
+  callers that accepts at most 10 % of out-of-scope ones; rapidfuzz's default WRatio accepts
+  a third of them at any cut-off, and is reported as **plain_wratio** >= 80).
+* **grammar** — ivr before the speech front-end: one phrase-grammar decode of the whole
+  recording, then the matcher and the flow's policy.
+* **ivr** — the speech front-end: voice activity and endpointing, two grammar views and free
+  decoding side by side, the judge, then the matcher and the flow's policy.
+
+A caller in scope counts as *routed* when the decision is accept with the right intent (and
+*confirmed* when it is a confirmation of the right intent: one "네" away); out of scope counts
+as *accepted* when anything is accepted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process, utils
+
+from ..asr import DecoderConfig, Engine, SpeechService
+from ..call import Hotline
+from ..dialog import Dialog
+from ..nlu.policy import decide
+from ..speech import Listener
+from ..types import DecisionKind
+from .corpus import OUT_OF_SCOPE
+from .speech_data import Caller
+
+__all__ = ["PIPELINES", "PLAIN_CUTOFF", "WRATIO_CUTOFF", "Router", "Tally", "decoding_cost",
+           "route_all"]
+
+PIPELINES = ("plain", "plain_wratio", "grammar", "ivr")
+PLAIN_CUTOFF = 50.0
+"""rapidfuzz `fuzz.ratio` score a plain-pipeline best match needs."""
+WRATIO_CUTOFF = 80.0
+"""rapidfuzz WRatio score for the plain_wratio variant (the customary 80)."""
+_FRAME = 640
+
+
+@dataclass
+class Tally:
+    """Decisions of one pipeline in one condition."""
+
+    n: int = 0
+    routed: int = 0
+    confirmed: int = 0
+    misrouted: int = 0
+    oos: int = 0
+    oos_accepted: int = 0
+    oos_confirmed: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, label: str, kind: str, intent: str | None, heard: str) -> None:
+        """Count one decision (kind: accept, confirm or anything else)."""
+        if label == OUT_OF_SCOPE:
+            self.oos += 1
+            self.oos_accepted += kind == "accept"
+            self.oos_confirmed += kind == "confirm"
+        else:
+            self.n += 1
+            self.routed += kind == "accept" and intent == label
+            self.confirmed += kind == "confirm" and intent == label
+            self.misrouted += kind == "accept" and intent != label
+        if len(self.examples) < 400:
+            self.examples.append({"label": label, "decision": kind, "intent": intent,
+                                  "heard": heard})
+
+    def figures(self) -> dict[str, float | int]:
+        """Percentages, rounded to 0.1."""
+        def pct(a: int, b: int) -> float:
+            return round(100.0 * a / b, 1) if b else 0.0
+        return {"callers": self.n, "routed_pct": pct(self.routed, self.n),
+                "routed_or_confirmed_pct": pct(self.routed + self.confirmed, self.n),
+                "misrouted_pct": pct(self.misrouted, self.n), "out_of_scope": self.oos,
+                "oos_accepted_pct": pct(self.oos_accepted, self.oos),
+                "oos_confirmed_pct": pct(self.oos_confirmed, self.oos)}
+
+
+class Router:
+    """The three pipelines' decisions for callers at the start node of one hotline."""
+
+    def __init__(self, hotline: Hotline, baseline: SpeechService) -> None:
+        self.hotline, self.baseline = hotline, baseline
+        flow = hotline.flow
+        self.matcher = hotline.matcher("ko")
+        self.allowed = flow.intents_at(flow.start)
+        dialog = Dialog(flow, "ko", self.matcher, "bench")
+        dialog.start()
+        self.dialog_grammar = hotline.grammar(dialog)
+        self.phrases = [(p, i) for i in self.allowed for p in flow.intents[i].phrases["ko"]]
+        self._choices = [p for p, _ in self.phrases]
+
+    def policy(self, text: str) -> tuple[str, str | None]:
+        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
+        kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
+        return kind, d.intent
+
+    def plain(self, text: str, *, wratio: bool = False) -> tuple[str, str | None]:
+        """The plain pipeline's decision: rapidfuzz's best phrase, if it scores enough."""
+        if not text:
+            return ("no", None)
+        scorer, cutoff = (fuzz.WRatio, WRATIO_CUTOFF) if wratio else (fuzz.ratio, PLAIN_CUTOFF)
+        best = process.extractOne(text, self._choices, scorer=scorer,
+                                  processor=utils.default_process, score_cutoff=cutoff)
+        return ("accept", self.phrases[best[2]][1]) if best else ("no", None)
+
+    def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
+        """Per pipeline: (decision kind, intent, what was heard)."""
+        dialog = Dialog(self.hotline.flow, "ko", self.matcher, "bench")
+        dialog.start()
+        heard = self.hotline.hear(dialog, caller.audio)
+        text = heard.utterance.text if heard.utterance else ""
+        stream = self.baseline.open_stream(self.dialog_grammar)
+        for start in range(0, len(caller.audio.pcm), _FRAME):
+            stream.feed(caller.audio.pcm[start:start + _FRAME])
+        result = stream.final()
+        free = result.free.text if result.free else ""
+        gram = result.grammar.text if result.grammar else ""
+        return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
+                "plain": (*self.plain(free), free),
+                "plain_wratio": (*self.plain(free, wratio=True), free)}
+
+
+def route_all(hotline: Hotline, baseline: SpeechService, callers: Sequence[Caller], *,
+              threads: int = 4, progress: Callable[[int], None] | None = None
+              ) -> dict[str, dict[str, Tally]]:
+    """Tallies per pipeline and condition for `callers` (decoded `threads` at a time)."""
+    router = Router(hotline, baseline)
+    tallies: dict[str, dict[str, Tally]] = {p: {} for p in PIPELINES}
+    with ThreadPoolExecutor(threads) as pool:
+        for done, (caller, routes) in enumerate(
+                zip(callers, pool.map(router.route, callers), strict=True)):
+            for pipeline, (kind, intent, text) in routes.items():
+                tally = tallies[pipeline].setdefault(caller.condition, Tally())
+                tally.add(caller.example.label, kind, intent, text)
+            if progress is not None:
+                progress(done + 1)
+    return tallies
+
+
+def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, float]:
+    """Real-time factor on one core, in this process, per pipeline (wall s / audio s)."""
+    model = hotline.recognizer("ko")
+    model_dir = model.model_dir
+    dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "bench")
+    dialog.start()
+    grammar = hotline.grammar(dialog)
+    allowed = hotline.flow.intents_at(hotline.flow.start)
+    audio_s = sum(c.audio.seconds for c in callers)
+    out: dict[str, float] = {}
+    engine = Engine(model_dir, "ko", DecoderConfig(views=("plain",)))
+    for name, kwargs in (("plain", {"free": True}), ("grammar", {"free": False})):
+        started = time.perf_counter()
+        for c in callers:
+            stream = engine.stream(grammar if name == "grammar" else None, **kwargs)
+            for start in range(0, len(c.audio.pcm), _FRAME):
+                stream.feed(c.audio.pcm[start:start + _FRAME])
+            stream.final()
+        out[name] = round((time.perf_counter() - started) / audio_s, 4)
+    del engine
+    from ..asr import VoskRecognizer
+    from ..audio import frames
+    from ..speech import Judge
+
+    local = VoskRecognizer(model_dir, "ko", hotline.speech.service.decoder)
+    listener = Listener(local, Judge(hotline.matcher("ko"), hotline.flow.settings,
+                                     hotline.speech.judge), hotline.speech.endpoint)
+    started = time.perf_counter()
+    for c in callers:
+        listener.listen(frames(c.audio, 20), grammar=grammar, allowed=allowed,
+                        narrowband=c.audio.source_rate <= 8000)
+    out["ivr"] = round((time.perf_counter() - started) / audio_s, 4)
+    return out
