@@ -101,8 +101,9 @@ def zh_digits(text: str) -> str:
 def clean(text: str) -> str:
     """NFKC, invisible and control characters dropped, lower case."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs")
-                   or ch in "\n\t")
+    if not text.isprintable():  # printable text has no Cf/Cc/Co/Cs character: skip the scan
+        text = "".join(ch for ch in text if ch in "\n\t"
+                       or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs"))
     return text.lower()
 
 
@@ -112,19 +113,17 @@ def strip_fillers(text: str, lang: Lang) -> str:
         for filler in _ZH_FILLERS:
             text = text.replace(filler, " ")
         return text
-    fillers = _EN_FILLERS if lang == "en" else _KO_FILLERS
-    words = text.split()
-    out: list[str] = []
-    i = 0
-    while i < len(words):
-        for n in (3, 2, 1):
-            if i + n <= len(words) and " ".join(words[i:i + n]) in fillers:
-                i += n
-                break
-        else:
-            out.append(words[i])
-            i += 1
-    return " ".join(out)
+    return _SPACES.sub(" ", _FILLER_RE[lang].sub(" ", text)).strip()
+
+
+def _filler_re(fillers: tuple[str, ...]) -> re.Pattern[str]:
+    """Whole-word fillers, longest (in words) first: at each word the longest filler wins."""
+    ordered = sorted(fillers, key=lambda f: -len(f.split()))
+    alts = "|".join(r"\s+".join(re.escape(w) for w in f.split()) for f in ordered)
+    return re.compile(rf"(?<!\S)(?:{alts})(?!\S)")
+
+
+_FILLER_RE = {"en": _filler_re(_EN_FILLERS), "ko": _filler_re(_KO_FILLERS)}
 
 
 @lru_cache(maxsize=16384)
