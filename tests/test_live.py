@@ -14,7 +14,7 @@ from ivr.asr import ServiceConfig, SpeechService
 from ivr.audio import frames, read_wav
 from ivr.call import Hotline
 from ivr.cli import main
-from ivr.flow import Flow
+from ivr.flow import Flow, load_flow_with_overlays
 from ivr.live import Speaker, live_call
 from ivr.models import resolve_model
 from ivr.types import Audio
@@ -91,14 +91,34 @@ def test_talking_over_a_prompt_stops_it(bank: Flow, hotline: Hotline) -> None:
 
 def test_no_input_counts_from_the_end_of_the_prompt(bank: Flow, hotline: Hotline) -> None:
     out = io.StringIO()
-    # 8 s of silence: the prompt plays for 4 s, so the 5 s no-input timer ends at 9 s: not yet
-    live_call(bank, "ko", None, microphone=mic(8.0), hotline=hotline, out=out,
+    # the prompt plays for 4 s, so the flow's 6 s no-input timer ends at 10 s: not yet at 9 s
+    live_call(bank, "ko", None, microphone=mic(9.0), hotline=hotline, out=out,
               speaker=Prompts(out, 200))
     assert " no_input" not in out.getvalue()
     out = io.StringIO()
-    live_call(bank, "ko", None, microphone=mic(10.0), hotline=hotline, out=out,
+    live_call(bank, "ko", None, microphone=mic(11.0), hotline=hotline, out=out,
               speaker=Prompts(out, 200))
     assert out.getvalue().count(" no_input") == 1
+
+
+def test_the_elderly_overlay_waits_longer_and_speaks_slower(bank: Flow) -> None:
+    elderly = load_flow_with_overlays(BANK, [ROOT / "flows" / "overlays" / "elderly.yaml"])
+    assert elderly.settings.no_input_seconds == 10 and elderly.settings.prompt_rate == 0.8
+    service = SpeechService(resolve_model("ko"), "ko", ServiceConfig(workers=1))
+    try:
+        slow = Hotline(elderly, recognizer_factory=lambda lang: service)
+        assert slow.listener("ko").config.no_input_s == 10
+        out = io.StringIO()  # 4 s of prompt + 10 s: still waiting at 13 s
+        live_call(elderly, "ko", None, microphone=mic(13.0), hotline=slow, out=out,
+                  speaker=Prompts(out, 200))
+        assert " no_input" not in out.getvalue()
+        out = io.StringIO()  # at 14 s the caller has said nothing: the green channel
+        live_call(elderly, "ko", None, microphone=mic(15.0), hotline=slow, out=out,
+                  speaker=Prompts(out, 200))
+        assert out.getvalue().count(" no_input") == 1 and "green_channel" in out.getvalue()
+    finally:
+        service.close()
+    assert Speaker("ko", io.StringIO(), voice=False, rate=0.8).words_per_minute == 140
 
 
 def test_no_audio_device_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
