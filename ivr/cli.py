@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_lang(p)
     _add_queue(p)
     p.add_argument("--model", help="Vosk model directory")
+    p.add_argument("--no-barge-in", dest="barge_in", action="store_false",
+                   help="let prompts play out (on a loudspeaker the prompt can trigger barge-in)")
+    p.add_argument("--no-voice", dest="voice", action="store_false",
+                   help="print prompts only; do not speak them with espeak-ng")
 
     p = sub.add_parser("queue", help="the human queue")
     qsub = p.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
@@ -179,10 +183,12 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 def _cmd_call(args: argparse.Namespace) -> int:
     from .handoff import HandoffQueue
-    from .live import live_call
+    from .live import Speaker, live_call
 
-    return live_call(_flow(args), args.lang, cast(HandoffQueue, _queue(args)),
-                     args.model)
+    flow = _flow(args)
+    speaker = Speaker(args.lang, sys.stdout, voice=args.voice, rate=flow.settings.prompt_rate)
+    return live_call(flow, args.lang, cast(HandoffQueue, _queue(args)), args.model,
+                     speaker=speaker, barge_in=args.barge_in)
 
 
 def _cmd_queue(args: argparse.Namespace) -> int:

@@ -124,6 +124,7 @@ def test_the_elderly_overlay_waits_longer_and_speaks_slower(bank: Flow) -> None:
 def test_no_audio_device_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if PortAudio were missing
-    assert main(["call", "--flow", str(BANK), "--lang", "ko"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("ivr: error: no audio input device") and "\n" not in err
+    for flags in ([], ["--no-barge-in", "--no-voice"]):
+        assert main(["call", "--flow", str(BANK), "--lang", "ko", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("ivr: error: no audio input device") and "\n" not in err
