@@ -70,12 +70,12 @@ def ivr(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
 
 
 def test_replay_json_contract_one_object_per_call_in_order(tmp_path: Path) -> None:
-    wavs = [str(SAMPLES / "audio" / n) for n in ("ko_atm.wav", "ko_salary_8k_mulaw.wav",
+    wavs = [str(SAMPLES / "audio" / n) for n in ("ko_atm.wav", "ko_complaint_8k_mulaw.wav",
                                                   "ko_fraud_8k_alaw_stereo.wav")]
     out = ivr("replay", "--flow", str(BANK), "--queue", str(tmp_path / "q.db"), "--json", *wavs)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["call"] for r in rows] == ["ko_atm", "ko_salary_8k_mulaw",
+    assert [r["call"] for r in rows] == ["ko_atm", "ko_complaint_8k_mulaw",
                                          "ko_fraud_8k_alaw_stereo"]
     for r in rows:
         assert set(r) == {"call", "turns", "path", "outcome"}
@@ -84,7 +84,7 @@ def test_replay_json_contract_one_object_per_call_in_order(tmp_path: Path) -> No
             assert set(t) == {"heard", "intent", "confidence", "decision", "node"}
     assert rows[0]["outcome"] == {"type": "node", "node": "atm_locator", "queue": None,
                                   "reason": None}
-    assert rows[1]["path"] == ["root", "transaction_history"]
+    assert rows[1]["path"] == ["root", "complaint"]
 
 
 def test_route_json_contract_and_stdin() -> None:

@@ -382,7 +382,8 @@ class DualStream:
 
     def _fresh_conditioners(self) -> list[Conditioner]:
         c = self.engine.config
-        return [Conditioner(v, dither=c.dither, narrowband=self.narrowband)
+        dither = c.narrowband_dither if self.narrowband else c.dither
+        return [Conditioner(v, dither=dither, narrowband=self.narrowband)
                 for v in (*self._views, "plain")]
 
     def feed(self, pcm: bytes) -> None:
