@@ -196,7 +196,8 @@ class Turn:
 
     def _judge(self, result: DualResult) -> Verdict:
         return self.listener.judge.judge(result, grammar=self.grammar, allowed=self.allowed,
-                                         confirming=self.confirming)
+                                         confirming=self.confirming,
+                                         narrowband=self.narrowband)
 
     def _commit(self, stream: RecognitionStream) -> None:
         self._held = []
