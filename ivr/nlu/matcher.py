@@ -52,7 +52,7 @@ _PHRASE_SIDE = 0.65
 """Exponent share of phrase coverage (vs utterance coverage) in the phrase score."""
 _MIX = (0.55, 0.25, 0.20)
 """Raw score = phrase n-gram score, pooled coverage, rapidfuzz ratio, in these shares."""
-CALIBRATION = (1.22, 9.98, 1.0, 2.76, -4.4)
+CALIBRATION = (1.25, 10.38, 1.06, 2.67, -4.57)
 """Logistic weights for (raw, margin, log evidence, explained, bias): `python -m ivr.bench.fit`."""
 
 _FUZZY_POOL = 64
