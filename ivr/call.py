@@ -188,7 +188,7 @@ class Hotline:
         return self.listener(dialog.lang).listen(
             frames(audio, 20), grammar=self.grammar(dialog),
             allowed=self.flow.intents_at(dialog.node.id), confirming=dialog.confirming,
-            narrowband=audio.source_rate <= 8000)
+            narrowband=audio.narrowband)
 
     def close(self) -> None:
         """Stop the recognition processes (they also stop when this process exits)."""

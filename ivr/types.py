@@ -74,6 +74,11 @@ class Audio:
         """Duration in seconds."""
         return len(self.pcm) / 2 / SAMPLE_RATE
 
+    @property
+    def narrowband(self) -> bool:
+        """Recorded at 8 kHz or less (a telephone line): silent above 4 kHz once resampled."""
+        return self.source_rate <= 8000
+
     def __str__(self) -> str:
         return (
             f"{self.source} ({self.encoding}, {self.source_rate} Hz, "

@@ -108,7 +108,7 @@ class VoskRecognizer:
         """
         started = time.perf_counter()
         stream = self.engine.stream(grammar, free=not grammar,
-                                    narrowband=audio.source_rate <= 8000)
+                                    narrowband=audio.narrowband)
         for start in range(0, len(audio.pcm), _FRAME_BYTES):
             stream.feed(audio.pcm[start:start + _FRAME_BYTES])
         fed = time.perf_counter()

@@ -281,7 +281,7 @@ class SpeechService:
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         """Decode a whole recording as one utterance (no endpointing)."""
         started = time.perf_counter()
-        stream = self.open_stream(grammar, narrowband=audio.source_rate <= 8000)
+        stream = self.open_stream(grammar, narrowband=audio.narrowband)
         step = 640
         for start in range(0, len(audio.pcm), step):
             stream.feed(audio.pcm[start:start + step])

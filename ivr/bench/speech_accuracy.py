@@ -175,6 +175,6 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
     started = time.perf_counter()
     for c in callers:
         listener.listen(frames(c.audio, 20), grammar=grammar, allowed=allowed,
-                        narrowband=c.audio.source_rate <= 8000)
+                        narrowband=c.audio.narrowband)
     out["ivr"] = round((time.perf_counter() - started) / audio_s, 4)
     return out

@@ -88,7 +88,7 @@ def _pace(start: float, index: int) -> float:
 def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) -> None:
     listener = hotline.listener("ko")
     turn = listener.turn(grammar=router.dialog_grammar, allowed=router.allowed, realtime=True,
-                         narrowband=caller.audio.source_rate <= 8000)
+                         narrowband=caller.audio.narrowband)
     start, late = time.perf_counter(), 0.0
     for i, frame in enumerate(frames(caller.audio, 20)):
         late = max(late, _pace(start, i))
@@ -242,7 +242,7 @@ def sustain(hotline: Hotline, callers: Sequence[Caller], streams: int, audio_tar
             caller = callers[i % len(callers)]
             i += streams
             listener.listen(frames(caller.audio, 20), grammar=grammar, allowed=allowed,
-                            narrowband=caller.audio.source_rate <= 8000)
+                            narrowband=caller.audio.narrowband)
             with lock:
                 fed[0] += caller.audio.seconds
                 due = fed[0] >= next_sample[0]
