@@ -178,9 +178,12 @@ class Dialog:
             return out + self._enter(self.node.on_fail, reason)
         if self.node.on_fail:
             return out + self._enter(self.node.on_fail, None)
+        self._hand_off_to_fallback(reason)
+        return out
+
+    def _hand_off_to_fallback(self, reason: str) -> None:
         queue = self.flow.settings.fallback_queue
         self._hand_off(queue, self.flow.queues.get(queue, Priority.NORMAL), reason)
-        return out
 
     def on_error(self, reason: str) -> list[str]:
         """The platform failed this call (e.g. its recogniser died): a human takes it now,
@@ -188,8 +191,7 @@ class Dialog:
         if self.done:
             return []
         out = self._say(self.flow.prompts["handoff"].get(self.lang, ""), "system")
-        queue = self.flow.settings.fallback_queue
-        self._hand_off(queue, self.flow.queues.get(queue, Priority.NORMAL), reason)
+        self._hand_off_to_fallback(reason)
         return out
 
     def _retry(self, reason: str, prompt: str) -> list[str]:
