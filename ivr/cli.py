@@ -183,12 +183,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 def _cmd_call(args: argparse.Namespace) -> int:
     from .handoff import HandoffQueue
-    from .live import Speaker, live_call
+    from .live import live_call
 
-    flow = _flow(args)
-    speaker = Speaker(args.lang, sys.stdout, voice=args.voice, rate=flow.settings.prompt_rate)
-    return live_call(flow, args.lang, cast(HandoffQueue, _queue(args)), args.model,
-                     speaker=speaker, barge_in=args.barge_in)
+    return live_call(_flow(args), args.lang, cast(HandoffQueue, _queue(args)), args.model,
+                     barge_in=args.barge_in, voice=args.voice)
 
 
 def _cmd_queue(args: argparse.Namespace) -> int:

@@ -161,12 +161,14 @@ def _listen(hotline: Hotline, dialog: Dialog, frames: Iterator[bytes], speaker: 
 def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
               model: str | Path | None = None, *, microphone: Iterable[bytes] | None = None,
               hotline: Hotline | None = None, out: TextIO | None = None,
-              speaker: Speaker | None = None, barge_in: bool = True) -> int:
+              speaker: Speaker | None = None, barge_in: bool = True,
+              voice: bool = True) -> int:
     """A call from the microphone: prompts printed (and spoken), the caller's words shown as
     they speak, the trace at hang-up (Ctrl-C hangs up).
 
     `microphone` (an iterable of 20 ms 16 kHz PCM16 frames), `hotline` and `speaker` replace
-    the sound card, a new Hotline and espeak-ng prompts, for tests and other front ends.
+    the sound card, a new Hotline and espeak-ng prompts, for tests and other front ends;
+    `voice=False` prints the prompts without speaking them.
     """
     out = out or sys.stdout
     mic: Any = microphone
@@ -175,8 +177,8 @@ def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
 
         mic = open_microphone()  # no device: AudioError, one line from the CLI
     hotline = hotline or Hotline(flow, queue=queue, model=model)
-    speaker, partial = (speaker or Speaker(lang, out, rate=flow.settings.prompt_rate),
-                        _PartialLine(out))
+    speaker = speaker or Speaker(lang, out, voice=voice, rate=flow.settings.prompt_rate)
+    partial = _PartialLine(out)
     dialog = Dialog(flow, lang, hotline.matcher(lang), f"live-{uuid.uuid4().hex[:12]}")
     try:
         hotline.listener(lang)  # load the model before the caller is greeted
