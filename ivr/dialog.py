@@ -15,7 +15,7 @@ from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
 from .nlu.policy import decide
 from .nlu.slots import extract_slots
-from .privacy import FULL_MASK, mask_sensitive
+from .privacy import FULL_MASK, is_secret_turn, mask_sensitive, mask_turn_slots, secret_follows
 from .types import (
     Candidate,
     Decision,
@@ -93,6 +93,8 @@ class Dialog:
         self._last: tuple[Candidate, ...] = ()
         self._intent: str | None = None
         self.slots: dict[str, Slot] = {}
+        self._secret_next = False
+        """The caller said a secret is coming: the next turn keeps no digit (ivr.privacy)."""
         """Slots heard so far in the call (masked forms only are ever printed)."""
 
     # -- trace -------------------------------------------------------------------------------
@@ -206,7 +208,9 @@ class Dialog:
         """The caller said something."""
         if self.done:
             return []
-        heard = mask_sensitive(utt.text)
+        secret = self._secret_next or is_secret_turn(self.node.prompt.get(self.lang, ""))
+        self._secret_next = secret_follows(utt.text, secret=secret)
+        heard = mask_sensitive(utt.text, secret=secret)
         self.heard.append(heard)
         self._log("heard", text=heard, source=utt.source)
         if self._pending is not None:
@@ -214,8 +218,9 @@ class Dialog:
             if answer is not None:
                 return self._answer_confirm(heard, answer, self._pending)
             self._pending = None
-        slots = extract_slots(utt.text, self.lang)
-        for slot in slots:
+        slots = extract_slots(utt.text, self.lang)  # raw for the policy, masked when stored
+        stored = mask_turn_slots(slots, heard, secret=secret or is_secret_turn(utt.text))
+        for slot in stored:
             self.slots[slot.name] = slot
         scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
         decision = decide(scores, self.flow.settings, low_streak=self._low_streak, slots=slots)
@@ -223,7 +228,7 @@ class Dialog:
         self._log("decision", decision=str(decision.kind), intent=decision.intent,
                   confidence=decision.confidence, reason=decision.reason,
                   candidates=" ".join(str(c) for c in decision.candidates),
-                  slots=" ".join(str(s) for s in slots))
+                  slots=" ".join(str(s) for s in stored))
         return self._act(heard, decision)
 
     def _act(self, heard: str, d: Decision) -> list[str]:

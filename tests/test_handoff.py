@@ -33,7 +33,7 @@ from ivr.handoff.sqlite import SqliteQueue
 from ivr.privacy import mask_sensitive, mask_slot
 from ivr.types import LANGS, Candidate, Handoff, Priority, Slot
 
-CARD = "6222021234567890"
+CARD = "6222021234567894"
 
 
 class Clock:
@@ -328,21 +328,21 @@ def test_unset_created_at_is_stamped(tmp_path: Path) -> None:
 
 
 def test_card_numbers_are_masked_before_storing(queue: HandoffQueue, tmp_path: Path) -> None:
-    spaced = "6222 0212 3456 7890"
+    spaced = "6222 0212 3456 7894"
     queue.put(
         handoff(
-            heard=(f"我的卡号是{CARD}", f"card {spaced}", "卡号六二二二零二幺二三四五六七八九零"),
+            heard=(f"我的卡号是{CARD}", f"card {spaced}", "卡号六二二二零二幺二三四五六七八九四"),
             slots=(Slot("card_number", CARD, CARD), Slot("pin", "4321", "4321")),
         )
     )
     stored = queue.list()[0].handoff
-    assert stored.heard == ("我的卡号是****7890", "card ****7890", "卡号****7890")
+    assert stored.heard == ("我的卡号是****7894", "card ****7894", "卡号****7894")
     assert stored.slots == (
-        Slot("card_number", "****7890", "****7890"),
+        Slot("card_number", "****7894", "****7894"),
         Slot("pin", "***", "***"),
     )
     raw = b"".join(p.read_bytes() for p in (tmp_path / "q").iterdir())
-    for secret in (CARD, spaced, "六二二二零二幺二三四五六七八九零", "4321"):
+    for secret in (CARD, spaced, "六二二二零二幺二三四五六七八九四", "4321"):
         assert secret.encode() not in raw
 
 
@@ -403,7 +403,7 @@ def test_format_handoff_gives_the_whole_context() -> None:
         "  status    waiting",
         "Heard:",
         "  1. 我的卡被盗刷了",
-        "  2. 卡号****7890",
+        "  2. 卡号****7894",
         "Candidates:",
         "  report_fraud  0.93",
         "  lost_card     0.40",
@@ -417,7 +417,7 @@ def test_format_handoff_gives_the_whole_context() -> None:
     )
     data = handoff_to_json(q)
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
-    assert data["priority"] == "urgent" and data["heard"][1] == "卡号****7890"
+    assert data["priority"] == "urgent" and data["heard"][1] == "卡号****7894"
     assert CARD not in json.dumps(data) and "123456" not in json.dumps(data)
 
 
