@@ -141,7 +141,11 @@ def _sino_blocks_ok(text: str, toks: list[Token], strict: bool) -> list[Token]:
             while j < len(toks) and toks[j].kind == "sino" and toks[j].start == toks[j - 1].end:
                 j += 1
             block = toks[i:j]
-            inside = _hangul_at(text, block[0].start - 1) or _hangul_at(text, block[-1].end)
+            left = _hangul_at(text, block[0].start - 1) and not (
+                i > 0 and toks[i - 1].end == block[0].start)
+            right = _hangul_at(text, block[-1].end) and not (
+                j < len(toks) and toks[j].start == block[-1].end)
+            inside = left or right
             if len(block) >= 3 or (strict and len(block) == 2) or not inside:
                 out += block
         else:

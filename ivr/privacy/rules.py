@@ -80,10 +80,12 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _is_card(digits: str) -> bool:
-    """A card number, and not a card with a CVV or PIN said straight after it."""
+    """A card number, and not a card with a CVV or PIN said straight after it (no shorter
+    Luhn-valid number inside it ends three or more digits before its end)."""
     if len(digits) not in _CARD_LENGTHS or not luhn_ok(digits):
         return False
-    return not any(luhn_ok(digits[:n]) for n in range(13, len(digits) - 2))
+    return not any(luhn_ok(digits[i : i + n]) for i in range(len(digits))
+                   for n in range(13, len(digits) - 2 - i))
 
 
 def is_secret_turn(text: str) -> bool:
