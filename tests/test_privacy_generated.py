@@ -85,8 +85,8 @@ def said(draw: st.DrawFn, number: str) -> str:
         word = FORMS[draw(st.sampled_from(sorted(FORMS))) if mixed else form](d)
         if i:
             gap = sep if i % size == 0 else ""
-            if not gap.strip() and (word[0].isascii() and word.isalpha() or
-                                    out[-1].isascii() and out[-1].isalpha()):
+            if not gap.strip() and ((word[0].isascii() and word.isalpha()) or
+                                    (out[-1].isascii() and out[-1].isalpha())):
                 gap = gap or " "  # English words need a space between them
             out += gap
         out += word
@@ -219,3 +219,31 @@ def test_masking_is_idempotent_and_never_adds_digits(call: Call, secret: bool) -
         assert mask_sensitive(once) == once
         assert mask_sensitive(once, secret=secret) == once
         assert len(readable_digits(once)) <= len(readable_digits(text))
+
+
+# -- the reported leaks, each one a test --------------------------------------------------------
+
+REPORTED = [
+    ("en", ("4111.1111.1111.1111 and 4111/1111/1111/1112",), ("41111111111111", "1112")),
+    ("en", ("4111_1111_1111_1112",), ("41111111111111",)),
+    ("zh", ("6222杠0212杠3456杠7890",), ("62220212",)),
+    ("zh", ("陆贰贰贰零贰壹贰叁肆伍陆柒捌玖零壹贰捌",), ("62220212",)),
+    ("zh", ("壹贰叁肆伍陆柒捌玖拾零",), ("12345",)),
+    ("en", ("the three digits on the back are 4 5 6",), ("456",)),
+    ("en", ("the code on the back is seven eight nine",), ("789",)),
+    ("zh", ("背面三位数是一二三",), ("123",)),
+    ("ko", ("카드 뒷면 세자리 숫자는 칠팔구",), ("789",)),
+    ("en", ("1234 is my pin",), ("1234",)),
+    ("ko", ("1234가 비밀번호예요",), ("1234",)),
+    ("zh", ("123456是我的密码",), ("3456", "123")),
+    ("ko", ("비밀번호는 하나 둘 셋 넷",), ("1234",)),
+    ("ko", ("하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열 영 공",), ("1234",)),
+    ("en", ("I need to give you my pin", "1 2 3 4"), ("1234",)),
+]
+
+
+def test_each_reported_leak_is_closed() -> None:
+    for lang, turns, secrets in REPORTED:
+        seen = readable_without_tails(stored(Call(lang, turns, secrets, ())), ())
+        for secret in secrets:
+            assert secret not in seen, (turns, seen)
