@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -68,7 +69,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
         print(format_model_list(rows, recorded_names()))
     elif args.models_command == "download":
         print(download(args.name, url=args.url, require_pinned=args.require_pinned,
-                       catalog=Catalog.load(_catalog_file(args))))
+                       catalog=Catalog.load(_catalog_file(args)), progress=sys.stderr))
     elif args.models_command == "path":
         print(resolve_model(args.lang, args.model))
     elif args.models_command == "pin":
