@@ -92,17 +92,6 @@ def _parser() -> argparse.ArgumentParser:
         if name == "take":
             q.add_argument("--agent", default=os.environ.get("USER", "agent"))
 
-    p = sub.add_parser("models", help="speech models")
-    msub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    msub.add_parser("list", help="the catalogue, and what is installed")
-    q = msub.add_parser("download", help="download and unpack a model")
-    q.add_argument("name")
-    q.add_argument("--url", help="download from this URL instead of the catalogue's")
-    q.add_argument("--allow-unverified", action="store_true",
-                   help="accept a catalogue entry without a sha256")
-    q = msub.add_parser("path", help="the model directory used for a language")
-    _add_lang(q)
-    q.add_argument("--model", help="explicit model directory")
     return ap
 
 
@@ -218,27 +207,14 @@ def _cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_models(args: argparse.Namespace) -> int:
-    from . import models
-
-    if args.models_command == "list":
-        print(models.format_model_list(models.list_models()))
-    elif args.models_command == "download":
-        path = models.download(args.name, url=args.url, allow_unverified=args.allow_unverified)
-        print(path)
-    else:
-        print(models.resolve_model(args.lang, args.model))
-    return 0
-
-
 _COMMANDS: dict[str, Handler] = {
     "route": _cmd_route, "replay": _cmd_replay, "chat": _cmd_chat, "call": _cmd_call,
-    "queue": _cmd_queue, "models": _cmd_models,
+    "queue": _cmd_queue,
 }
 
 # Rooms that bring commands of their own register them here: each module has
 # `register(sub) -> dict[str, Handler]`, adding its subparsers and returning their handlers.
-_ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands")
+_ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands", "ivr.models.commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

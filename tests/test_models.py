@@ -29,6 +29,7 @@ from ivr.models import (
     is_model_dir,
     list_models,
     load_catalog,
+    load_trust,
     models_dir,
     resolve_model,
 )
@@ -104,7 +105,7 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("IVR_MODEL", "IVR_MODELS", "IVR_MODEL_MIRROR"):
+    for var in ("IVR_MODEL", "IVR_MODELS", "IVR_MODEL_MIRROR", "IVR_CATALOG"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -193,14 +194,16 @@ def test_download_unpacks_atomically_with_progress(server: Server, tmp_path: Pat
     assert got == tmp_path / NAME
     assert is_model_dir(got)
     assert (got / "am" / "final.mdl").read_bytes() == MODEL_FILES["am/final.mdl"]
-    assert leftovers(tmp_path) == [NAME]
+    assert leftovers(tmp_path) == ["trusted.json", NAME]
+    assert load_trust(tmp_path)[NAME].how == "pinned"
     text = out.getvalue()
     assert "\r" not in text
     percents = [line for line in text.splitlines() if "% " in line]
     assert len(percents) >= 3  # one line per 10% step crossed (chunks here are ~21%)
     assert percents[-1].startswith(f"{NAME} 100% 0.3/0.3 MB ") and "MB/s" in percents[-1]
     assert text.count("100%") == 1
-    assert f"sha256 {GOOD_SHA} (verified)" in text
+    assert f"{NAME}: sha256 {GOOD_SHA} matches the digest pinned in ivr/data/catalog.yaml: " \
+        "verified" in text
 
 
 def test_progress_on_a_terminal_rewrites_one_line(server: Server, tmp_path: Path) -> None:
@@ -230,24 +233,11 @@ def test_checksum_mismatch_is_refused_and_nothing_is_left(
     server: Server, tmp_path: Path
 ) -> None:
     server.routes["/good.zip"] = GOOD_ZIP
-    with pytest.raises(ModelError, match=f"expected sha256 {'0' * 64}, got {GOOD_SHA}"):
+    expected = rf"expected sha256 {'0' * 64} \(pinned in ivr/data/catalog\.yaml\), got {GOOD_SHA}"
+    with pytest.raises(ModelError, match=expected):
         download(NAME, dest=tmp_path, url=f"{server.base}/good.zip", progress=None,
                  catalog=catalog(entry(sha256="0" * 64)))
     assert leftovers(tmp_path) == []
-
-
-def test_unpinned_model_needs_allow_unverified(server: Server, tmp_path: Path) -> None:
-    server.routes["/good.zip"] = GOOD_ZIP
-    unpinned = catalog(entry(sha256=None))
-    url = f"{server.base}/good.zip"
-    with pytest.raises(ModelError, match=r"no sha256 pinned.*--allow-unverified"):
-        download(NAME, dest=tmp_path, url=url, progress=None, catalog=unpinned)
-    assert leftovers(tmp_path) == []
-    out = io.StringIO()
-    got = download(NAME, dest=tmp_path, url=url, progress=out, catalog=unpinned,
-                   allow_unverified=True)
-    assert is_model_dir(got)
-    assert f"sha256 {GOOD_SHA} (UNVERIFIED" in out.getvalue()
 
 
 @pytest.mark.parametrize("member", ["../evil/am/final.mdl", "/abs/am/final.mdl", "C:/x.txt",
@@ -288,7 +278,7 @@ def test_zip_without_a_top_directory_is_accepted(server: Server, tmp_path: Path)
     got = download(NAME, dest=tmp_path, url=f"{server.base}/flat.zip", progress=None,
                    catalog=catalog(entry(sha256=hashlib.sha256(body).hexdigest())))
     assert is_model_dir(got)
-    assert leftovers(tmp_path) == [NAME]
+    assert leftovers(tmp_path) == ["trusted.json", NAME]
 
 
 def test_http_404_is_one_model_error(server: Server, tmp_path: Path) -> None:
@@ -390,7 +380,8 @@ def test_missing_mandarin_model_names_the_fix(
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith("no Mandarin (zh) speech model found: ")
-    assert "run `ivr models download vosk-model-small-cn-0.22` or pass --model PATH" in message
+    assert ("run `ivr models download vosk-model-small-cn-0.22` (its sha256 is pinned in the "
+            "catalogue) or pass --model PATH") in message
     assert "$IVR_MODEL unset" in message
 
 
@@ -443,5 +434,7 @@ def test_list_and_format(tmp_path: Path) -> None:
     assert table[0].split() == ["NAME", "LANG", "RATE", "SIZE", "SHA256", "INSTALLED"]
     assert table[1].split() == [NAME, "zh", "16", "kHz", "1", "MB", "pinned", str(tmp_path / NAME)]
     assert table[2].split() == ["vosk-model-other-1.0", "zh", "16", "kHz", "1.8", "GB",
-                                "unpinned", "-"]
+                                "first-use", "-"]
+    recorded = format_model_list(rows, frozenset({"vosk-model-other-1.0"})).splitlines()
+    assert recorded[2].split()[6] == "recorded"
     assert table[3].split()[0] == EMBEDDED_NAME and table[3].split()[6] == "package"
