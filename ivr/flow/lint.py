@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..errors import FlowError, FlowProblem
 from .confusable import confusions, empty_phrases
+from .escalation import Rule
 from .graphcheck import reachable, traps
 from .loader import build_flow
 from .model import Flow
@@ -134,13 +135,12 @@ def _graph(flow: Flow, w: _Where) -> list[Finding]:
             out.append(_at(w.key("intents", iid), "warning", "unused-intent",
                            f"intent '{iid}' is never understood: it is not global and no menu "
                            "lists it"))
-    misses = flow.settings.max_retries + 1
+    after = Rule.of(flow.settings).describe()
     for nid, node in flow.nodes.items():
         if node.type == "menu" and not node.on_fail and nid in seen:
             out.append(_at(w.key("nodes", nid), "note", "no-on-fail",
-                           f"menu '{nid}' has no on_fail: after {misses} miss"
-                           f"{'es' if misses > 1 else ''} (no match or no input) callers go to "
-                           f"the fallback queue '{fallback}'"))
+                           f"menu '{nid}' has no on_fail: {after}, callers go to the "
+                           f"fallback queue '{fallback}'"))
     return out
 
 

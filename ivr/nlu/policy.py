@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from ..flow.escalation import Count, Rule
 from ..flow.model import Settings
 from ..types import Decision, DecisionKind, Slot
 from .matcher import Scores
 
 __all__ = ["decide"]
+
+
+def _gives_up(settings: Settings, low_streak: int) -> bool:
+    """One more turn not understood reaches the flow's limit (ivr.flow.escalation's rule)."""
+    return Rule.of(settings).limit(Count(said=low_streak + 1)) == "said"
 
 
 def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
@@ -27,7 +33,7 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
     top = scores.top
     if not scores.normalized or top is None or top.score <= 0.0:
         kind, reason = DecisionKind.REPROMPT, "no_match"
-        if low_streak + 1 >= settings.max_low_confidence:
+        if _gives_up(settings, low_streak):
             kind = DecisionKind.HANDOFF
         return Decision(kind, None, 0.0, cands, reason, slots)
     if top.score >= settings.accept and scores.margin >= settings.margin:
@@ -36,6 +42,6 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
         why = "close_second" if top.score >= settings.accept else "medium_confidence"
         return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why, slots)
     kind = DecisionKind.REPROMPT
-    if low_streak + 1 >= settings.max_low_confidence:
+    if _gives_up(settings, low_streak):
         kind = DecisionKind.HANDOFF
     return Decision(kind, None, top.score, cands, "low_confidence", slots)
