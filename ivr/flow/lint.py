@@ -10,19 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import FlowError, FlowProblem
+from ..errors import FlowError, FlowErrors, FlowProblem
 from .confusable import confusions, empty_phrases
 from .escalation import Rule
-from .graphcheck import reachable, traps
-from .loader import build_flow
+from .graphcheck import miss_loops, reachable, traps
+from .loader import build_flow, load_flow
 from .model import Flow
-from .overlay import Overlay, listed_missing, merge_patch, overlay_files, read_overlays
+from .overlay import (
+    Overlay,
+    listed_missing,
+    load_flow_with_overlays,
+    merge_patch,
+    overlay_files,
+    read_overlays,
+)
 from .yamlpos import LDict, LList, Located, Pos, load_located
 
-__all__ = ["Finding", "LintReport", "check_flow", "lint_flow"]
+__all__ = ["Finding", "LintReport", "check_flow", "lint_flow", "load_linted"]
 
 Level = Literal["error", "warning", "note"]
 
@@ -34,8 +42,8 @@ class Finding:
     level: Level
     """error | warning | note."""
     code: str
-    """Short kind: flow, dead-end, cycle, unreachable, unused-intent, no-on-fail, confusable,
-    same-phrase, filler-phrase, label."""
+    """Short kind: flow, dead-end, cycle, miss-loop, unreachable, unused-intent, no-on-fail,
+    confusable, same-phrase, filler-phrase, label."""
     problem: FlowProblem
     """Where and what."""
 
@@ -106,22 +114,42 @@ def _at(p: FlowProblem, level: Level, code: str, message: str) -> Finding:
     return Finding(level, code, replace(p, message=message))
 
 
-def _graph(flow: Flow, w: _Where) -> list[Finding]:
+def _traps(flow: Flow, w: _Where) -> list[Finding]:
+    """Where a caller can be kept for ever: dead ends, cycles with no way out, miss loops."""
     out: list[Finding] = []
     fallback = flow.settings.fallback_queue
-    for trap in traps(flow):
+    found, rings = traps(flow), miss_loops(flow)
+    forever = "a caller who is never understood goes round it for ever"
+    for trap in found:
         first = trap.nodes[0]
         if trap.cycle and all(flow.nodes[n].type == "service" for n in trap.nodes):
             continue  # the loader reports loops of service nodes
         if trap.cycle:
             shown = " → ".join((*trap.nodes, first))
-            msg = (f"cycle with no way out: {shown}; no key, intent or on_fail leads out, so "
+            end = (forever if any(set(r) <= set(trap.nodes) for r in rings) else
                    f"callers can only fail into the fallback queue '{fallback}'")
+            msg = f"cycle with no way out: {shown}; no key, intent or on_fail leads out, so {end}"
             out.append(_at(w.key("nodes", first), "error", "cycle", msg))
         else:
             msg = (f"menu '{first}' is a dead end: no DTMF key, intent or on_fail leads anywhere; "
                    f"callers can only fail into the fallback queue '{fallback}'")
             out.append(_at(w.key("nodes", first), "error", "dead-end", msg))
+    trapped = {n for trap in found for n in trap.nodes}
+    for ring in rings:
+        if set(ring) <= trapped:
+            continue  # the cycle with no way out is the finding
+        shown = " → ".join((*ring, ring[0]))
+        where = w.value("nodes", ring[0], "on_fail") or w.key("nodes", ring[0])
+        out.append(_at(where, "error", "miss-loop",
+                       f"on_fail loop: {shown}; {forever} and never reaches a person (end it at "
+                       "a transfer node, or leave an on_fail out to hand off to the fallback "
+                       f"queue '{fallback}')"))
+    return out
+
+
+def _graph(flow: Flow, w: _Where) -> list[Finding]:
+    out = _traps(flow, w)
+    fallback = flow.settings.fallback_queue
     seen = reachable(flow)
     if flow.start in flow.nodes:
         for nid in flow.nodes:
@@ -230,3 +258,25 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintRepo
         f.problem.path != name, f.problem.path, f.problem.line, f.problem.col, rank[f.level],
         f.problem.message))
     return LintReport(name, tuple(ordered), flow, tuple(o.name for o in layers))
+
+
+def load_linted(path: str | Path, overlays: Iterable[str | Path] = (), *,
+                now: datetime | str | None = None, region: str | None = None,
+                layered: bool = True) -> Flow:
+    """The flow as the engine runs it: only what `ivr lint` passes.
+
+    The file and its overlays (those it lists and `overlays`, whatever their window) are linted
+    first; warnings and notes pass, errors are refused. Then the overlays active at `now` in
+    `region` are laid over it (see `load_flow_with_overlays`); `layered=False` returns the file
+    alone (as `ivr test` plays it).
+
+    Raises:
+        FlowErrors: every lint error, each as file:line:col: message.
+    """
+    report = lint_flow(path, overlays)
+    errors = [f.problem for f in report.findings if f.level == "error"]
+    if errors:
+        raise FlowErrors(errors)
+    if not layered:
+        return load_flow(path)
+    return load_flow_with_overlays(path, overlays, now=now, region=region)
