@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import FlowError, FlowErrors, FlowProblem
+from .checks import bad_id
 from .confusable import confusions, empty_phrases
 from .escalation import Rule
 from .graphcheck import miss_loops, reachable, traps
@@ -199,10 +200,24 @@ def _phrases(flow: Flow, w: _Where) -> list[Finding]:
     return out
 
 
+def _ids(flow: Flow, w: _Where) -> list[Finding]:
+    """Names that are not plain ids (an invisible or bidi character, say); references to
+    them are the loader's."""
+    out: list[Finding] = []
+    for section, names in (("nodes", flow.nodes), ("intents", flow.intents),
+                           ("queues", flow.queues)):
+        for name in names:
+            why = bad_id(name)
+            if why:
+                out.append(_at(w.key(section, name), "error", "id", f"{section[:-1]} {why}"))
+    return out
+
+
 def check_flow(flow: Flow) -> list[Finding]:
-    """The whole-flow checks (graph, phrases) on a built flow; the loader's come separately."""
+    """The whole-flow checks (ids, graph, phrases) on a built flow; the loader's come
+    separately."""
     w = _Where(flow)
-    return _graph(flow, w) + _phrases(flow, w)
+    return _ids(flow, w) + _graph(flow, w) + _phrases(flow, w)
 
 
 def _errors(problems: Iterable[FlowProblem]) -> list[Finding]:
