@@ -95,7 +95,8 @@ def read_as(value: Any) -> str:
 
 
 class Checker:
-    """Collects problems (each at a file, line and column) while reading one flow."""
+    """Collects problems (each at a file, line and column) while reading one flow; messages
+    show invisible and bidi characters escaped (see `escape`)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -106,13 +107,14 @@ class Checker:
         for cand in (where, default):
             if isinstance(cand, Located) and cand.line:
                 self.problems.append(FlowProblem(cand.file or self.path, cand.line, cand.col,
-                                                 message))
+                                                 escape(message)))
                 return
-        self.problems.append(FlowProblem(self.path, 1, 1, message))
+        self.problems.append(FlowProblem(self.path, 1, 1, escape(message)))
 
     def add_at(self, pos: Pos, message: str) -> None:
         """A problem at a key's position."""
-        self.problems.append(FlowProblem(pos.file or self.path, pos.line, pos.col, message))
+        self.problems.append(FlowProblem(pos.file or self.path, pos.line, pos.col,
+                                         escape(message)))
 
     def mapping(self, value: Any, what: str, parent: Any = None) -> LDict:
         """`value` if it is a mapping, else an empty one (and a problem)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import FlowError, FlowErrors, FlowProblem
-from .checks import bad_id
+from .checks import bad_id, escape
 from .confusable import confusions, empty_phrases
 from .escalation import Rule
 from .graphcheck import miss_loops, reachable, traps
@@ -112,7 +112,7 @@ class _Where:
 
 
 def _at(p: FlowProblem, level: Level, code: str, message: str) -> Finding:
-    return Finding(level, code, replace(p, message=message))
+    return Finding(level, code, replace(p, message=escape(message)))
 
 
 def _traps(flow: Flow, w: _Where) -> list[Finding]:
