@@ -22,12 +22,13 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
     Args:
         scores: the matcher's ranking.
         settings: the flow's thresholds.
-        low_streak: low-confidence turns in a row before this one at this point of the call.
+        low_streak: answers not understood at this node before this one.
         slots: values found in the utterance, carried on the decision.
 
     Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
     confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
-    `max_low_confidence` low turns in a row. Nothing usable said is a no-match, never a route.
+    `max_low_confidence` answers not understood at the node (ivr.flow.escalation). Nothing
+    usable said is a no-match, never a route.
     """
     cands = scores.candidates[:3]
     top = scores.top
