@@ -249,8 +249,10 @@ def _read_overlays(flow: Flow, extra: Iterable[str | Path]) -> tuple[list[Overla
     return overlays, _errors(listed_missing(flow) + problems)
 
 
-def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintReport:
-    """Check a flow file, the overlays it lists and `overlays`; never raises for a bad flow."""
+def lint_flow(path: str | Path, overlays: Iterable[str | Path] = (), *,
+              layered: bool = True) -> LintReport:
+    """Check a flow file, the overlays it lists and `overlays` (`layered=False`: the file
+    alone); never raises for a bad flow."""
     name = str(path)
     try:
         root, early = load_located(path)
@@ -258,7 +260,8 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintRepo
         return LintReport(name, (Finding("error", "flow", exc.problem),), None)
     flow, problems = build_flow(root, name)
     findings = _errors(early + problems) + check_flow(flow)
-    layers, bad = _read_overlays(flow, overlays) if isinstance(root, LDict) else ([], [])
+    layered = layered and isinstance(root, LDict)
+    layers, bad = _read_overlays(flow, overlays) if layered else ([], [])
     findings += bad
     combos = [[o] for o in layers] + ([layers] if len(layers) > 1 else [])
     seen = {str(f) for f in findings}
@@ -282,13 +285,13 @@ def load_linted(path: str | Path, overlays: Iterable[str | Path] = (), *,
 
     The file and its overlays (those it lists and `overlays`, whatever their window) are linted
     first; warnings and notes pass, errors are refused. Then the overlays active at `now` in
-    `region` are laid over it (see `load_flow_with_overlays`); `layered=False` returns the file
-    alone (as `ivr test` plays it).
+    `region` are laid over it (see `load_flow_with_overlays`). `layered=False` lints and
+    returns the file alone, overlays neither checked nor applied (as `ivr test` plays it).
 
     Raises:
         FlowErrors: every lint error, each as file:line:col: message.
     """
-    report = lint_flow(path, overlays)
+    report = lint_flow(path, overlays, layered=layered)
     errors = [f.problem for f in report.findings if f.level == "error"]
     if errors:
         raise FlowErrors(errors)
