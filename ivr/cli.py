@@ -31,9 +31,10 @@ def _add_flow(p: argparse.ArgumentParser) -> None:
 
 
 def _flow(args: argparse.Namespace) -> Flow:
-    from .flow import load_flow_with_overlays
+    """The flow a command runs: only what `ivr lint` passes (errors refused, exit 2)."""
+    from .flow import load_linted
 
-    return load_flow_with_overlays(args.flow, args.overlay, now=args.now, region=args.region)
+    return load_linted(args.flow, args.overlay, now=args.now, region=args.region)
 
 
 def _add_lang(p: argparse.ArgumentParser, required: bool = True) -> None:

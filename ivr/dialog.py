@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .flow.escalation import Count, Miss, Rule
 from .flow.model import Flow, Node
 from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
@@ -87,8 +88,8 @@ class Dialog:
         self.heard: list[str] = []
         self.outcome: Outcome | None = None
         self.handoff: Handoff | None = None
-        self._retries = 0
-        self._low_streak = 0
+        self._rule = Rule.of(flow.settings)
+        self._count = Count()
         self._pending: Decision | None = None
         self._last: tuple[Candidate, ...] = ()
         self._intent: str | None = None
@@ -145,7 +146,7 @@ class Dialog:
     def _enter(self, node_id: str, reason: str | None) -> list[str]:
         self.node = self.flow.nodes[node_id]
         self.path.append(node_id)
-        self._retries = self._low_streak = 0
+        self._count = Count()
         self._pending = None
         self._log("enter", type=self.node.type)
         out = self._say(self.node.prompt.get(self.lang, ""))
@@ -196,9 +197,10 @@ class Dialog:
         self._hand_off_to_fallback(reason)
         return out
 
-    def _retry(self, reason: str, prompt: str) -> list[str]:
-        self._retries += 1
-        if self._retries > self.flow.settings.max_retries:
+    def _miss(self, miss: Miss, reason: str, prompt: str) -> list[str]:
+        """One miss at this menu: ask again, or give up where the escalation rule says."""
+        self._count = self._rule.count(self._count, miss)
+        if self._rule.limit(self._count) is not None:
             return self._fail(reason)
         text = self.flow.prompts[prompt].get(self.lang, "")
         return self._say(text, "system") + self._say(self.node.prompt.get(self.lang, ""))
@@ -223,7 +225,7 @@ class Dialog:
         for slot in stored:
             self.slots[slot.name] = slot
         scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
-        decision = decide(scores, self.flow.settings, low_streak=self._low_streak, slots=slots)
+        decision = decide(scores, self.flow.settings, low_streak=self._count.said, slots=slots)
         self._last = decision.candidates
         self._log("decision", decision=str(decision.kind), intent=decision.intent,
                   confidence=decision.confidence, reason=decision.reason,
@@ -240,11 +242,8 @@ class Dialog:
             label = self.flow.intents[d.intent].label.get(self.lang, d.intent)
             out = self._say(self.flow.prompts["confirm"].get(self.lang, "").replace(
                 "{label}", label), "confirm")
-        elif d.kind is DecisionKind.HANDOFF:
-            out = self._fail(d.reason or "low_confidence")
-        else:
-            self._low_streak += 1
-            out = self._retry(d.reason or "no_match", "reprompt")
+        else:  # reprompt, or handoff when this miss is the one the rule gives up at
+            out = self._miss(Miss.SAID, d.reason or "no_match", "reprompt")
         self._turn(heard, str(d.kind), d.intent, d.confidence)
         return out
 
@@ -255,11 +254,8 @@ class Dialog:
             out = self._enter(self.flow.intents[pending.intent].target, None)
         else:
             self._pending = None
-            self._low_streak += 1
-            if self._low_streak >= self.flow.settings.max_low_confidence:
-                out = self._fail("low_confidence")
-            else:
-                out = self._retry("no_match", "reprompt")
+            said_out = self._rule.limit(self._rule.count(self._count, Miss.SAID)) == "said"
+            out = self._miss(Miss.SAID, "low_confidence" if said_out else "no_match", "reprompt")
         self._turn(heard, "yes" if yes else "no", pending.intent, pending.confidence)
         return out
 
@@ -276,7 +272,7 @@ class Dialog:
             self._intent = target if target in self.flow.intents else self._intent
             out = self._enter(target, None)
         else:
-            out = self._retry("no_match", "reprompt")
+            out = self._miss(Miss.KEY, "no_match", "reprompt")
         self._turn(f"dtmf:{shown}", "dtmf", None, 1.0 if target else 0.0)
         return out
 
@@ -286,7 +282,7 @@ class Dialog:
             return []
         self._log("no_input")
         self._pending = None
-        out = self._retry("no_input", "no_input")
+        out = self._miss(Miss.NO_INPUT, "no_input", "no_input")
         self._turn("", "no_input")
         return out
 

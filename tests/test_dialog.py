@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ivr.dialog import Dialog, yes_or_no
-from ivr.flow import Flow
+from ivr.flow import Flow, load_flow
 from ivr.nlu import IntentMatcher
 from ivr.types import Dtmf, Lang, Priority, Utterance
+
+from .conftest import FLOWS
 
 
 def _dialog(flow: Flow, lang: Lang = "en") -> Dialog:
@@ -124,3 +128,47 @@ def test_yes_no_words(mini: Flow) -> None:
     assert yes_or_no("不是", "zh", mini) is False  # contains 是, but 不是 wins
     assert yes_or_no("是的", "zh", mini) is True
     assert yes_or_no("balance", "en", mini) is None
+
+
+def test_misses_of_every_kind_count_together_and_answers_not_understood_on_their_own(
+        mini: Flow) -> None:
+    """mini: max_retries 2, max_low_confidence 2 (ivr.flow.escalation's rule)."""
+    d = _dialog(mini)
+    d.on_no_input()
+    d.on_dtmf(Dtmf.D9)  # a key root has no entry for
+    assert not d.done
+    say(d, "pizza with extra cheese")  # the third miss of any kind, the first not understood
+    assert d.outcome is not None and d.outcome.reason == "low_confidence"
+    assert d.path == ["root", "human_agent"]  # root's on_fail
+    d = _dialog(mini)
+    say(d, "i have a card and i want money")
+    say(d, "no")  # a "no" to a confirmation is an answer not understood
+    d.on_no_input()
+    assert not d.done  # one not understood, two misses
+    d.on_no_input()
+    assert d.outcome is not None and d.outcome.reason == "no_input"
+
+
+def test_the_give_up_turn_is_recorded_as_a_handoff_decision(mini: Flow) -> None:
+    d = _dialog(mini)
+    say(d, "what a lovely day")
+    say(d, "pizza with extra cheese")
+    assert [t.decision for t in d.turns] == ["reprompt", "handoff"]
+
+
+def test_counts_start_again_on_entering_a_node(tmp_path: Path) -> None:
+    text = (FLOWS / "mini.yaml").read_text("utf-8").replace(
+        'dtmf: {"1": balance_inquiry,', 'dtmf: {"5": again, "1": balance_inquiry,') + (
+        "  again:\n    type: menu\n    prompt: {zh: 再来, en: Again}\n"
+        '    dtmf: {"1": balance_inquiry}\n    on_fail: human_agent\n')
+    path = tmp_path / "f.yaml"
+    path.write_text(text, "utf-8")
+    d = _dialog(load_flow(path))
+    d.on_no_input()
+    d.on_no_input()
+    d.on_dtmf(Dtmf.D5)
+    d.on_no_input()
+    d.on_no_input()
+    assert not d.done and d.node.id == "again"
+    d.on_no_input()
+    assert d.outcome is not None and d.path == ["root", "again", "human_agent"]

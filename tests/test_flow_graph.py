@@ -25,8 +25,11 @@ def test_mermaid_has_nodes_queues_global_intents_and_retries(mini: Flow) -> None
     assert 'n_root{{"root<br/>(menu)"}}' in text
     assert 'q_fraud[("queue fraud<br/>urgent")]' in text
     assert 'n_root -->|"key 1"| n_balance_inquiry' in text
-    assert 'n_root -.->|"no match / no input: retry ×2"| n_root' in text
-    assert 'n_root -.->|"after 3 misses"| n_human_agent' in text
+    # what the dialog does (max_retries 2, max_low_confidence 2): speech not understood gives
+    # up at the second, no input and unknown keys at the third (ivr.flow.escalation)
+    assert ('n_root -.->|"not understood: retry ×1; no input / unknown key: retry ×2"| n_root'
+            in text)
+    assert 'n_root -.->|"after 2 not understood / 3 misses"| n_human_agent' in text
     assert "n_root -.->|\"says\"| g_intents" in text
     assert "g_intents -.-> n_card_loss" in text  # label left out: the intent is the node
     assert 'n_fraud_report -->|"urgent"| q_fraud' in text
@@ -38,7 +41,8 @@ def test_menu_without_on_fail_points_at_the_fallback_queue(tmp_path: Path) -> No
         "    on_fail: human_agent\n", ""), "utf-8")
     from ivr.flow import load_flow
 
-    assert 'n_root -.->|"after 3 misses"| q_general' in to_mermaid(load_flow(path))
+    assert ('n_root -.->|"after 2 not understood / 3 misses"| q_general'
+            in to_mermaid(load_flow(path)))
 
 
 def test_dot_is_quoted_and_complete(mini: Flow) -> None:

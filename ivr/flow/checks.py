@@ -8,6 +8,7 @@ of it, and to quote it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,15 +18,42 @@ from ..errors import FlowProblem
 from ..types import Lang
 from .yamlpos import LBool, LDict, LFloat, LInt, LList, LNone, Located, LStr, Pos
 
-__all__ = ["Checker", "read_as", "show", "suggest"]
+__all__ = ["Checker", "bad_id", "escape", "read_as", "show", "suggest"]
 
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
+_ID_PUNCT = "_-."
+"""Besides letters, marks and digits of any script, what a plain id may contain."""
+
+
+def escape(text: str) -> str:
+    """`text` with every invisible, format, control, separator or bidi character shown as
+    \\uXXXX, so a message never hides one or lets one reorder the line."""
+    def shown(ch: str) -> str:
+        if unicodedata.category(ch)[0] not in "CZ" or ch == " ":
+            return ch
+        return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+
+    return "".join(shown(ch) for ch in text)
+
+
+def bad_id(name: str) -> str | None:
+    """Why `name` is not a plain id (letters, marks and digits of any script, `_`, `-`, `.`;
+    in NFC), or None. Invisible and bidi characters make two ids look alike or one look like
+    another; the message names the first such character by code point."""
+    for ch in name:
+        if unicodedata.category(ch)[0] not in "LMN" and ch not in _ID_PUNCT:
+            what = unicodedata.name(ch, "") or f"({unicodedata.category(ch)})"
+            return f"id '{escape(name)}' contains U+{ord(ch):04X} {what}: ids are plain names " \
+                   "(letters, digits, '_', '-', '.')"
+    if unicodedata.normalize("NFC", name) != name:
+        return f"id '{escape(name)}' is not in Unicode NFC form: write its accents composed"
+    return None
 
 
 def suggest(word: str, known: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest known name, or ''."""
     best = process.extractOne(word, list(known), scorer=fuzz.ratio, score_cutoff=60)
-    return f" (did you mean '{best[0]}'?)" if best else ""
+    return f" (did you mean '{escape(best[0])}'?)" if best else ""
 
 
 def show(value: Any, limit: int = 40) -> str:
@@ -67,7 +95,8 @@ def read_as(value: Any) -> str:
 
 
 class Checker:
-    """Collects problems (each at a file, line and column) while reading one flow."""
+    """Collects problems (each at a file, line and column) while reading one flow; messages
+    show invisible and bidi characters escaped (see `escape`)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -78,13 +107,14 @@ class Checker:
         for cand in (where, default):
             if isinstance(cand, Located) and cand.line:
                 self.problems.append(FlowProblem(cand.file or self.path, cand.line, cand.col,
-                                                 message))
+                                                 escape(message)))
                 return
-        self.problems.append(FlowProblem(self.path, 1, 1, message))
+        self.problems.append(FlowProblem(self.path, 1, 1, escape(message)))
 
     def add_at(self, pos: Pos, message: str) -> None:
         """A problem at a key's position."""
-        self.problems.append(FlowProblem(pos.file or self.path, pos.line, pos.col, message))
+        self.problems.append(FlowProblem(pos.file or self.path, pos.line, pos.col,
+                                         escape(message)))
 
     def mapping(self, value: Any, what: str, parent: Any = None) -> LDict:
         """`value` if it is a mapping, else an empty one (and a problem)."""

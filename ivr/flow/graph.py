@@ -4,7 +4,7 @@ Drawn: every node (menus as hexagons, services as boxes, transfers as parallelog
 as circles), every human queue (cylinders) with its priority, DTMF keys and local intents as
 solid edges, global intents as dashed edges through one "global intents" node (not one edge
 per menu and intent), retries as a dotted loop on each menu, and where a menu goes when they
-run out.
+run out (both labelled by ivr.flow.escalation, the rule the dialog follows).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from .escalation import Rule
 from .graphcheck import edges
 from .model import Flow
 
@@ -47,7 +48,7 @@ def _model(flow: Flow) -> tuple[list[_Box], list[_Line]]:
     """Boxes and lines, in a stable order, shared by every format."""
     boxes: list[_Box] = []
     lines: list[_Line] = []
-    retries = flow.settings.max_retries
+    rule = Rule.of(flow.settings)
     if flow.announcement:
         boxes.append(_Box("announcement", "announcement", "announce"))
         lines.append(_Line("announcement", flow.start, "", "solid"))
@@ -61,9 +62,10 @@ def _model(flow: Flow) -> tuple[list[_Box], list[_Line]]:
             elif e.kind == "next":
                 lines.append(_Line(nid, e.target, "next", "solid"))
         if node.type == "menu":
-            if retries:
-                lines.append(_Line(nid, nid, f"no match / no input: retry ×{retries}", "dotted"))
-            after = f"after {retries + 1} miss{'es' if retries else ''}"
+            again = rule.retry_label()
+            if again:
+                lines.append(_Line(nid, nid, again, "dotted"))
+            after = rule.label()
             target = node.on_fail or _queue_id(flow.settings.fallback_queue)
             lines.append(_Line(nid, target, after, "dotted"))
         if node.type == "transfer":

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from .model import Flow
 
-__all__ = ["Edge", "Trap", "edges", "is_exit", "reachable", "sccs", "traps"]
+__all__ = ["Edge", "Trap", "after_misses", "edges", "is_exit", "miss_loops", "reachable", "sccs",
+           "traps"]
 
 
 @dataclass(frozen=True)
@@ -186,3 +187,39 @@ def traps(flow: Flow) -> list[Trap]:
             order = sorted(comp, key=lambda n: (flow.nodes[n].line, n))
             found.append(Trap(_tour(first, order, members, succ), cycle=True))
     return sorted(found, key=lambda t: (flow.nodes[t.nodes[0]].line, t.nodes[0]))
+
+
+def after_misses(flow: Flow, nid: str) -> str | None:
+    """The menu a caller who is never understood at menu `nid` waits at next: its `on_fail`,
+    through service nodes' `next`. None: the call is handed over or ends on the way."""
+    cur = flow.nodes[nid].on_fail
+    seen: set[str] = set()
+    while cur is not None and cur in flow.nodes and cur not in seen:
+        node = flow.nodes[cur]
+        if node.type == "menu":
+            return cur
+        if node.type != "service" or not node.next:
+            return None
+        seen.add(cur)
+        cur = node.next
+    return None  # unknown node or a loop of services: reported by the loader
+
+
+def miss_loops(flow: Flow) -> list[tuple[str, ...]]:
+    """Rings of menus a caller who only misses goes round for ever, each once, from its first
+    menu in the file (the return to it left out); in file order."""
+    nxt = {nid: after_misses(flow, nid) for nid, n in flow.nodes.items() if n.type == "menu"}
+    found: dict[frozenset[str], tuple[str, ...]] = {}
+    for nid in nxt:
+        walk: list[str] = []
+        cur: str | None = nid
+        while cur is not None and cur not in walk:
+            walk.append(cur)
+            cur = nxt.get(cur)
+        if cur is None:
+            continue
+        ring = walk[walk.index(cur):]
+        first = min(ring, key=lambda n: (flow.nodes[n].line, n))
+        at = ring.index(first)
+        found.setdefault(frozenset(ring), tuple(ring[at:] + ring[:at]))
+    return sorted(found.values(), key=lambda r: (flow.nodes[r[0]].line, r[0]))

@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import FlowError, FlowProblem
+from ..errors import FlowError, FlowErrors, FlowProblem
+from .checks import bad_id, escape
 from .confusable import confusions, empty_phrases
-from .graphcheck import reachable, traps
-from .loader import build_flow
+from .escalation import Rule
+from .graphcheck import miss_loops, reachable, traps
+from .loader import build_flow, load_flow
 from .model import Flow
-from .overlay import Overlay, listed_missing, merge_patch, overlay_files, read_overlays
+from .overlay import (
+    Overlay,
+    listed_missing,
+    load_flow_with_overlays,
+    merge_patch,
+    overlay_files,
+    read_overlays,
+)
 from .yamlpos import LDict, LList, Located, Pos, load_located
 
-__all__ = ["Finding", "LintReport", "check_flow", "lint_flow"]
+__all__ = ["Finding", "LintReport", "check_flow", "lint_flow", "load_linted"]
 
 Level = Literal["error", "warning", "note"]
 
@@ -33,8 +43,8 @@ class Finding:
     level: Level
     """error | warning | note."""
     code: str
-    """Short kind: flow, dead-end, cycle, unreachable, unused-intent, no-on-fail, confusable,
-    same-phrase, filler-phrase, label."""
+    """Short kind: flow, dead-end, cycle, miss-loop, unreachable, unused-intent, no-on-fail,
+    confusable, same-phrase, filler-phrase, label."""
     problem: FlowProblem
     """Where and what."""
 
@@ -102,25 +112,45 @@ class _Where:
 
 
 def _at(p: FlowProblem, level: Level, code: str, message: str) -> Finding:
-    return Finding(level, code, replace(p, message=message))
+    return Finding(level, code, replace(p, message=escape(message)))
 
 
-def _graph(flow: Flow, w: _Where) -> list[Finding]:
+def _traps(flow: Flow, w: _Where) -> list[Finding]:
+    """Where a caller can be kept for ever: dead ends, cycles with no way out, miss loops."""
     out: list[Finding] = []
     fallback = flow.settings.fallback_queue
-    for trap in traps(flow):
+    found, rings = traps(flow), miss_loops(flow)
+    forever = "a caller who is never understood goes round it for ever"
+    for trap in found:
         first = trap.nodes[0]
         if trap.cycle and all(flow.nodes[n].type == "service" for n in trap.nodes):
             continue  # the loader reports loops of service nodes
         if trap.cycle:
             shown = " → ".join((*trap.nodes, first))
-            msg = (f"cycle with no way out: {shown}; no key, intent or on_fail leads out, so "
+            end = (forever if any(set(r) <= set(trap.nodes) for r in rings) else
                    f"callers can only fail into the fallback queue '{fallback}'")
+            msg = f"cycle with no way out: {shown}; no key, intent or on_fail leads out, so {end}"
             out.append(_at(w.key("nodes", first), "error", "cycle", msg))
         else:
             msg = (f"menu '{first}' is a dead end: no DTMF key, intent or on_fail leads anywhere; "
                    f"callers can only fail into the fallback queue '{fallback}'")
             out.append(_at(w.key("nodes", first), "error", "dead-end", msg))
+    trapped = {n for trap in found for n in trap.nodes}
+    for ring in rings:
+        if set(ring) <= trapped:
+            continue  # the cycle with no way out is the finding
+        shown = " → ".join((*ring, ring[0]))
+        where = w.value("nodes", ring[0], "on_fail") or w.key("nodes", ring[0])
+        out.append(_at(where, "error", "miss-loop",
+                       f"on_fail loop: {shown}; {forever} and never reaches a person (end it at "
+                       "a transfer node, or leave an on_fail out to hand off to the fallback "
+                       f"queue '{fallback}')"))
+    return out
+
+
+def _graph(flow: Flow, w: _Where) -> list[Finding]:
+    out = _traps(flow, w)
+    fallback = flow.settings.fallback_queue
     seen = reachable(flow)
     if flow.start in flow.nodes:
         for nid in flow.nodes:
@@ -134,13 +164,12 @@ def _graph(flow: Flow, w: _Where) -> list[Finding]:
             out.append(_at(w.key("intents", iid), "warning", "unused-intent",
                            f"intent '{iid}' is never understood: it is not global and no menu "
                            "lists it"))
-    misses = flow.settings.max_retries + 1
+    after = Rule.of(flow.settings).describe()
     for nid, node in flow.nodes.items():
         if node.type == "menu" and not node.on_fail and nid in seen:
             out.append(_at(w.key("nodes", nid), "note", "no-on-fail",
-                           f"menu '{nid}' has no on_fail: after {misses} miss"
-                           f"{'es' if misses > 1 else ''} (no match or no input) callers go to "
-                           f"the fallback queue '{fallback}'"))
+                           f"menu '{nid}' has no on_fail: {after}, callers go to the "
+                           f"fallback queue '{fallback}'"))
     return out
 
 
@@ -171,10 +200,24 @@ def _phrases(flow: Flow, w: _Where) -> list[Finding]:
     return out
 
 
+def _ids(flow: Flow, w: _Where) -> list[Finding]:
+    """Names that are not plain ids (an invisible or bidi character, say); references to
+    them are the loader's."""
+    out: list[Finding] = []
+    for section, names in (("nodes", flow.nodes), ("intents", flow.intents),
+                           ("queues", flow.queues)):
+        for name in names:
+            why = bad_id(name)
+            if why:
+                out.append(_at(w.key(section, name), "error", "id", f"{section[:-1]} {why}"))
+    return out
+
+
 def check_flow(flow: Flow) -> list[Finding]:
-    """The whole-flow checks (graph, phrases) on a built flow; the loader's come separately."""
+    """The whole-flow checks (ids, graph, phrases) on a built flow; the loader's come
+    separately."""
     w = _Where(flow)
-    return _graph(flow, w) + _phrases(flow, w)
+    return _ids(flow, w) + _graph(flow, w) + _phrases(flow, w)
 
 
 def _errors(problems: Iterable[FlowProblem]) -> list[Finding]:
@@ -206,8 +249,10 @@ def _read_overlays(flow: Flow, extra: Iterable[str | Path]) -> tuple[list[Overla
     return overlays, _errors(listed_missing(flow) + problems)
 
 
-def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintReport:
-    """Check a flow file, the overlays it lists and `overlays`; never raises for a bad flow."""
+def lint_flow(path: str | Path, overlays: Iterable[str | Path] = (), *,
+              layered: bool = True) -> LintReport:
+    """Check a flow file, the overlays it lists and `overlays` (`layered=False`: the file
+    alone); never raises for a bad flow."""
     name = str(path)
     try:
         root, early = load_located(path)
@@ -215,7 +260,8 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintRepo
         return LintReport(name, (Finding("error", "flow", exc.problem),), None)
     flow, problems = build_flow(root, name)
     findings = _errors(early + problems) + check_flow(flow)
-    layers, bad = _read_overlays(flow, overlays) if isinstance(root, LDict) else ([], [])
+    layered = layered and isinstance(root, LDict)
+    layers, bad = _read_overlays(flow, overlays) if layered else ([], [])
     findings += bad
     combos = [[o] for o in layers] + ([layers] if len(layers) > 1 else [])
     seen = {str(f) for f in findings}
@@ -230,3 +276,25 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintRepo
         f.problem.path != name, f.problem.path, f.problem.line, f.problem.col, rank[f.level],
         f.problem.message))
     return LintReport(name, tuple(ordered), flow, tuple(o.name for o in layers))
+
+
+def load_linted(path: str | Path, overlays: Iterable[str | Path] = (), *,
+                now: datetime | str | None = None, region: str | None = None,
+                layered: bool = True) -> Flow:
+    """The flow as the engine runs it: only what `ivr lint` passes.
+
+    The file and its overlays (those it lists and `overlays`, whatever their window) are linted
+    first; warnings and notes pass, errors are refused. Then the overlays active at `now` in
+    `region` are laid over it (see `load_flow_with_overlays`). `layered=False` lints and
+    returns the file alone, overlays neither checked nor applied (as `ivr test` plays it).
+
+    Raises:
+        FlowErrors: every lint error, each as file:line:col: message.
+    """
+    report = lint_flow(path, overlays, layered=layered)
+    errors = [f.problem for f in report.findings if f.level == "error"]
+    if errors:
+        raise FlowErrors(errors)
+    if not layered:
+        return load_flow(path)
+    return load_flow_with_overlays(path, overlays, now=now, region=region)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from ..errors import FlowErrors, FlowProblem
 from ..types import LANGS, Lang, Priority
-from .checks import Checker, show, suggest
+from .checks import Checker, bad_id, show, suggest
 from .model import NODE_TYPES, Flow, Intent, Node, Settings
 from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 
@@ -132,7 +132,9 @@ def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
     known_nodes = tuple(flow.nodes)
 
     def ref(where: Any, what: str, target: str | None, known: tuple[str, ...], kind: str) -> None:
-        if target is not None and target not in known:
+        if target is not None and bad_id(target):
+            c.add(where, f"{what}: {bad_id(target)}")
+        elif target is not None and target not in known:
             c.add(where, f"{what}: unknown {kind} '{target}'{suggest(target, known)}")
 
     if "start" in top:

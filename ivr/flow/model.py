@@ -25,9 +25,10 @@ class Settings:
     margin: float = 0.08
     """If the top two candidates are closer than this, confirm instead of accepting."""
     max_retries: int = 2
-    """No-match or no-input turns at one node before the call is handed off."""
+    """Misses of any kind (no input, unknown key, not understood) a menu asks again after; the
+    next one gives up (ivr.flow.escalation)."""
     max_low_confidence: int = 2
-    """Low-confidence turns in a row before handoff."""
+    """Answers not understood at one menu at which it gives up, if that comes first."""
     fallback_queue: str = "general"
     """Queue for handoffs that have no queue of their own."""
     prompt_rate: float = 1.0

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from ..flow.escalation import Count, Rule
 from ..flow.model import Settings
 from ..types import Decision, DecisionKind, Slot
 from .matcher import Scores
 
 __all__ = ["decide"]
+
+
+def _gives_up(settings: Settings, low_streak: int) -> bool:
+    """One more turn not understood reaches the flow's limit (ivr.flow.escalation's rule)."""
+    return Rule.of(settings).limit(Count(said=low_streak + 1)) == "said"
 
 
 def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
@@ -16,18 +22,19 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
     Args:
         scores: the matcher's ranking.
         settings: the flow's thresholds.
-        low_streak: low-confidence turns in a row before this one at this point of the call.
+        low_streak: answers not understood at this node before this one.
         slots: values found in the utterance, carried on the decision.
 
     Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
     confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
-    `max_low_confidence` low turns in a row. Nothing usable said is a no-match, never a route.
+    `max_low_confidence` answers not understood at the node (ivr.flow.escalation). Nothing
+    usable said is a no-match, never a route.
     """
     cands = scores.candidates[:3]
     top = scores.top
     if not scores.normalized or top is None or top.score <= 0.0:
         kind, reason = DecisionKind.REPROMPT, "no_match"
-        if low_streak + 1 >= settings.max_low_confidence:
+        if _gives_up(settings, low_streak):
             kind = DecisionKind.HANDOFF
         return Decision(kind, None, 0.0, cands, reason, slots)
     if top.score >= settings.accept and scores.margin >= settings.margin:
@@ -36,6 +43,6 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
         why = "close_second" if top.score >= settings.accept else "medium_confidence"
         return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why, slots)
     kind = DecisionKind.REPROMPT
-    if low_streak + 1 >= settings.max_low_confidence:
+    if _gives_up(settings, low_streak):
         kind = DecisionKind.HANDOFF
     return Decision(kind, None, top.score, cands, "low_confidence", slots)

@@ -87,14 +87,14 @@ def register(sub: Any) -> dict[str, Handler]:
 
 
 def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRun], float]:
-    from ..flow import load_flow
+    from ..flow import load_linted
     from .expect import unknown_names
     from .runner import RunConfig, run_suite
     from .script import load_suite
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
-    flow = load_flow(args.flow)
+    flow = load_linted(args.flow, layered=False)  # only what lint passes runs
     scripts = load_suite(args.suite)
     if not scripts:
         raise UsageError(f"no call scripts (*.yaml) in {' '.join(args.suite)}")

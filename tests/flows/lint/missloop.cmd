@@ -1,0 +1,1 @@
+missloop.yaml
