@@ -12,10 +12,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from ..errors import FlowErrors, UsageError
+from ..textio import write_output
 from ..types import LANGS
 from .runner import CallRun
 
@@ -115,9 +115,8 @@ def _emit(text: str, target: str) -> None:
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(text, "utf-8")
+    else:  # report folders are created (CI writes reports/junit.xml into a fresh tree)
+        write_output(target, text, make_folders=True)
 
 
 def _cmd_test(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..flow.model import Flow
+from ..textio import output_problem, write_output
 from .expect import Failure, input_turns
 from .metrics import Confusion, Metrics
 from .redact import describe_input
@@ -173,9 +174,14 @@ def render_html(runs: Sequence[CallRun], metrics: Metrics, conf: Confusion, flow
 
 
 def write_html(directory: str | Path, page: str) -> Path:
-    """Write the page as DIR/index.html; returns its path."""
+    """Write the page as DIR/index.html (DIR is created if missing); returns its path.
+
+    Raises:
+        UsageError: DIR is a file, or cannot be created or written (one line: why).
+    """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    path.write_text(page, "utf-8")
-    return path
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_problem(out, exc, "the HTML report into") from None
+    return write_output(out / "index.html", page, what="the HTML report")

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..textio import write_output
 from .runner import CallRun
 
 __all__ = ["junit_xml", "write_junit"]
@@ -57,6 +58,9 @@ def junit_xml(runs: Sequence[CallRun], name: str = "ivr") -> str:
 
 
 def write_junit(path: str | Path, runs: Sequence[CallRun]) -> None:
-    """Write the report to `path`."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(junit_xml(runs), "utf-8")
+    """Write the report to `path` (missing folders are created).
+
+    Raises:
+        UsageError: it cannot be written (one line: the path and why).
+    """
+    write_output(path, junit_xml(runs), make_folders=True)
