@@ -35,13 +35,13 @@ def output_problem(path: str | Path, exc: OSError, what: str = "") -> UsageError
     """A clear one-line error for an output file `path` that could not be written."""
     p = Path(path)
     target = f"cannot write {what + ' ' if what else ''}{path}"
-    if isinstance(exc, IsADirectoryError) or (exc.errno == errno.EEXIST and p.is_dir()):
+    blocker = next((a for a in (p, *p.parents) if a.exists() and not a.is_dir()), None)
+    if isinstance(exc, IsADirectoryError):
         why = "it is a folder, not a file"
     elif exc.errno == errno.ENOENT and not p.parent.exists():
         why = f"there is no folder {p.parent}"
-    elif exc.errno == errno.ENOTDIR or (exc.errno == errno.EEXIST and p.exists()):
-        parent = next((a for a in (p, *p.parents) if a.exists() and not a.is_dir()), p)
-        why = f"{parent} is a file, not a folder"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST) and blocker is not None:
+        why = f"{blocker} is a file, not a folder"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = "permission denied"
     else:
