@@ -92,9 +92,9 @@ def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
     out = out or sys.stdout
     hotline = Hotline(flow)
     dialog = Dialog(flow, lang, hotline.matcher(lang), f"chat-{uuid.uuid4().hex[:12]}")
-    print(f"({_HELP})", file=out)
-    _play(dialog.start(), out)
     try:
+        print(f"({_HELP})", file=out)
+        _play(dialog.start(), out)
         for raw in stdin_lines() if lines is None else lines:
             if not _chat_line(dialog, raw.strip(), out) or dialog.done:
                 break
