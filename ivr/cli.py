@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from . import __version__
 from .errors import FlowError, FlowErrors, IvrError, UsageError
+from .textio import check_text, configure_streams, stdin_lines
 from .types import LANGS, Lang
 
 if TYPE_CHECKING:
@@ -45,9 +46,15 @@ def _add_queue(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queue", help="handoff queue DB (default: $IVR_QUEUE or var/handoff.sqlite3)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to read more, no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="ivr", description="Offline voice navigation for bank "
-                                 "hotlines.")
+    ap = _Parser(prog="ivr", description="Offline voice navigation for bank hotlines.")
     ap.add_argument("--version", action="version", version=f"ivr {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -106,7 +113,8 @@ def _cmd_route(args: argparse.Namespace) -> int:
     from .call import Hotline
 
     hotline = Hotline(_flow(args))
-    lines = args.text or (line.rstrip("\n") for line in sys.stdin)
+    lines = ([check_text(t, f"argument {i}") for i, t in enumerate(args.text, 1)]
+             if args.text else stdin_lines())
     for text in lines:
         r = hotline.route(text, args.lang)
         if args.json:
@@ -168,7 +176,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from .handoff import HandoffQueue
     from .live import chat
 
-    return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)))
+    return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)), lines=stdin_lines())
 
 
 def _cmd_call(args: argparse.Namespace) -> int:
@@ -218,8 +226,8 @@ _COMMANDS: dict[str, Handler] = {
 _ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands", "ivr.models.commands")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 2 on bad usage or input (one line, no traceback)."""
+def build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    """The whole command line: the parser with every room's subcommands, and their handlers."""
     import importlib
 
     parser = _parser()
@@ -227,20 +235,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name in _ROOM_COMMANDS:
         handlers.update(importlib.import_module(name).register(sub))
-    args = parser.parse_args(argv)
+    return parser, handlers
+
+
+def _one_line(exc: BaseException) -> str:
+    """What went wrong, as the one line the CLI prints (flow problems: one line each)."""
+    if isinstance(exc, FlowError | FlowErrors):
+        return str(exc)  # file:line:col: message, one line per problem
+    if isinstance(exc, IvrError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror or exc}"
+    elif isinstance(exc, UnicodeError):
+        text = f"text that is not valid UTF-8 ({exc})"
+    else:
+        text = (f"internal error, please report it: {type(exc).__name__}: {exc} "
+                "(IVR_DEBUG=1 shows the traceback)")
+    return "ivr: error: " + " ".join(text.split())
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit flush cannot fail again."""
     try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Exit 0 on success, 1 when a check failed (`test`, `lint --strict`, a
+    replayed expectation), 2 on bad usage or input, 130 on Ctrl-C, 70 on an internal error
+    (a bug) — every error one line on stderr, never a traceback."""
+    configure_streams()
+    try:
+        parser, handlers = build()
+        args = parser.parse_args(argv)
         return handlers[args.command](args)
-    except (FlowError, FlowErrors) as exc:
-        print(exc, file=sys.stderr)  # file:line:col: message, one line per problem
-        return 2
-    except IvrError as exc:
-        print(f"ivr: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        sys.stderr.close()
+    except BrokenPipeError:  # the reader went away (`ivr ... | head`): not an error of ours
+        _quiet_stdout()
         return 0
+    except (IvrError, OSError, UnicodeError) as exc:
+        print(_one_line(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("IVR_DEBUG"):
+            raise
+        print(_one_line(exc), file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

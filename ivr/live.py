@@ -24,11 +24,21 @@ from .errors import UsageError
 from .flow.model import Flow
 from .handoff import HandoffQueue
 from .speech import Event, Heard
+from .textio import stdin_lines
 from .types import Dtmf, Lang, Utterance
 
 __all__ = ["Speaker", "chat", "live_call"]
 
-_HELP = "type what the caller says; /dtmf KEYS, /silence, /hangup, /trace; end of input hangs up"
+_COMMANDS = {
+    "/help": "/help      this list",
+    "/dtmf": "/dtmf KEYS  press keys (0-9, * and #)",
+    "/silence": "/silence   say nothing (the no-input timer runs out)",
+    "/hangup": "/hangup    hang up",
+    "/trace": "/trace     the call's trace so far",
+}
+"""The chat's commands; any other line is what the caller says."""
+
+_HELP = ("type what the caller says; " + ", ".join(_COMMANDS) + "; end of input hangs up")
 
 
 def _play(prompts: list[str], out: TextIO) -> None:
@@ -45,33 +55,52 @@ def _finish(dialog: Dialog, queue: HandoffQueue | None, out: TextIO) -> int:
     return 0
 
 
+def _chat_line(dialog: Dialog, line: str, out: TextIO) -> bool:
+    """Act on one typed line; False when the caller hangs up."""
+    command, _, rest = line.partition(" ") if line.startswith("/") else ("", "", "")
+    if not command:
+        _play(dialog.on_utterance(Utterance(line, dialog.lang)), out)
+    elif command == "/dtmf":
+        keys = rest.strip()
+        if not keys or any(k not in "0123456789*#" for k in keys):
+            print("(keys are 0-9, * and #)", file=out)
+            return True
+        for key in keys:
+            _play(dialog.on_dtmf(Dtmf(key)), out)
+    elif command == "/silence":
+        _play(dialog.on_no_input(), out)
+    elif command == "/hangup":
+        return False
+    elif command == "/trace":
+        print("\n".join(str(e) for e in dialog.trace), file=out)
+    elif command == "/help":
+        print("\n".join(_COMMANDS.values()), file=out)
+    else:  # a typo is not speech: the caller stays where they were
+        print(f"(unknown command {command}; known: {' '.join(_COMMANDS)})", file=out,
+              flush=True)
+    return True
+
+
 def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
-         stdin: TextIO | None = None, out: TextIO | None = None) -> int:
-    """A call where the caller's side is typed text."""
-    stdin, out = stdin or sys.stdin, out or sys.stdout
+         lines: Iterable[str] | None = None, out: TextIO | None = None) -> int:
+    """A call where the caller's side is typed text: each line is speech, or a command.
+
+    `lines` (default: standard input, UTF-8) are the caller's lines. However the input ends —
+    its end, /hangup, a line that cannot be read, Ctrl-C — the call is hung up properly and a
+    caller handed off is filed into `queue` before the error, if any, goes on to the CLI.
+    """
+    out = out or sys.stdout
     hotline = Hotline(flow)
     dialog = Dialog(flow, lang, hotline.matcher(lang), f"chat-{uuid.uuid4().hex[:12]}")
-    print(f"({_HELP})", file=out)
-    _play(dialog.start(), out)
-    for raw in stdin:
-        line = raw.strip()
-        if line.startswith("/dtmf"):
-            keys = line[5:].strip()
-            if not keys or any(k not in "0123456789*#" for k in keys):
-                print("(keys are 0-9, * and #)", file=out)
-                continue
-            for key in keys:
-                _play(dialog.on_dtmf(Dtmf(key)), out)
-        elif line == "/silence":
-            _play(dialog.on_no_input(), out)
-        elif line == "/hangup":
-            break
-        elif line == "/trace":
-            print("\n".join(str(e) for e in dialog.trace), file=out)
-        else:
-            _play(dialog.on_utterance(Utterance(line, lang)), out)
-        if dialog.done:
-            break
+    try:
+        print(f"({_HELP})", file=out)
+        _play(dialog.start(), out)
+        for raw in stdin_lines() if lines is None else lines:
+            if not _chat_line(dialog, raw.strip(), out) or dialog.done:
+                break
+    except BaseException:
+        _finish(dialog, queue, out)
+        raise
     return _finish(dialog, queue, out)
 
 

@@ -186,3 +186,57 @@ def test_calibrate_proposes_and_writes_thresholds(tmp_path: Path,
     assert data["proposed"]["samples"] >= 60 and data["proposed"]["negatives"] >= 3
     assert main(["calibrate", *TEXT_SUITES, "--flow", str(flow),
                  "--max-false-accept", "2"]) == 2
+
+
+UNCHECKED = """lang: en
+calls:
+  - call: says-nothing-expected
+    turns: [{say: "I lost my card"}]
+"""
+
+
+def test_calls_without_expectations_are_unchecked_never_passed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junit = tmp_path / "junit.xml"
+    mixed = suite(tmp_path, GOOD + UNCHECKED.split("calls:\n")[1])
+    assert main(["test", mixed, "--flow", MINI, "-j", "1", "--json", "--junit",
+                 str(junit)]) == 0  # one unchecked call among checked ones: a warning
+    cap = capsys.readouterr()
+    report = json.loads(cap.out)
+    assert [c["status"] for c in report["calls"]] == ["pass", "pass", "unchecked"]
+    assert report["metrics"]["pass"] == 2 and report["metrics"]["unchecked"] == 1
+    assert report["checked"] is True
+    assert "3 calls: 2 passed, 0 failed" in cap.err and "1 unchecked (no expectations)" in cap.err
+    assert "UNCHECKED says-nothing-expected [en]: the script expects nothing" in cap.err
+    root = ET.parse(junit).getroot()
+    assert root.get("skipped") == "1"
+    [skipped] = root.iter("skipped")
+    assert skipped.get("message", "").startswith("unchecked")
+
+
+def test_a_suite_that_checks_nothing_fails_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    html = tmp_path / "html"
+    assert main(["test", suite(tmp_path, UNCHECKED), "--flow", MINI, "-j", "1", "--html",
+                 str(html), "--json", str(tmp_path / "r.json")]) == 1
+    cap = capsys.readouterr()
+    assert "1 calls: 0 passed" in cap.out and "1 unchecked" in cap.out
+    assert cap.err.strip() == ("ivr test: nothing was checked: none of the 1 calls has an "
+                               "expectation (add 'expect:' to the scripts)")
+    assert json.loads((tmp_path / "r.json").read_text("utf-8"))["checked"] is False
+    assert "id='verdict'>NOTHING CHECKED<" in (html / "index.html").read_text("utf-8")
+
+
+def test_report_paths_that_cannot_be_written_are_one_line_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = suite(tmp_path, GOOD)
+    taken = tmp_path / "taken.html"
+    taken.write_text("an existing file", "utf-8")
+    for option, target, why in (
+            ("--html", taken, f"cannot write the HTML report into {taken}: {taken} is a file"),
+            ("--junit", tmp_path, f"cannot write {tmp_path}: it is a folder, not a file"),
+            ("--json", taken / "r.json", f"{taken} is a file, not a folder")):
+        assert main(["test", good, "--flow", MINI, "-j", "1", option, str(target)]) == 2
+        err = capsys.readouterr().err
+        assert why in err and len(err.strip().splitlines()) == 1, err
+    assert taken.read_text("utf-8") == "an existing file"

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from ..textio import write_output
 
 __all__ = ["register"]
 
@@ -43,7 +44,7 @@ def register(sub: Any) -> dict[str, Handler]:
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text, "utf-8")
+        write_output(output, text)  # a folder, a missing folder, no permission: one line
     else:
         sys.stdout.write(text)
 

@@ -1,7 +1,9 @@
 """Commands this room adds to `ivr` (registered by ivr.cli): `ivr test` and `ivr calibrate`.
 
-Exit codes: 0 when every expectation was met (known failures allowed), 1 when one was not,
-2 for bad input or a call that could not be played (one line each, no traceback).
+Exit codes: 0 when every expectation was met (known failures allowed), 1 when one was not —
+or when nothing was checked (no call in the suite has an expectation: a green run would prove
+nothing) — 2 for bad input or a call that could not be played (one line each, no traceback).
+A call without expectations is reported `unchecked`, never counted as passed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 from ..errors import FlowErrors, UsageError
+from ..textio import write_output
 from ..types import LANGS
 from .runner import CallRun
 
@@ -115,9 +117,8 @@ def _emit(text: str, target: str) -> None:
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(text, "utf-8")
+    else:  # report folders are created (CI writes reports/junit.xml into a fresh tree)
+        write_output(target, text, make_folders=True)
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
@@ -130,6 +131,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
         format_metrics,
         format_regression,
         load_report,
+        nothing_checked,
         suite_json,
     )
 
@@ -144,6 +146,9 @@ def _cmd_test(args: argparse.Namespace) -> int:
     for run in runs:
         if run.status == "xfail":
             print(f"XFAIL {run.script.call_id} [{run.lang}]: {run.script.xfail}", file=out)
+        elif run.status == "unchecked":
+            print(f"UNCHECKED {run.script.call_id} [{run.lang}]: the script expects nothing "
+                  f"of this call ({run.script.source})", file=out)
         elif run.status != "pass":
             print(format_failures(run), file=out)
     print(format_metrics(metrics, wall), file=out)
@@ -159,6 +164,10 @@ def _cmd_test(args: argparse.Namespace) -> int:
         print(f"HTML report: {write_html(args.html, page)}", file=out)
     if any(r.status == "error" for r in runs):
         return 2
+    if nothing_checked(runs):
+        print(f"ivr test: nothing was checked: none of the {len(runs)} calls has an "
+              "expectation (add 'expect:' to the scripts)", file=sys.stderr)
+        return 1
     return 0 if all(r.ok for r in runs) else 1
 
 

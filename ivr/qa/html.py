@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..flow.model import Flow
+from ..textio import output_problem, write_output
 from .expect import Failure, input_turns
 from .metrics import Confusion, Metrics
 from .redact import describe_input
 from .runner import CallRun
-from .summary import Regression, fmt_pct, outcome_text
+from .summary import Regression, fmt_pct, nothing_checked, outcome_text
 from .svg import confusion_svg, flow_svg
 
 __all__ = ["render_html", "write_html"]
@@ -26,7 +27,7 @@ body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1150px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #eee;
 text-align:left;vertical-align:top}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.pass{color:#2e7d32}.fail,.error{color:#c62828;font-weight:bold}.xfail,.xpass{color:#9a6700}
+.pass{color:#2e7d32}.fail,.error{color:#c62828;font-weight:bold}.xfail,.xpass,.unchecked{color:#9a6700}
 .meta{color:#666;font-size:13px}.call{border:1px solid #ddd;border-radius:6px;padding:8px 12px;
 margin:10px 0}.problem{color:#c62828}.figs{display:flex;gap:24px;flex-wrap:wrap}
 tr.bad td{background:#fdecea}pre{font-size:11px;overflow-x:auto;background:#f7f7f7;padding:6px}
@@ -49,7 +50,8 @@ def _metrics_table(m: dict[str, Any]) -> str:
     rows = [f"<tr><th>{label}</th>{_num(k, m[k], str(m[k]))}<td></td></tr>"
             for k, label in (("calls", "calls"), ("pass", "passed"), ("fail", "failed"),
                              ("xfail", "known failures (xfail)"),
-                             ("xpass", "known failures that passed"), ("error", "errors"))]
+                             ("xpass", "known failures that passed"),
+                             ("unchecked", "unchecked (no expectations)"), ("error", "errors"))]
     for key, label, unit in _RATES:
         r = m[key]
         rows.append(f"<tr><th>{label}</th>{_num(key, r['value'], fmt_pct(r['value']))}"
@@ -152,7 +154,8 @@ def render_html(runs: Sequence[CallRun], metrics: Metrics, conf: Confusion, flow
     m = metrics.as_dict()
     failed = [r for r in runs if r.status != "pass"]
     paths = [r.result.path for r in runs if r.result is not None]
-    verdict = "passed" if all(r.ok for r in runs) else "FAILED"
+    verdict = ("NOTHING CHECKED" if nothing_checked(runs)
+               else "passed" if all(r.ok for r in runs) else "FAILED")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>ivr test: {escape(flow.name)}</title><style>{_CSS}</style></head><body>"
@@ -173,9 +176,14 @@ def render_html(runs: Sequence[CallRun], metrics: Metrics, conf: Confusion, flow
 
 
 def write_html(directory: str | Path, page: str) -> Path:
-    """Write the page as DIR/index.html; returns its path."""
+    """Write the page as DIR/index.html (DIR is created if missing); returns its path.
+
+    Raises:
+        UsageError: DIR is a file, or cannot be created or written (one line: why).
+    """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    path.write_text(page, "utf-8")
-    return path
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_problem(out, exc, "the HTML report into") from None
+    return write_output(out / "index.html", page, what="the HTML report")

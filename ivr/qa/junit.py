@@ -1,7 +1,8 @@
 """The JUnit XML report CI systems read: one testcase per call, grouped by script file.
 
 A failed call is a `<failure>` listing every unmet expectation with its turn; a call that could
-not be played is an `<error>`; a known failure (`xfail`) is `<skipped>` with its reason.
+not be played is an `<error>`; a known failure (`xfail`) is `<skipped>` with its reason, and so
+is a call whose script expects nothing (`unchecked`: it proves nothing, so it is not a pass).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..textio import write_output
 from .runner import CallRun
 
 __all__ = ["junit_xml", "write_junit"]
+
+_SKIPPED = ("xfail", "unchecked")
+"""Statuses reported as `<skipped>`: nothing was shown to pass."""
 
 
 def _case(suite: ET.Element, run: CallRun) -> None:
@@ -28,6 +33,9 @@ def _case(suite: ET.Element, run: CallRun) -> None:
         ET.SubElement(case, "error", type="not_played", message=run.error or "error")
     elif run.status == "xfail":
         ET.SubElement(case, "skipped", message=f"known failure: {run.script.xfail}")
+    elif run.status == "unchecked":
+        ET.SubElement(case, "skipped", message="unchecked: the script expects nothing of "
+                                               "this call")
     elif run.status == "xpass":
         out = ET.SubElement(case, "system-out")
         out.text = f"known failure passes now; remove its 'xfail': {run.script.xfail}"
@@ -45,18 +53,22 @@ def junit_xml(runs: Sequence[CallRun], name: str = "ivr") -> str:
             root, "testsuite", name=source, tests=str(len(members)),
             failures=str(sum(r.status == "fail" for r in members)),
             errors=str(sum(r.status == "error" for r in members)),
-            skipped=str(sum(r.status == "xfail" for r in members)),
+            skipped=str(sum(r.status in _SKIPPED for r in members)),
             time=f"{sum(r.seconds for r in members):.4f}")
         for run in members:
             _case(suite, run)
     root.set("tests", str(len(runs)))
     root.set("failures", str(sum(r.status == "fail" for r in runs)))
     root.set("errors", str(sum(r.status == "error" for r in runs)))
+    root.set("skipped", str(sum(r.status in _SKIPPED for r in runs)))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def write_junit(path: str | Path, runs: Sequence[CallRun]) -> None:
-    """Write the report to `path`."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(junit_xml(runs), "utf-8")
+    """Write the report to `path` (missing folders are created).
+
+    Raises:
+        UsageError: it cannot be written (one line: the path and why).
+    """
+    write_output(path, junit_xml(runs), make_folders=True)

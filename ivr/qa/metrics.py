@@ -59,7 +59,7 @@ class Metrics:
     calls: int
     """Calls in the suite."""
     statuses: Mapping[str, int]
-    """pass / fail / xfail / xpass / error -> calls."""
+    """pass / fail / xfail / xpass / unchecked / error -> calls."""
     navigation: Rate
     """Calls that ended where expected."""
     intent: Rate
@@ -109,7 +109,7 @@ class Metrics:
         }
 
 
-_STATUSES = ("pass", "fail", "xfail", "xpass", "error")
+_STATUSES = ("pass", "fail", "xfail", "xpass", "unchecked", "error")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

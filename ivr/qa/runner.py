@@ -10,6 +10,7 @@ script order whatever order the workers finish in.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from .script import CallScript
 
 __all__ = ["CallRun", "RunConfig", "Status", "build_hotline", "resolve_langs", "run_suite"]
 
-Status = Literal["pass", "fail", "xfail", "xpass", "error"]
+Status = Literal["pass", "fail", "xfail", "xpass", "unchecked", "error"]
+"""How a call measured up. `unchecked`: it played, but its script expects nothing of it, so
+it proves nothing — counted apart from passes, never as one."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class CallRun:
     failures: tuple[Failure, ...]
     """Expectations not met."""
     status: Status
-    """pass, fail, xfail (failed, as the script says it does today), xpass or error."""
+    """pass, fail, xfail (failed, as the script says it does today), xpass, unchecked (no
+    expectation to check) or error."""
     error: str | None = None
     """Why it could not be played."""
     seconds: float = 0.0
@@ -63,8 +67,8 @@ class CallRun:
 
     @property
     def ok(self) -> bool:
-        """Does not fail the suite."""
-        return self.status in ("pass", "xfail", "xpass")
+        """Does not fail the suite (on its own: a suite of only unchecked calls fails)."""
+        return self.status in ("pass", "xfail", "xpass", "unchecked")
 
 
 def build_hotline(cfg: RunConfig) -> Hotline:
@@ -80,6 +84,7 @@ _Done = tuple[int, CallResult | None, str | None, float]
 
 def _init_worker(cfg: RunConfig) -> None:
     global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, quietly
     _WORKER = build_hotline(cfg)
 
 
@@ -125,6 +130,8 @@ def _judge(script: CallScript, lang: Lang, done: _Done) -> CallRun:
         return CallRun(script, lang, None, (), "error", error, seconds)
     result = redact_result(result)  # once: every report prints from this
     failures = check_call(script, result)
+    if not (script.expect or any(script.turn_expect)):
+        return CallRun(script, lang, result, (), "unchecked", None, seconds)
     if script.xfail:
         status: Status = "xfail" if failures else "xpass"
     else:

@@ -1,8 +1,10 @@
 """A suite run as the JSON report, as text for people, and compared with a previous report.
 
 The JSON report (`ivr test --json`) is the contract the other reports and `--baseline` read:
-`{"version", "flow", "suite", "metrics", "confusion", "calls": [...], "baseline"?}`, one
-record per call with its status, failures, masked turns, path, outcome and timings.
+`{"version", "flow", "suite", "checked", "metrics", "confusion", "calls": [...], "baseline"?}`,
+one record per call with its status (pass, fail, xfail, xpass, unchecked, error), failures,
+masked turns, path, outcome and timings. A call whose script expects nothing is `unchecked`,
+never `pass`; `checked` is false when no call was checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from .runner import CallRun
 
 __all__ = [
     "REPORT_VERSION", "Change", "Regression", "compare", "fmt_pct", "format_failures",
-    "format_metrics", "format_regression", "load_report", "outcome_text", "suite_json",
+    "format_metrics", "format_regression", "load_report", "nothing_checked", "outcome_text",
+    "suite_json",
 ]
 
 REPORT_VERSION = 1
@@ -70,10 +73,16 @@ def _call_record(run: CallRun) -> dict[str, Any]:
             "decode_seconds": round(res.decode_seconds, 4)}
 
 
+def nothing_checked(runs: Sequence[CallRun]) -> bool:
+    """No call in the suite had an expectation to check (errors aside): it proves nothing."""
+    return not any(r.status not in ("unchecked", "error") for r in runs)
+
+
 def suite_json(runs: Sequence[CallRun], metrics: Metrics, conf: Confusion, *, flow: str,
                suite: Sequence[str]) -> dict[str, Any]:
-    """The JSON report of a suite run."""
+    """The JSON report of a suite run (`checked`: false when no call had an expectation)."""
     return {"version": REPORT_VERSION, "flow": flow, "suite": list(suite),
+            "checked": not nothing_checked(runs),
             "metrics": metrics.as_dict(), "confusion": conf.as_dict(),
             "calls": [_call_record(r) for r in runs]}
 
@@ -192,7 +201,8 @@ def format_regression(reg: Regression) -> str:
 def format_failures(run: CallRun) -> str:
     """A call that did not pass: each failed expectation, with the turn's input and what was
     heard and decided there."""
-    tag = {"fail": "FAIL", "xfail": "XFAIL", "xpass": "XPASS", "error": "ERROR"}[run.status]
+    tag = {"fail": "FAIL", "xfail": "XFAIL", "xpass": "XPASS", "unchecked": "UNCHK",
+           "error": "ERROR"}[run.status]
     lines = [f"{tag:<5} {run.script.call_id} [{run.lang}]  {run.script.source}"]
     if run.error:
         lines.append(f"      could not play: {run.error}")
@@ -222,7 +232,8 @@ def format_metrics(m: Metrics, wall: float | None = None) -> str:
     return "\n".join([
         f"{m.calls} calls: {s.get('pass', 0)} passed, {s.get('fail', 0)} failed, "
         f"{s.get('xfail', 0)} known failures, {s.get('xpass', 0)} unexpectedly passed, "
-        f"{s.get('error', 0)} errors{took}",
+        f"{s.get('unchecked', 0)} unchecked (no expectations), {s.get('error', 0)} errors"
+        f"{took}",
         _rate("navigation accuracy", m.navigation, "calls"),
         _rate("intent accuracy", m.intent, "labelled turns"),
         _rate("confirm rate", m.confirm, "matcher turns"),
