@@ -86,6 +86,8 @@ HOSTILE: dict[str, Kind] = {
     "max_false_accept": lambda p: ["nan", "2", "abc"],
     "name": lambda p: ["", "../../etc/passwd"], "agent": lambda p: [""],
     "url": lambda p: ["not a url", "file:///nonexistent/model.zip"],
+    "catalog": lambda p: [p.missing, p.folder, p.bad, p.under_file],
+    "sha256": lambda p: ["", "abc", "z" * 64],
 }
 """Hostile values per argument (by argparse `dest`)."""
 
