@@ -42,7 +42,8 @@ def _add_lang(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def _add_queue(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--queue", help="handoff queue DB (default: $IVR_QUEUE or var/handoff.sqlite3)")
+    p.add_argument("--queue", help="handoff queue: a SQLite file or sqlite:///abs/path "
+                   "(default: $IVR_QUEUE or var/handoff.sqlite3)")
 
 
 def _parser() -> argparse.ArgumentParser:
