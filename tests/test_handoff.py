@@ -213,6 +213,7 @@ def _queued(db: Path) -> list[str]:
         queue.close()
 
 
+@pytest.mark.slow  # real Vosk decoding of four calls
 def test_replay_of_two_files_with_one_name_files_both_callers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
