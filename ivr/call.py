@@ -251,8 +251,9 @@ class Hotline:
             else:
                 dialog.on_hangup()
         outcome = dialog.on_hangup()
-        if dialog.handoff is not None and self.queue is not None:
-            self.queue.put(replace(dialog.handoff, created_at=time.time()))
+        if (dialog.handoff is not None and self.queue is not None  # DuplicateCallId propagates
+                and not self.queue.put(replace(dialog.handoff, created_at=time.time()))):
+            _log.info("ivr: call %s: already in the queue (a retried filing)", call_id)
         return CallResult(call_id, lang, tuple(dialog.turns), tuple(dialog.path), outcome,
                           tuple(dialog.trace), dialog.handoff, audio_s, decode_s,
                           tuple(latencies))

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
@@ -43,7 +44,8 @@ def _add_lang(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def _add_queue(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--queue", help="handoff queue DB (default: $IVR_QUEUE or var/handoff.sqlite3)")
+    p.add_argument("--queue", help="handoff queue: a SQLite file or sqlite:///abs/path "
+                   "(default: $IVR_QUEUE or var/handoff.sqlite3)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,9 +106,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _queue(args: argparse.Namespace) -> object:
-    from .handoff import default_queue_path, open_queue
+    from .handoff import open_queue
 
-    return open_queue(Path(args.queue) if args.queue else default_queue_path())
+    return open_queue(args.queue or None)  # a URL or a path; None: $IVR_QUEUE or var/
 
 
 def _cmd_route(args: argparse.Namespace) -> int:
@@ -136,12 +138,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     hotline = Hotline(_flow(args), queue=cast(HandoffQueue, _queue(args)),
                       model=args.model)
     results, failures, checked, errors = [], 0, 0, 0
+    # a bare WAV's call id is its name, or the path as given when two files share that name
+    stems = Counter(Path(n).stem for n in args.files)
     for name in args.files:
         try:
             if name.lower().endswith((".yaml", ".yml")):
                 scripts = load_scripts(name)
             else:
-                scripts = [CallScript(Path(name).stem, None, (Speak(name),), name)]
+                call_id = Path(name).stem if stems[Path(name).stem] == 1 else name
+                scripts = [CallScript(call_id, None, (Speak(name),), name)]
             for script in scripts:
                 lang = script.lang or args.lang
                 if lang is None and isinstance(script.inputs[0], Speak):

@@ -1,30 +1,40 @@
 """The human queue: callers the engine hands to an agent, with everything heard so far.
 
-A backend implements `HandoffQueue`; `open_queue` picks one from a path (SQLite is the only one
-today, see `ivr.handoff.sqlite`). Records are served by priority (highest first), then by the
-time they were filed, then by id, and each is claimed by exactly one agent.
+A backend implements `HandoffQueue`; `open_queue` picks one from a URL scheme (`BACKENDS`).
+Records are served by priority (highest first), then by the time they were filed, then by id,
+and each is claimed by exactly one agent. What a record is (validation, masking, its JSON) is
+the same for every backend (`ivr.handoff.record`), and so are the figures
+(`ivr.handoff.stats`); a new backend is one module plus one row in `BACKENDS`.
 
 Example:
-    >>> queue = open_queue(default_queue_path())      # doctest: +SKIP
-    >>> queue.put(handoff)                            # doctest: +SKIP
+    >>> queue = open_queue("sqlite:var/handoff.sqlite3")   # doctest: +SKIP
+    >>> queue.put(handoff)                                 # doctest: +SKIP
     True
-    >>> print(format_handoff(queue.take(agent="a7")))  # doctest: +SKIP
+    >>> print(format_handoff(queue.take(agent="a7")))       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import builtins
 import os
-from dataclasses import dataclass
+import re
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
 from ..errors import QueueError
-from ..types import Handoff, Priority
+from ..types import Handoff
+from . import sqlite
+from .record import STATUSES, DuplicateCallId, QueuedHandoff, Status
+from .stats import QueueCounts, QueueStats
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_QUEUE_PATH",
     "STATUSES",
+    "Clock",
+    "DuplicateCallId",
     "HandoffQueue",
     "QueueCounts",
     "QueueStats",
@@ -34,106 +44,26 @@ __all__ = [
     "open_queue",
 ]
 
-Status = Literal["waiting", "taken"]
-STATUSES: tuple[Status, ...] = ("waiting", "taken")
-"""Every status a record can have: filed and waiting for an agent, or claimed by one."""
-
-DEFAULT_QUEUE_PATH = Path("var") / "handoff.sqlite3"
+DEFAULT_QUEUE_PATH = sqlite.DEFAULT_FOLDER / "handoff.sqlite3"
 """Where the queue lives when $IVR_QUEUE is not set (relative to the working directory)."""
 
-
-@dataclass(frozen=True)
-class QueuedHandoff:
-    """A handoff as stored in a queue, with its serving state."""
-
-    id: int
-    """The queue's own record id (increasing in filing order)."""
-    handoff: Handoff
-    """The record as filed (sensitive digits masked)."""
-    status: Status
-    """"waiting" or "taken"."""
-    taken_by: str | None = None
-    """The agent who took it, when taken."""
-    taken_at: float | None = None
-    """Unix time it was taken, when taken."""
-
-    def __str__(self) -> str:
-        state = f"taken by {self.taken_by or '?'}" if self.status == "taken" else self.status
-        return f"#{self.id} {self.handoff} {state}"
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    """The state of one named queue."""
-
-    queue: str
-    """Queue name."""
-    waiting: int
-    """Records waiting for an agent."""
-    taken: int
-    """Records already claimed."""
-    by_reason: tuple[tuple[str, int], ...]
-    """Waiting records per handoff reason, most frequent first (ties by name)."""
-    by_priority: tuple[tuple[Priority, int], ...]
-    """Waiting records per priority, highest priority first; every priority is listed."""
-    oldest_waiting_seconds: float | None
-    """Age of the oldest waiting record, None when nothing waits."""
-
-    def __str__(self) -> str:
-        return f"{self.queue}: {self.waiting} waiting, {self.taken} taken"
-
-
-@dataclass(frozen=True)
-class QueueStats:
-    """A snapshot of every queue that holds at least one record."""
-
-    queues: tuple[QueueCounts, ...]
-    """One entry per queue, sorted by name."""
-    at: float
-    """Unix time the snapshot was taken (ages are measured from it)."""
-
-    @property
-    def waiting(self) -> int:
-        """Records waiting, over all queues."""
-        return sum(q.waiting for q in self.queues)
-
-    @property
-    def taken(self) -> int:
-        """Records taken, over all queues."""
-        return sum(q.taken for q in self.queues)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON shape (for ``--json``): totals, then one object per queue."""
-        return {
-            "at": self.at,
-            "waiting": self.waiting,
-            "taken": self.taken,
-            "queues": [
-                {
-                    "queue": c.queue,
-                    "waiting": c.waiting,
-                    "taken": c.taken,
-                    "by_reason": dict(c.by_reason),
-                    "by_priority": {str(p): n for p, n in c.by_priority},
-                    "oldest_waiting_seconds": c.oldest_waiting_seconds,
-                }
-                for c in self.queues
-            ],
-        }
-
-    def __str__(self) -> str:
-        return f"{len(self.queues)} queues, {self.waiting} waiting, {self.taken} taken"
+Clock = Callable[[], float]
+"""A source of Unix time (tests pass a fixed one)."""
 
 
 class HandoffQueue(Protocol):
     """What every queue backend offers. Methods raise `QueueError` when storage fails."""
 
     def put(self, h: Handoff) -> bool:
-        """File a handoff; idempotent on `call_id`.
+        """File a handoff, masked (`ivr.handoff.record.prepare`); idempotent on `call_id`.
 
         Returns:
-            True if the record is new; False if that call id was already filed, in which case
-            the first record is kept unchanged.
+            True if the record is new; False if this same record was filed before (a retry:
+            nothing changes).
+
+        Raises:
+            DuplicateCallId: A different record is already filed under `h.call_id`.
+            QueueError: The record is invalid or the storage cannot be written.
         """
         ...
 
@@ -163,25 +93,48 @@ class HandoffQueue(Protocol):
         ...
 
 
+Opener = Callable[[str, Clock], HandoffQueue]
+"""Opens a backend from the part of the URL after "scheme:", with the clock to use."""
+
+BACKENDS: dict[str, Opener] = {
+    "sqlite": sqlite.open_location,
+}
+"""URL scheme -> backend. A plain path (no scheme) is a SQLite file."""
+
+_PLANNED = {"redis": "the redis backend is not available yet"}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+
 def default_queue_path() -> Path:
     """The queue path: $IVR_QUEUE when set and not empty, else ./var/handoff.sqlite3."""
     configured = os.environ.get("IVR_QUEUE", "")
     return Path(configured) if configured else DEFAULT_QUEUE_PATH
 
 
-def open_queue(path: str | Path) -> HandoffQueue:
-    """Open (creating if needed) the queue stored at `path`.
+def open_queue(target: str | Path | None = None, *, clock: Clock = time.time) -> HandoffQueue:
+    """Open (creating if needed) the queue at `target`.
 
     Args:
-        path: A SQLite file; its parent directory is created if missing.
+        target: A URL (`sqlite:///abs/path`, `sqlite:relative/path`), or a plain path to a
+            SQLite file (a `Path` is always a file path). None: $IVR_QUEUE when set, else
+            var/handoff.sqlite3. A file's folder must exist; only the default folder var/ is
+            created.
+        clock: Source of Unix time for filing, taking and ages.
 
     Raises:
-        QueueError: The storage cannot be opened, is not a queue, or the backend is unknown.
+        QueueError: The backend is unknown, or the storage cannot be opened or is not a queue.
     """
-    text = str(path)
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise QueueError(f"queue {text}: no {scheme} backend here; give a SQLite file path")
-    from .sqlite import SqliteQueue  # here, not at the top: sqlite.py imports this module
-
-    return SqliteQueue(path)
+    if target is None:
+        target = os.environ.get("IVR_QUEUE", "") or DEFAULT_QUEUE_PATH
+    if isinstance(target, Path):
+        return sqlite.open_location(str(target), clock)
+    match = _SCHEME.match(target)
+    scheme = match.group(1).lower() if match else ""
+    if match and scheme in BACKENDS:
+        return BACKENDS[scheme](target[match.end():], clock)
+    known = ", ".join(f"{s}:" for s in BACKENDS)
+    if scheme in _PLANNED:
+        raise QueueError(f"queue {target}: {_PLANNED[scheme]} (known: {known})")
+    if match and target[match.end():].startswith("//"):
+        raise QueueError(f"queue {target}: unknown backend '{scheme}' (known: {known})")
+    return sqlite.open_location(target, clock)

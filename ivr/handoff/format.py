@@ -13,7 +13,8 @@ from typing import Any
 
 from ..privacy import mask_sensitive, mask_slot
 from ..types import Priority
-from . import QueuedHandoff, QueueStats
+from .record import QueuedHandoff
+from .stats import QueueStats
 
 __all__ = [
     "format_age",

@@ -5,15 +5,18 @@ One row per handoff: the whole record as JSON, plus the columns the queue sorts 
 agents reading the queue never block the engine filing into it; claiming a record happens in a
 `BEGIN IMMEDIATE` transaction, so two agents never take the same one.
 
-Every text that came from the caller (transcripts, slots) is masked again on the way in: a
-full card number cannot reach the file even if the code that built the `Handoff` forgot.
+The record itself (validation, masking, the JSON in the `record` column, what counts as a
+retried filing) is `ivr.handoff.record`, shared by every backend; so are the figures
+(`ivr.handoff.stats`). This module is only the storage.
+
+A URL names the file: `sqlite:///abs/path`, `sqlite:relative/path` (or a plain path). The
+file's folder must exist — a typo in a path is an error, not a new empty queue somewhere —
+except the default folder `var/`, which is created.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
-import math
 import sqlite3
 import threading
 import time
@@ -21,14 +24,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import QueueError
-from ..privacy import mask_sensitive, mask_slot
-from ..types import LANGS, Candidate, Handoff, Priority, Slot
-from . import STATUSES, QueueCounts, QueuedHandoff, QueueStats
+from ..types import Handoff, Priority
+from .record import STATUSES, QueuedHandoff, check_refiling, decode_json, encode_json, one_of
+from .record import prepare as prepare_record
+from .stats import QueueStats, Tally, build_stats
 
-__all__ = ["SCHEMA_VERSION", "SqliteQueue"]
+__all__ = ["DEFAULT_FOLDER", "SCHEMA_VERSION", "SqliteQueue", "open_location"]
+
+DEFAULT_FOLDER = Path("var")
+"""ivr's own working folder (relative to the working directory): created when missing."""
 
 SCHEMA_VERSION = 1
 """The layout this code reads and writes; a file with another version is refused."""
@@ -50,7 +57,6 @@ _SCHEMA = (
     """CREATE INDEX IF NOT EXISTS handoffs_serving
         ON handoffs (status, queue, priority DESC, created_at, id)""",
 )
-_T = TypeVar("_T")
 _ORDER = "ORDER BY priority DESC, created_at, id"
 _COLUMNS = "id, status, taken_by, taken_at, record"
 
@@ -59,13 +65,15 @@ class SqliteQueue:
     """A `HandoffQueue` in a SQLite file. One instance may be shared between threads.
 
     Args:
-        path: The database file (created with its parent directory if missing), or
-            ":memory:" for a private in-memory queue (no WAL there).
+        path: The database file (created if missing; its folder must exist), or ":memory:"
+            for a private in-memory queue (no WAL there).
         busy_timeout: Seconds to wait for another process holding the write lock.
         clock: Source of Unix time for filing, taking and ages (tests pass a fixed one).
+        create_folder: Create the file's folder when missing (for ivr's own var/ only).
 
     Raises:
-        QueueError: The file cannot be opened, is not a queue, or has another schema version.
+        QueueError: The folder is missing, or the file cannot be opened, is not a queue, or has
+            another schema version.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class SqliteQueue:
         *,
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        create_folder: bool = False,
     ) -> None:
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
@@ -81,8 +90,12 @@ class SqliteQueue:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         with self._errors("cannot open"):
-            if not self._memory:
+            if not self._memory and create_folder:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._memory and not self.path.parent.is_dir():
+                raise QueueError(
+                    f"queue DB {self.path}: folder {self.path.parent} does not exist"
+                )
             conn = sqlite3.connect(
                 str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
@@ -96,26 +109,33 @@ class SqliteQueue:
     # -- the HandoffQueue protocol -------------------------------------------------------------
 
     def put(self, h: Handoff) -> bool:
-        """File a handoff; filing the same call id again keeps the first record.
+        """File a handoff; filing the same record again (a retry) changes nothing.
 
         Transcripts and slots are masked before storing; a `created_at` of 0.0 (unset) is
         stamped with the current time.
 
         Returns:
-            True if the record is new, False if the call id was already filed.
+            True if the record is new, False if this same record was already filed.
 
         Raises:
+            DuplicateCallId: A different record is already filed under `h.call_id`.
             QueueError: The record is invalid or the file cannot be written.
         """
-        h = self._prepare(h)
-        record = json.dumps(_encode(h), ensure_ascii=False, sort_keys=True, allow_nan=False)
+        where = f"queue DB {self.path}"
+        h = prepare_record(h, now=self._clock(), where=where)
         with self._transaction("cannot file a handoff") as conn:
-            cur = conn.execute(
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM handoffs WHERE call_id = ?", (h.call_id,)
+            ).fetchone()
+            if row is not None:
+                check_refiling(self._row(row).handoff, h, where=where)
+                return False
+            conn.execute(
                 "INSERT INTO handoffs (call_id, queue, priority, reason, status, created_at,"
-                " record) VALUES (?, ?, ?, ?, 'waiting', ?, ?) ON CONFLICT (call_id) DO NOTHING",
-                (h.call_id, h.queue, int(h.priority), h.reason, h.created_at, record),
+                " record) VALUES (?, ?, ?, ?, 'waiting', ?, ?)",
+                (h.call_id, h.queue, int(h.priority), h.reason, h.created_at, encode_json(h)),
             )
-            return cur.rowcount == 1
+            return True
 
     def list(
         self, queue: str | None = None, status: str = "waiting"
@@ -152,20 +172,19 @@ class SqliteQueue:
     def stats(self) -> QueueStats:
         """Per-queue counts (reasons and priorities of waiting records) and oldest age."""
         now = self._clock()
-        with self._transaction("cannot read stats", mode="DEFERRED") as conn:
-            counts = conn.execute(
-                "SELECT queue, status, COUNT(*), MIN(created_at) FROM handoffs"
-                " GROUP BY queue, status"
+        with self._lock, self._errors("cannot read stats"):
+            rows = self._connection().execute(
+                "SELECT queue, status, priority, reason, COUNT(*), MIN(created_at)"
+                " FROM handoffs GROUP BY queue, status, priority, reason"
             ).fetchall()
-            reasons = conn.execute(
-                "SELECT queue, reason, COUNT(*) FROM handoffs WHERE status = 'waiting'"
-                " GROUP BY queue, reason"
-            ).fetchall()
-            priorities = conn.execute(
-                "SELECT queue, priority, COUNT(*) FROM handoffs WHERE status = 'waiting'"
-                " GROUP BY queue, priority"
-            ).fetchall()
-        return _build_stats(self.path, now, counts, reasons, priorities)
+        try:
+            tallies = [
+                Tally(str(q), one_of(s, STATUSES), Priority(p), str(r), int(n), float(t))
+                for q, s, p, r, n, t in rows
+            ]
+        except (ValueError, TypeError) as exc:
+            raise QueueError(f"queue DB {self.path}: unreadable counts: {exc}") from exc
+        return build_stats(tallies, now)
 
     def close(self) -> None:
         """Close the database; later calls raise `QueueError`. Closing twice is harmless."""
@@ -244,27 +263,12 @@ class SqliteQueue:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
 
-    def _prepare(self, h: Handoff) -> Handoff:
-        """Validate a handoff, mask caller text, stamp the filing time if unset."""
-        if not isinstance(h, Handoff):
-            raise QueueError(f"queue DB {self.path}: not a Handoff: {type(h).__name__}")
-        problem = _problem(h)
-        if problem:
-            raise QueueError(f"queue DB {self.path}: invalid handoff {h.call_id!r}: {problem}")
-        return replace(
-            h,
-            priority=Priority(h.priority),
-            heard=tuple(mask_sensitive(t) for t in h.heard),
-            slots=tuple(mask_slot(s) for s in h.slots),
-            created_at=self._clock() if h.created_at == 0.0 else float(h.created_at),
-        )
-
     def _row(self, row: tuple[Any, ...]) -> QueuedHandoff:
         """A stored row as a `QueuedHandoff`."""
         rowid, status, taken_by, taken_at, record = row
         try:
-            handoff = _decode(json.loads(record))
-            state = _one_of(status, STATUSES)
+            handoff = decode_json(record)
+            state = one_of(status, STATUSES)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise QueueError(f"queue DB {self.path}: record {rowid} is unreadable: {exc}") from exc
         return QueuedHandoff(
@@ -276,126 +280,25 @@ class SqliteQueue:
         )
 
 
-def _problem(h: Handoff) -> str:
-    """What is wrong with a handoff's fields, or "" when nothing is."""
-    if not isinstance(h.call_id, str) or not h.call_id:
-        return "call_id must be a non-empty string"
-    if not isinstance(h.queue, str) or not h.queue:
-        return "queue must be a non-empty string"
-    if h.priority not in set(Priority):
-        return f"unknown priority {h.priority!r}"
-    if h.lang not in LANGS:
-        return f"unknown language {h.lang!r}"
-    if not all(isinstance(t, str) for t in (*h.heard, *h.path, h.reason)):
-        return "heard, path and reason must be strings"
-    if h.intent is not None and not isinstance(h.intent, str):
-        return "intent must be a string or None"
-    if not all(
-        isinstance(c, Candidate) and isinstance(c.intent, str) and _finite(c.score)
-        for c in h.candidates
-    ):
-        return "candidates must be Candidate values with finite scores"
-    if not all(
-        isinstance(s, Slot) and all(isinstance(v, str) for v in (s.name, s.value, s.masked))
-        for s in h.slots
-    ):
-        return "slots must be Slot values of strings"
-    if not _finite(h.created_at):
-        return f"created_at must be a finite number, not {h.created_at!r}"
-    return ""
+def open_location(location: str, clock: Callable[[], float] = time.time) -> SqliteQueue:
+    """The queue a `sqlite:` URL names (the text after "sqlite:"), or a plain file path.
 
+    `///abs/path` and `/abs/path` are absolute, `relative/path` is relative to the working
+    directory, `:memory:` is a private in-memory queue; `//host/...` is refused (a SQLite file
+    has no host). The folder must exist unless it is `var/`.
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _encode(h: Handoff) -> dict[str, Any]:
-    """The JSON shape of a stored handoff (every field, priority as its number)."""
-    return {
-        "call_id": h.call_id,
-        "queue": h.queue,
-        "priority": int(h.priority),
-        "reason": h.reason,
-        "lang": h.lang,
-        "heard": list(h.heard),
-        "candidates": [{"intent": c.intent, "score": c.score} for c in h.candidates],
-        "path": list(h.path),
-        "slots": [{"name": s.name, "value": s.value, "masked": s.masked} for s in h.slots],
-        "intent": h.intent,
-        "created_at": h.created_at,
-    }
-
-
-def _decode(data: dict[str, Any]) -> Handoff:
-    """A handoff from its stored JSON shape; raises ValueError/KeyError/TypeError if malformed."""
-    intent = data["intent"]
-    return Handoff(
-        call_id=_str(data["call_id"]),
-        queue=_str(data["queue"]),
-        priority=Priority(data["priority"]),
-        reason=_str(data["reason"]),
-        lang=_one_of(data["lang"], LANGS),
-        heard=tuple(_str(t) for t in data["heard"]),
-        candidates=tuple(
-            Candidate(intent=_str(c["intent"]), score=float(c["score"]))
-            for c in data["candidates"]
-        ),
-        path=tuple(_str(p) for p in data["path"]),
-        slots=tuple(
-            Slot(name=_str(s["name"]), value=_str(s["value"]), masked=_str(s["masked"]))
-            for s in data["slots"]
-        ),
-        intent=None if intent is None else _str(intent),
-        created_at=float(data["created_at"]),
-    )
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
-    return value
-
-
-def _one_of(value: object, options: tuple[_T, ...]) -> _T:
-    """`value` as one of `options` (typed as they are), or ValueError."""
-    for option in options:
-        if value == option:
-            return option
-    raise ValueError(f"{value!r} is not one of {options}")
-
-
-def _build_stats(
-    path: Path,
-    now: float,
-    counts: builtins.list[tuple[Any, ...]],
-    reasons: builtins.list[tuple[Any, ...]],
-    priorities: builtins.list[tuple[Any, ...]],
-) -> QueueStats:
-    """Assemble grouped query rows into a `QueueStats`."""
-    names = sorted({str(r[0]) for r in counts})
-    waiting = {str(q): int(n) for q, s, n, _ in counts if s == "waiting"}
-    taken = {str(q): int(n) for q, s, n, _ in counts if s == "taken"}
-    oldest = {str(q): float(t) for q, s, _, t in counts if s == "waiting"}
-    try:
-        by_priority = {(str(q), Priority(p)): int(n) for q, p, n in priorities}
-    except ValueError as exc:
-        raise QueueError(f"queue DB {path}: unreadable priority: {exc}") from exc
-    queues = []
-    for name in names:
-        by_reason = sorted(
-            ((str(r), int(n)) for q, r, n in reasons if q == name),
-            key=lambda item: (-item[1], item[0]),
-        )
-        queues.append(
-            QueueCounts(
-                queue=name,
-                waiting=waiting.get(name, 0),
-                taken=taken.get(name, 0),
-                by_reason=tuple(by_reason),
-                by_priority=tuple(
-                    (p, by_priority.get((name, p), 0)) for p in sorted(Priority, reverse=True)
-                ),
-                oldest_waiting_seconds=max(0.0, now - oldest[name]) if name in oldest else None,
+    Raises:
+        QueueError: The location names a host or nothing, or the queue cannot be opened.
+    """
+    if location.startswith("//"):
+        if not location.startswith("///"):
+            raise QueueError(
+                f"queue sqlite:{location}: a SQLite queue is a file, not a host; "
+                "write sqlite:///abs/path or sqlite:relative/path"
             )
-        )
-    return QueueStats(queues=tuple(queues), at=now)
+        location = location[2:]
+    if not location:
+        raise QueueError("queue sqlite: names no file; write sqlite:///abs/path or "
+                         "sqlite:relative/path")
+    path = Path(location)
+    return SqliteQueue(location, clock=clock, create_folder=path.parent == DEFAULT_FOLDER)

@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from ..call import CallInput, CallResult, Hotline, Speak
@@ -73,7 +72,7 @@ class CallRun:
 
 def build_hotline(cfg: RunConfig) -> Hotline:
     """A Hotline for `cfg` (the model loads on the first audio call)."""
-    queue = open_queue(Path(cfg.queue)) if cfg.queue else None
+    queue = open_queue(cfg.queue) if cfg.queue else None  # a URL or a path, as given
     return Hotline(load_flow(cfg.flow), queue=queue, model=cfg.model)
 
 
