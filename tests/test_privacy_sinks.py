@@ -262,7 +262,8 @@ GENERATED = 40
 @settings(max_examples=1, derandomize=True, database=None, deadline=None,
           phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 @given(sample=st.lists(calls(), min_size=GENERATED, max_size=GENERATED))
-def test_generated_attacks_reach_no_sink(sample: list[Call], tmp_path_factory: pytest.TempPathFactory,
+def test_generated_attacks_reach_no_sink(sample: list[Call],
+                                         tmp_path_factory: pytest.TempPathFactory,
                                          caplog: pytest.LogCaptureFixture) -> None:
     attacks = [from_generated(c) for c in sample
                if all(code not in card[-4:] for code in c.secrets for card in c.cards)]
