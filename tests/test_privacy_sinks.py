@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -296,3 +297,33 @@ def test_subprocess_stdout_and_stderr(tmp_path: Path) -> None:
     assert problems == [], "\n".join(problems)
     assert all(p.returncode == 0 for p in procs), [p.stderr[-300:] for p in procs]
     assert b"***" in procs[0].stdout and b"***" in procs[2].stdout
+
+
+# -- the residual forms: one digit in a turn naming a secret, a code one digit per turn -------
+
+RESIDUAL = [
+    ("en", ("my pin is 1",), 0),
+    ("zh", ("密码是一吗",), 0),
+    ("ko", ("비밀번호는 하나예요",), 0),
+    ("en", ("1 please", "hello", "2 please", "hello", "3 please", "and 4 please"), 1),
+    ("zh", ("一号", "你好", "二号", "嗯", "三号", "四号"), 1),
+    ("ko", ("1번요", "안녕하세요", "2번요", "3번요", "4번요"), 1),
+]
+"""Turns, and how many of their digits may be readable from any sink (a first menu choice)."""
+
+
+def test_lone_digits_are_not_kept_when_they_can_be_a_code(tmp_path: Path) -> None:
+    """Across turns on a patient flow (nine misses before a human takes the call)."""
+    script, flow = tmp_path / "residual.yaml", tmp_path / "patient.yaml"
+    shutil.copytree(BANK.parent / "overlays", tmp_path / "overlays")
+    flow.write_text(BANK.read_text("utf-8").replace("max_retries: 2", "max_retries: 9").replace(
+        "max_low_confidence: 2", "max_low_confidence: 9"), "utf-8")
+    suite(script, [Attack(lang, turns) for lang, turns, _ in RESIDUAL])
+    lines = run("replay", "--flow", str(flow), "--queue", str(tmp_path / "q.sqlite3"), "--json",
+                str(script)).splitlines()
+    assert len(lines) == len(RESIDUAL)
+    for (_, turns, most), line in zip(RESIDUAL, lines, strict=False):
+        heard = [t["heard"] for t in json.loads(line)["turns"]]
+        shown = [c for h in heard for c in ascii_digits(h) if c.isdigit()]
+        assert len(heard) >= len(turns) or len(turns) == 1, (turns, heard)
+        assert len(shown) <= most and "***" in " ".join(heard), (turns, heard)

@@ -25,12 +25,14 @@ from dataclasses import replace
 
 from ..types import Slot
 from .numerals import groups
-from .rules import FULL_MASK, is_secret_turn, mask_text
+from .rules import FULL_MASK, is_secret_turn, lone_digits, mask_text
 
 __all__ = [
     "FULL_MASK",
+    "LONE_TURNS",
     "is_secret_name",
     "is_secret_turn",
+    "lone_digits",
     "mask_digits_keep_last4",
     "mask_sensitive",
     "mask_slot",
@@ -46,6 +48,12 @@ _FILLER_RE = re.compile(
     r"嗯|呃|啊|是|好|음|어|네|예)*",
     re.IGNORECASE,
 )
+LONE_TURNS = 1
+"""Turns with a lone digit a call may store as heard: every later one is a digit of a code
+spread over turns ("1 please", "hello", "2 please") as far as anyone can tell, and masked. A
+menu choice said as a digit still routes (the matcher hears the raw text); only what is stored
+of it is masked."""
+
 _PLAIN_SLOTS = ("amount", "date")
 """Slot kinds that are quantities, not identifiers: kept as read outside secret turns."""
 
