@@ -12,6 +12,10 @@ A *secret turn* — one that names a secret (pin, password, cvv, code on the bac
 비밀번호, 뒷면 …), or follows one (`secret_follows`), or answers a prompt asking for one — keeps
 no digit at all, not even a single one, a tail or an amount.
 
+Across turns, a call keeps at most one lone digit: from the second turn holding one, each is
+masked (`LONE_TURNS`), since a code may be said one digit per turn with filler between; in a
+turn naming a secret no lone digit is kept, only words that look like one (三次, "a new one").
+
 `mask_sensitive` is idempotent and never increases the digits a reader can recover. The
 dialog masks only what it stores or prints: the matcher and slot reader see the raw text.
 """
