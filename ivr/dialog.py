@@ -16,7 +16,15 @@ from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
 from .nlu.policy import decide
 from .nlu.slots import extract_slots
-from .privacy import FULL_MASK, is_secret_turn, mask_sensitive, mask_turn_slots, secret_follows
+from .privacy import (
+    FULL_MASK,
+    LONE_TURNS,
+    is_secret_turn,
+    lone_digits,
+    mask_sensitive,
+    mask_turn_slots,
+    secret_follows,
+)
 from .types import (
     Candidate,
     Decision,
@@ -95,6 +103,9 @@ class Dialog:
         self._intent: str | None = None
         self.slots: dict[str, Slot] = {}
         self._secret_next = False
+        self._lone_turns = 0
+        """Turns so far that held a lone spoken digit: from the second on, one is a secret
+        being spread out ("1 please" / "hello" / "2 please"), so none is kept."""
         """The caller said a secret is coming: the next turn keeps no digit (ivr.privacy)."""
         """Slots heard so far in the call (masked forms only are ever printed)."""
 
@@ -210,7 +221,10 @@ class Dialog:
         """The caller said something."""
         if self.done:
             return []
-        secret = self._secret_next or is_secret_turn(self.node.prompt.get(self.lang, ""))
+        lone = lone_digits(utt.text)
+        secret = (self._secret_next or is_secret_turn(self.node.prompt.get(self.lang, ""))
+                  or (lone > 0 and self._lone_turns >= LONE_TURNS))
+        self._lone_turns += lone > 0
         self._secret_next = secret_follows(utt.text, secret=secret)
         heard = mask_sensitive(utt.text, secret=secret)
         self.heard.append(heard)

@@ -12,6 +12,10 @@ A *secret turn* — one that names a secret (pin, password, cvv, code on the bac
 비밀번호, 뒷면 …), or follows one (`secret_follows`), or answers a prompt asking for one — keeps
 no digit at all, not even a single one, a tail or an amount.
 
+Across turns, a call keeps at most one lone digit: from the second turn holding one, each is
+masked (`LONE_TURNS`), since a code may be said one digit per turn with filler between; in a
+turn naming a secret no lone digit is kept, only words that look like one (三次, "a new one").
+
 `mask_sensitive` is idempotent and never increases the digits a reader can recover. The
 dialog masks only what it stores or prints: the matcher and slot reader see the raw text.
 """
@@ -25,12 +29,14 @@ from dataclasses import replace
 
 from ..types import Slot
 from .numerals import groups
-from .rules import FULL_MASK, is_secret_turn, mask_text
+from .rules import FULL_MASK, is_secret_turn, lone_digits, mask_text
 
 __all__ = [
     "FULL_MASK",
+    "LONE_TURNS",
     "is_secret_name",
     "is_secret_turn",
+    "lone_digits",
     "mask_digits_keep_last4",
     "mask_sensitive",
     "mask_slot",
@@ -46,6 +52,12 @@ _FILLER_RE = re.compile(
     r"嗯|呃|啊|是|好|음|어|네|예)*",
     re.IGNORECASE,
 )
+LONE_TURNS = 1
+"""Turns with a lone digit a call may store as heard: every later one is a digit of a code
+spread over turns ("1 please", "hello", "2 please") as far as anyone can tell, and masked. A
+menu choice said as a digit still routes (the matcher hears the raw text); only what is stored
+of it is masked."""
+
 _PLAIN_SLOTS = ("amount", "date")
 """Slot kinds that are quantities, not identifiers: kept as read outside secret turns."""
 

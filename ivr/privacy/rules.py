@@ -23,7 +23,8 @@ import re
 
 from .numerals import Group, groups
 
-__all__ = ["AMOUNT_DIGITS", "FULL_MASK", "SPREAD", "is_secret_turn", "luhn_ok", "mask_text"]
+__all__ = ["AMOUNT_DIGITS", "FULL_MASK", "SPREAD", "is_secret_turn", "lone_digits", "luhn_ok",
+           "mask_text"]
 
 FULL_MASK = "***"
 """What a PIN, CVV, code, or any number not known to be safe becomes."""
@@ -129,9 +130,23 @@ def _day(text: str, g: Group) -> bool:
     return len(head) <= 2 and all(t.kind == "char" and t.digits.isdigit() for t in head)
 
 
+_COUNTER_RE = re.compile(r"[次个個下遍回位天起样樣些点點会會直定般共切]")
+"""Chinese measure words and word endings after 一/三 that make it a word (一下, 三次, 一起)."""
+
+
+def _word_not_digit(text: str, g: Group) -> bool:
+    """A weak lone token that is a word even in a turn naming a secret: "a new one", 三次."""
+    tok = g.tokens[0]
+    if not tok.weak:
+        return False
+    return tok.kind == "en" or (tok.kind == "char" and _COUNTER_RE.match(text, tok.end) is not None)
+
+
 def _replacement(text: str, g: Group, secret: int, lone: int) -> str | None:
     """What one group becomes, or None to keep it as heard (`secret`: 0 no, 1 cue, 2 told)."""
     if len(g.tokens) == 1 and len(g.digits) <= 2:
+        if secret == 1:  # a cue: every lone digit goes ("my pin is 1", 密码是一吗), not words
+            return None if _word_not_digit(text, g) and lone < SPREAD else FULL_MASK
         weak = g.tokens[0].weak
         return FULL_MASK if secret > weak or lone >= SPREAD else None
     if secret:
@@ -141,6 +156,12 @@ def _replacement(text: str, g: Group, secret: int, lone: int) -> str | None:
     if _is_card(g.digits):
         return "****" + g.digits[-4:]
     return FULL_MASK
+
+
+def lone_digits(text: str) -> int:
+    """How many lone digits (a single spoken or written digit, not a word) `text` holds."""
+    return sum(1 for g in groups(text) if len(g.tokens) == 1 and len(g.digits) <= 2
+               and not g.tokens[0].weak)
 
 
 def mask_text(text: str, *, secret: bool = False) -> str:
