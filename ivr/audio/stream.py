@@ -9,10 +9,11 @@ from typing import Any
 from ivr.errors import AudioError, UsageError
 from ivr.types import SAMPLE_RATE, Audio
 
-__all__ = ["Microphone", "frames", "open_microphone"]
+__all__ = ["Microphone", "frame_samples", "frames", "open_microphone"]
 
 
-def _frame_samples(rate: int, ms: int) -> int:
+def frame_samples(rate: int, ms: int) -> int:
+    """Samples in a frame of `ms` milliseconds at `rate` (UsageError for nonsense)."""
     if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0:
         raise UsageError(f"frame length must be a positive number of milliseconds, got {ms!r}")
     if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
@@ -33,7 +34,7 @@ def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
     Yields:
         Consecutive slices of `audio.pcm`; nothing for empty audio.
     """
-    step = 2 * _frame_samples(SAMPLE_RATE, ms)
+    step = 2 * frame_samples(SAMPLE_RATE, ms)
     pcm = audio.pcm
     for start in range(0, len(pcm), step):
         yield pcm[start : start + step]
@@ -111,7 +112,7 @@ def open_microphone(
         AudioError: "no audio input device: ..." when PortAudio is missing or there is no
             usable input device; "microphone: ..." when the device refuses the settings.
     """
-    frame_samples = _frame_samples(rate, ms)
+    samples = frame_samples(rate, ms)
     try:
         import sounddevice
     except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
@@ -123,11 +124,11 @@ def open_microphone(
         raise AudioError(f"no audio input device: {exc}") from None
     try:
         stream = sounddevice.RawInputStream(
-            samplerate=rate, blocksize=frame_samples, device=device, channels=1, dtype="int16"
+            samplerate=rate, blocksize=samples, device=device, channels=1, dtype="int16"
         )
     except errors as exc:  # rate or channel count not supported, device busy
         raise AudioError(f"microphone: cannot record at {rate} Hz mono ({exc})") from None
-    mic = Microphone(stream, frame_samples, errors)
+    mic = Microphone(stream, samples, errors)
     try:
         stream.start()
     except errors as exc:
