@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ivr.audio.g711 import decode_alaw, decode_mulaw, encode_alaw, encode_mulaw
 from ivr.audio.resample import output_length, resample
-from ivr.audio.stream import Microphone, frames, open_microphone
+from ivr.audio.stream import FrameBudget, Microphone, frames, open_microphone
 from ivr.audio.wav import (
     DEFAULT_MAX_BYTES,
     WRITE_ENCODINGS,
@@ -26,6 +26,7 @@ from ivr.audio.wavstream import WavReader, open_wav
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "WRITE_ENCODINGS",
+    "FrameBudget",
     "Microphone",
     "WavReader",
     "decode_alaw",

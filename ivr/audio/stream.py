@@ -1,15 +1,16 @@
-"""Audio as a stream of frames: chunking decoded audio, and the live microphone."""
+"""Audio as a stream of frames: chunking decoded audio, a call's audio budget, and the live
+microphone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
 from ivr.errors import AudioError, UsageError
 from ivr.types import SAMPLE_RATE, Audio
 
-__all__ = ["Microphone", "frame_samples", "frames", "open_microphone"]
+__all__ = ["FrameBudget", "Microphone", "frame_samples", "frames", "open_microphone"]
 
 
 def frame_samples(rate: int, ms: int) -> int:
@@ -38,6 +39,42 @@ def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
     pcm = audio.pcm
     for start in range(0, len(pcm), step):
         yield pcm[start : start + step]
+
+
+class FrameBudget:
+    """The audio one call may still take in, spent frame by frame across its turns.
+
+    `take(frames)` passes 16 kHz PCM16 frames through until the budget is spent, then stops
+    and sets `exhausted`: a recording or a line that never ends cannot hold a call, its
+    buffers or its recogniser for ever. A turn that ends by itself before then leaves the
+    rest of its frames unread and the budget unspent.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise UsageError(f"a call's audio budget must be positive, got {seconds!r} s")
+        self.seconds = seconds
+        """The whole budget."""
+        self._left = round(seconds * SAMPLE_RATE)  # samples
+        self._used = 0
+        self.exhausted = False
+        """A frame was refused: the call heard all the audio it may."""
+
+    @property
+    def used_s(self) -> float:
+        """Audio taken so far."""
+        return self._used / SAMPLE_RATE
+
+    def take(self, frames: Iterable[bytes]) -> Iterator[bytes]:
+        """`frames` until the budget runs out (a frame that would overrun it is refused)."""
+        for frame in frames:
+            samples = len(frame) // 2
+            if self.exhausted or samples > self._left:
+                self.exhausted = True
+                return
+            self._left -= samples
+            self._used += samples
+            yield frame
 
 
 class Microphone:
