@@ -40,16 +40,36 @@ BASELINE = ("Before streaming (issue 10, finding 3, on main): peak RSS 191 MB fo
 _CHUNK_S = 60
 
 _PROBE = """
-import json, resource, sys
+import glob, json, resource, sys, threading, time
 from ivr.cli import main
+
+worker_kb = 0
+
+def watch():  # the recognition worker's peak (VmHWM), sampled until it exits
+    global worker_kb
+    while True:
+        for listing in glob.glob("/proc/self/task/*/children"):
+            try:
+                pids = open(listing).read().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:
+                    for line in open(f"/proc/{pid}/status"):
+                        if line.startswith("VmHWM:"):
+                            worker_kb = max(worker_kb, int(line.split()[1]))
+                except OSError:
+                    pass
+        time.sleep(0.05)
+
+threading.Thread(target=watch, daemon=True).start()
 try:
     code = main(sys.argv[2:])
 except SystemExit as exc:
     code = exc.code if isinstance(exc.code, int) else 2
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 with open(sys.argv[1], "w") as out:
-    json.dump({"code": code, "self_kb": own, "children_kb": kids}, out)
+    json.dump({"code": code, "self_kb": own, "children_kb": worker_kb}, out)
 """
 
 
