@@ -137,6 +137,16 @@ def test_a_file_that_shrinks_while_read_ends_cleanly(tmp_path: Path) -> None:
     assert 0 < len(rest) < 60 * 50
 
 
+def test_reading_after_close_is_an_audio_error(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    write_noise_call(path, 10)
+    with open_wav(path) as wav:
+        stream = wav.frames(20)
+        next(stream)
+    with pytest.raises(AudioError, match="read after the file was closed"):
+        list(stream)
+
+
 @settings(max_examples=200, deadline=None)
 @given(budget_s=st.floats(0.01, 5.0), turns=st.lists(st.integers(0, 300), max_size=6))
 def test_budget_spends_frames_across_turns(budget_s: float, turns: list[int]) -> None:

@@ -46,6 +46,8 @@ class _FileSource:
             return self.handle.read(n)
         except OSError as exc:
             raise AudioError(f"{self.name}: cannot read ({exc.strerror or exc})") from None
+        except ValueError:  # read after close()
+            raise AudioError(f"{self.name}: read after the file was closed") from None
 
 
 def _open(name: str) -> BinaryIO:
