@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .asr import AsrCrash, Recognizer, SpeechService, grammar_words
-from .audio import frames, read_wav
+from .audio import FrameBudget, WavReader, frames, open_wav
 from .dialog import Dialog, Turn
 from .flow.model import Flow
 from .handoff import HandoffQueue
@@ -183,10 +183,14 @@ class Hotline:
             self._listeners[lang] = Listener(self.recognizer(lang), judge, timers)
         return self._listeners[lang]
 
-    def hear(self, dialog: Dialog, audio: Audio) -> Heard:
-        """One caller turn of recorded audio through the speech front-end (raises AsrCrash)."""
+    def hear(self, dialog: Dialog, audio: Audio | WavReader,
+             budget: FrameBudget | None = None) -> Heard:
+        """One caller turn of recorded audio through the speech front-end (raises AsrCrash):
+        decoded audio, or a file streamed frame by frame (read only as far as the turn goes),
+        spending the call's `budget` if given."""
+        source = audio.frames(20) if isinstance(audio, WavReader) else frames(audio, 20)
         return self.listener(dialog.lang).listen(
-            frames(audio, 20), grammar=self.grammar(dialog),
+            budget.take(source) if budget else source, grammar=self.grammar(dialog),
             allowed=self.flow.intents_at(dialog.node.id), confirming=dialog.confirming,
             narrowband=audio.narrowband)
 
@@ -222,6 +226,7 @@ class Hotline:
         dialog.start()
         audio_s = decode_s = 0.0
         latencies: list[float] = []
+        budget = FrameBudget(self.speech.max_call_audio_s)
         for item in inputs:
             if dialog.done:
                 break
@@ -230,12 +235,18 @@ class Hotline:
             elif isinstance(item, Speak):
                 try:
                     self.listener(lang)  # a missing model is reported before a missing file
-                    heard = self.hear(dialog, read_wav(item.path))
+                    with open_wav(item.path) as wav:
+                        heard = self.hear(dialog, wav, budget)
                 except AsrCrash as exc:  # the recogniser died: a human takes the call
                     _log.warning("ivr: call %s: %s; handing off", call_id, exc)
                     dialog.on_error("asr_error")
                     continue
                 audio_s, decode_s = audio_s + heard.audio_seconds, decode_s + heard.decode_seconds
+                if budget.exhausted:  # cut mid-turn: a human takes the call, not half a turn
+                    _log.warning("ivr: call %s: over %g s of audio; handing off", call_id,
+                                 budget.seconds)
+                    dialog.on_error("audio_limit")
+                    continue
                 t0 = time.perf_counter()
                 if heard.utterance is None:
                     dialog.on_no_input()

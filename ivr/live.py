@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .asr import AsrCrash
+from .audio import FrameBudget
 from .call import Hotline
 from .dialog import Dialog
 from .errors import UsageError
@@ -212,13 +213,18 @@ def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
     try:
         hotline.listener(lang)  # load the model before the caller is greeted
         speaker.say(dialog.start())
-        frames = iter(mic)
+        budget = FrameBudget(hotline.speech.max_call_audio_s)
+        frames = budget.take(mic)
         while not dialog.done:
             try:
                 heard = _listen(hotline, dialog, frames, speaker, partial, barge_in=barge_in)
             except AsrCrash as exc:
                 print(f"(speech recognition failed: {exc})", file=out, flush=True)
                 speaker.say(dialog.on_error("asr_error"))
+                break
+            if budget.exhausted:  # the call took in all the audio it may: a human takes it
+                print(f"(over {budget.seconds:g} s of caller audio)", file=out, flush=True)
+                speaker.say(dialog.on_error("audio_limit"))
                 break
             if heard is None:
                 break

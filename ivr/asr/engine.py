@@ -378,6 +378,8 @@ class DualStream:
         self._settled: DualResult | None = None
         self._conditioners = self._fresh_conditioners()
         self.seconds = 0.0
+        self.dropped_s = 0.0
+        """Audio refused past `DecoderConfig.max_utterance_s`."""
         self.closed = False
 
     def _fresh_conditioners(self) -> list[Conditioner]:
@@ -387,7 +389,10 @@ class DualStream:
                 for v in (*self._views, "plain")]
 
     def feed(self, pcm: bytes) -> None:
-        """Decode the next frame of 16 kHz PCM16."""
+        """Decode the next frame of 16 kHz PCM16 (dropped past `max_utterance_s`)."""
+        if self.seconds + len(pcm) / 2 / SAMPLE_RATE > self.engine.config.max_utterance_s + 1e-9:
+            self.dropped_s += len(pcm) / 2 / SAMPLE_RATE
+            return
         if self._settled is not None:  # finalised at a pause, and the caller went on
             self._settled = None
             self._conditioners = self._fresh_conditioners()

@@ -69,6 +69,11 @@ class DecoderConfig:
     views: tuple[str, ...] = ("plain", "fast")
     """Grammar decoders per stream, each on differently prepared audio ("plain", "fast": 10 %
     faster); their hypotheses vote (`ivr.speech.judge`). One view halves the grammar cost."""
+    max_utterance_s: float = 60.0
+    """Longest audio one stream decodes; frames past it are dropped. A stream keeps its
+    utterance's audio (to decode it again from the start when the caller goes on after a
+    settle) and Vosk keeps its search lattice, both growing with the utterance: this bounds
+    them whatever a client sends. The front-end's endpointer ends turns well before (12 s)."""
 
 
 def cache_dir() -> Path:

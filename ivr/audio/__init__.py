@@ -2,16 +2,17 @@
 
 `read_wav` decodes PCM 8/16/24/32-bit, IEEE float and G.711 μ-law/A-law WAV files of any
 rate and channel count (plain or WAVE_FORMAT_EXTENSIBLE) without the standard `wave` or
-`audioop` modules; `frames` chunks the result for a recogniser; `open_microphone` records
-live (sounddevice is imported only when it is called, so this package imports without
-PortAudio). `write_wav` and the G.711 codecs serve tests and tools.
+`audioop` modules; `frames` chunks the result for a recogniser; `open_wav` streams a file
+as those same frames, a block at a time, in memory that does not grow with the file (what
+calls use); `open_microphone` records live (sounddevice is imported only when it is called,
+so this package imports without PortAudio). `write_wav` and the G.711 codecs serve tests and tools.
 """
 
 from __future__ import annotations
 
 from ivr.audio.g711 import decode_alaw, decode_mulaw, encode_alaw, encode_mulaw
 from ivr.audio.resample import output_length, resample
-from ivr.audio.stream import Microphone, frames, open_microphone
+from ivr.audio.stream import FrameBudget, Microphone, frames, open_microphone
 from ivr.audio.wav import (
     DEFAULT_MAX_BYTES,
     WRITE_ENCODINGS,
@@ -20,11 +21,14 @@ from ivr.audio.wav import (
     wav_bytes,
     write_wav,
 )
+from ivr.audio.wavstream import WavReader, open_wav
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "WRITE_ENCODINGS",
+    "FrameBudget",
     "Microphone",
+    "WavReader",
     "decode_alaw",
     "decode_mulaw",
     "decode_wav",
@@ -32,6 +36,7 @@ __all__ = [
     "encode_mulaw",
     "frames",
     "open_microphone",
+    "open_wav",
     "output_length",
     "read_wav",
     "resample",

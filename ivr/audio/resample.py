@@ -5,9 +5,9 @@ The conversion is rational: `dst / src` is reduced to `up / down` (approximated 
 `n * down / up`. Its value is the input convolved with a windowed-sinc low-pass whose
 cutoff lies just under the lower of the two Nyquist frequencies, so upsampling does not
 image and downsampling does not alias. Output samples that share a fractional offset (a
-"phase") share one set of filter taps; each phase is one matrix-vector product over a
-strided view of the input, so the work is a handful of numpy calls per phase rather
-than a Python loop per sample.
+"phase") share one set of filter taps, computed once per conversion. Input is converted a
+block at a time (`StreamResampler`), whole signals and streams alike, so memory stays
+bounded and a file decoded in pieces gives exactly the samples of one decoded whole.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from ivr.errors import UsageError
 
-__all__ = ["output_length", "resample"]
+__all__ = ["StreamResampler", "converts", "output_length", "resample"]
 
 ZERO_CROSSINGS = 32
 """Sinc zero crossings on each side of the centre tap (longer = sharper transition)."""
@@ -42,6 +42,13 @@ def _ratio(src_rate: int, dst_rate: int) -> tuple[int, int]:
         raise UsageError(f"sample rates must be positive, got {src_rate} and {dst_rate}")
     step = Fraction(src_rate, dst_rate).limit_denominator(MAX_PHASES)
     return step.denominator, step.numerator
+
+
+def converts(src_rate: int, dst_rate: int) -> bool:
+    """False when `resample` returns its input unchanged (the rates are equal, or so close
+    that the nearest ratio within `MAX_PHASES` is 1/1)."""
+    up, down = _ratio(src_rate, dst_rate)
+    return up != down
 
 
 def output_length(n_samples: int, src_rate: int, dst_rate: int) -> int:
@@ -80,8 +87,17 @@ def _phase_taps(offset: float, half: int, width: float) -> NDArray[np.float32]:
     return (taps / total if total else taps).astype(np.float32)
 
 
+_BY_PHASE = 32
+"""Outputs per phase from which a push is computed phase by phase (see `_by_phase`)."""
+BLOCK = 16_384
+"""Input samples converted per step (bounds the working memory of a conversion)."""
+
+
 def resample(samples: NDArray[np.float32], src_rate: int, dst_rate: int) -> NDArray[np.float32]:
     """Convert a mono float signal from `src_rate` to `dst_rate`.
+
+    The signal goes through a `StreamResampler` `BLOCK` samples at a time, so a whole signal
+    and the same signal streamed in pieces give the same samples, bit for bit.
 
     Args:
         samples: 1-D signal at `src_rate`.
@@ -95,27 +111,12 @@ def resample(samples: NDArray[np.float32], src_rate: int, dst_rate: int) -> NDAr
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim != 1:
         raise UsageError(f"resample expects a 1-D signal, got shape {x.shape}")
-    up, down = _ratio(src_rate, dst_rate)
-    if up == down:
+    if not converts(src_rate, dst_rate):
         return x
-    n_out = output_length(len(x), src_rate, dst_rate)
-    out = np.zeros(n_out, dtype=np.float32)
-    if n_out == 0:
-        return out
-    cutoff = ROLLOFF * min(1.0, up / down)  # as a fraction of the input Nyquist frequency
-    width = ZERO_CROSSINGS / cutoff  # half-length of the filter, in input samples
-    half = math.ceil(width)
-    padded = np.concatenate([np.zeros(half, np.float32), x, np.zeros(half + 1, np.float32)])
-    windows = sliding_window_view(padded, 2 * half)
-    for first in range(min(up, n_out)):
-        # Outputs first, first + up, first + 2 * up, ... share one phase.
-        count = len(range(first, n_out, up))
-        base, phase = divmod(first * down, up)
-        taps = _phase_taps(phase / up, half, width)
-        # windows[base + 1] starts at input sample base - half + 1.
-        rows = windows[base + 1 : base + 1 + (count - 1) * down + 1 : down]
-        out[first::up] = rows @ taps
-    return out
+    stream = StreamResampler(src_rate, dst_rate)
+    parts = [stream.push(x[start : start + BLOCK]) for start in range(0, len(x), BLOCK)]
+    parts.append(stream.flush())
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 class StreamResampler:
@@ -167,14 +168,37 @@ class StreamResampler:
         last = ((end - self.half) * self.up - 1) // self.down
         if last < self._next:
             return np.zeros(0, np.float32)
-        n = np.arange(self._next, last + 1)
-        base, phase = np.divmod(n * self.down, self.up)
-        first = base - self.half + 1 - self._start
-        windows = self._buf[first[:, None] + self._offsets]
-        out: NDArray[np.float32] = np.einsum("ij,ij->i", windows, self._taps[phase])
+        count = last + 1 - self._next
+        if count >= _BY_PHASE * self.up:
+            out = self._by_phase(count)
+        else:
+            n = np.arange(self._next, last + 1)
+            base, phase = np.divmod(n * self.down, self.up)
+            first = base - self.half + 1 - self._start
+            windows = self._buf[first[:, None] + self._offsets]
+            out = np.einsum("ij,ij->i", windows, self._taps[phase])
         self._next = last + 1
         drop = self._next * self.down // self.up - self.half + 1 - self._start
         if drop > 0:
             self._buf = self._buf[drop:]
             self._start += drop
-        return out.astype(np.float32)
+        return out.astype(np.float32, copy=False)
+
+    def _by_phase(self, count: int) -> NDArray[np.float32]:
+        """The next `count` outputs, one strided view per phase instead of a gathered copy.
+
+        Outputs `up` apart share a phase and sit `down` inputs apart, so each phase is one
+        view of the buffer; the products are summed by the same einsum as the gathered form
+        (the same sums, bit for bit, as the tests check), without its count × taps copy.
+        """
+        n = np.arange(self._next, self._next + self.up)
+        base, phase = np.divmod(n * self.down, self.up)
+        first = base - self.half + 1 - self._start
+        view = sliding_window_view(self._buf, 2 * self.half)
+        out = np.empty(count, np.float32)
+        for p in range(self.up):
+            k = len(range(p, count, self.up))
+            rows = view[first[p] : first[p] + (k - 1) * self.down + 1 : self.down]
+            taps = np.broadcast_to(self._taps[phase[p]], rows.shape)
+            out[p :: self.up] = np.einsum("ij,ij->i", rows, taps)
+        return out

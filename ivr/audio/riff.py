@@ -1,6 +1,7 @@
 """The RIFF/WAVE container: find the `fmt ` and `data` chunks and check the format.
 
-Everything here works on bytes already in memory and raises `WavProblem(reason)`; the caller
+Everything here reads through a `Source` (bytes in memory, or a file read on demand: only
+chunk headers and the `fmt ` body are read) and raises `WavProblem(reason)`; the caller
 (`ivr.audio.wav`) prefixes the path and turns it into an `AudioError`. Lenient where real
 recorders are sloppy (RIFF sizes that disagree with the file, a data chunk cut short, a
 streaming writer's placeholder sizes, an odd chunk without its pad byte), strict where the
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "MAX_RATE",
     "MIN_RATE",
+    "BytesSource",
+    "Source",
     "WavFormat",
     "WavProblem",
     "find_chunks",
+    "locate_chunks",
     "parse_fmt",
     "sniff",
 ]
@@ -130,55 +135,88 @@ def _printable(chunk_id: bytes) -> bool:
     return len(chunk_id) == 4 and all(32 <= c < 127 for c in chunk_id)
 
 
-def _next_chunk(data: bytes, body: int, size: int) -> int:
+class Source(Protocol):
+    """Random access to the bytes of a file: in memory, or read from disk on demand."""
+
+    size: int
+    """Total bytes."""
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to `n` bytes from `offset` (fewer at the end)."""
+        ...
+
+
+class BytesSource:
+    """A `Source` over bytes in memory."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.size = data, len(data)
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to `n` bytes from `offset`."""
+        return self.data[offset : offset + n]
+
+
+def _next_chunk(src: Source, body: int, size: int) -> int:
     """Offset of the chunk after a body of `size` bytes at `body`, honouring the pad byte.
 
     Some writers forget the pad byte after an odd-sized chunk; when the padded offset holds
     no plausible chunk id but the unpadded one does, the unpadded offset is used.
     """
     end = body + size
-    if size % 2 and not _printable(data[end + 1 : end + 5]) and _printable(data[end : end + 4]):
-        return end
+    if size % 2:
+        ahead = src.read_at(end, 5)
+        if not _printable(ahead[1:5]) and _printable(ahead[0:4]):
+            return end
     return end + size % 2
 
 
 def find_chunks(data: bytes) -> tuple[bytes, memoryview]:
-    """The `fmt ` body and the `data` body of a WAVE file in memory.
+    """The `fmt ` body and the `data` body of a WAVE file in memory (see `locate_chunks`)."""
+    fmt, start, size = locate_chunks(BytesSource(data))
+    return fmt, memoryview(data)[start : start + size]
 
-    The data body is cut at the end of the file when its header claims more, and taken to
-    the end of the file when a streaming writer left a placeholder size of zero.
+
+def locate_chunks(src: Source) -> tuple[bytes, int, int]:
+    """The `fmt ` body, and the offset and size of the `data` body, of a WAVE file.
+
+    Only chunk headers and the `fmt ` body are read, so a file of any length is walked in a
+    few reads. The data body is cut at the end of the file when its header claims more, and
+    taken to the end of the file when a streaming writer left a placeholder size of zero.
     """
-    if data[:4] != b"RIFF"[: len(data)]:
-        raise WavProblem(sniff(data[:512]))
-    if len(data) < 12:
-        raise WavProblem(f"truncated header ({len(data)} bytes)")
-    if data[8:12] != b"WAVE":
-        raise WavProblem(sniff(data[:512]))
-    riff_end = 8 + struct.unpack_from("<I", data, 4)[0]
+    head = src.read_at(0, 512)
+    if head[:4] != b"RIFF"[: len(head)]:
+        raise WavProblem(sniff(head))
+    if src.size < 12:
+        raise WavProblem(f"truncated header ({src.size} bytes)")
+    if head[8:12] != b"WAVE":
+        raise WavProblem(sniff(head))
+    riff_end = 8 + struct.unpack_from("<I", head, 4)[0]
     fmt: bytes | None = None
-    body: memoryview | None = None
+    body: tuple[int, int] | None = None
     pos, walked = 12, 0
-    while pos + 8 <= len(data) and (fmt is None or body is None):
+    while pos + 8 <= src.size and (fmt is None or body is None):
         walked += 1
         if walked > MAX_CHUNKS:
             raise WavProblem(f"more than {MAX_CHUNKS} chunks before the audio")
-        chunk_id = data[pos : pos + 4]
-        (size,) = struct.unpack_from("<I", data, pos + 4)
+        header = src.read_at(pos, 8)
+        chunk_id = header[:4]
+        (size,) = struct.unpack_from("<I", header, 4)
         start = pos + 8
         if chunk_id == b"fmt " and fmt is None:
-            if start + size > len(data):
-                raise WavProblem(f"truncated fmt chunk ({len(data) - start} of {size} bytes)")
-            fmt = data[start : start + size]
+            if start + size > src.size:
+                raise WavProblem(f"truncated fmt chunk ({src.size - start} of {size} bytes)")
+            fmt = src.read_at(start, size)
         elif chunk_id == b"data" and body is None:
-            if size == 0 and riff_end <= start < len(data):
-                size = len(data) - start  # streaming writer never filled in the sizes
-            body = memoryview(data)[start : start + size]
-        pos = _next_chunk(data, start, size)
+            if size == 0 and riff_end <= start < src.size:
+                size = src.size - start  # streaming writer never filled in the sizes
+            body = (start, max(0, min(size, src.size - start)))
+        pos = _next_chunk(src, start, size)
     if fmt is None:
         raise WavProblem("no fmt chunk" + ("" if body is None else " to say how to read the data"))
     if body is None:
         raise WavProblem("no data chunk")
-    return fmt, body
+    return fmt, body[0], body[1]
 
 
 def _format_name(tag: int) -> str:

@@ -1,18 +1,20 @@
-"""Audio as a stream of frames: chunking decoded audio, and the live microphone."""
+"""Audio as a stream of frames: chunking decoded audio, a call's audio budget, and the live
+microphone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
 from ivr.errors import AudioError, UsageError
 from ivr.types import SAMPLE_RATE, Audio
 
-__all__ = ["Microphone", "frames", "open_microphone"]
+__all__ = ["FrameBudget", "Microphone", "frame_samples", "frames", "open_microphone"]
 
 
-def _frame_samples(rate: int, ms: int) -> int:
+def frame_samples(rate: int, ms: int) -> int:
+    """Samples in a frame of `ms` milliseconds at `rate` (UsageError for nonsense)."""
     if isinstance(ms, bool) or not isinstance(ms, int) or ms <= 0:
         raise UsageError(f"frame length must be a positive number of milliseconds, got {ms!r}")
     if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
@@ -33,10 +35,46 @@ def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
     Yields:
         Consecutive slices of `audio.pcm`; nothing for empty audio.
     """
-    step = 2 * _frame_samples(SAMPLE_RATE, ms)
+    step = 2 * frame_samples(SAMPLE_RATE, ms)
     pcm = audio.pcm
     for start in range(0, len(pcm), step):
         yield pcm[start : start + step]
+
+
+class FrameBudget:
+    """The audio one call may still take in, spent frame by frame across its turns.
+
+    `take(frames)` passes 16 kHz PCM16 frames through until the budget is spent, then stops
+    and sets `exhausted`: a recording or a line that never ends cannot hold a call, its
+    buffers or its recogniser for ever. A turn that ends by itself before then leaves the
+    rest of its frames unread and the budget unspent.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if not seconds > 0:
+            raise UsageError(f"a call's audio budget must be positive, got {seconds!r} s")
+        self.seconds = seconds
+        """The whole budget."""
+        self._left = round(seconds * SAMPLE_RATE)  # samples
+        self._used = 0
+        self.exhausted = False
+        """A frame was refused: the call heard all the audio it may."""
+
+    @property
+    def used_s(self) -> float:
+        """Audio taken so far."""
+        return self._used / SAMPLE_RATE
+
+    def take(self, frames: Iterable[bytes]) -> Iterator[bytes]:
+        """`frames` until the budget runs out (a frame that would overrun it is refused)."""
+        for frame in frames:
+            samples = len(frame) // 2
+            if self.exhausted or samples > self._left:
+                self.exhausted = True
+                return
+            self._left -= samples
+            self._used += samples
+            yield frame
 
 
 class Microphone:
@@ -111,7 +149,7 @@ def open_microphone(
         AudioError: "no audio input device: ..." when PortAudio is missing or there is no
             usable input device; "microphone: ..." when the device refuses the settings.
     """
-    frame_samples = _frame_samples(rate, ms)
+    samples = frame_samples(rate, ms)
     try:
         import sounddevice
     except (ImportError, OSError) as exc:  # OSError: the PortAudio library is missing
@@ -123,11 +161,11 @@ def open_microphone(
         raise AudioError(f"no audio input device: {exc}") from None
     try:
         stream = sounddevice.RawInputStream(
-            samplerate=rate, blocksize=frame_samples, device=device, channels=1, dtype="int16"
+            samplerate=rate, blocksize=samples, device=device, channels=1, dtype="int16"
         )
     except errors as exc:  # rate or channel count not supported, device busy
         raise AudioError(f"microphone: cannot record at {rate} Hz mono ({exc})") from None
-    mic = Microphone(stream, frame_samples, errors)
+    mic = Microphone(stream, samples, errors)
     try:
         stream.start()
     except errors as exc:

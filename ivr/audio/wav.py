@@ -14,9 +14,10 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from ivr.audio.g711 import decode_alaw, decode_mulaw, encode_alaw, encode_mulaw
+from ivr.audio.g711 import encode_alaw, encode_mulaw
+from ivr.audio.pcm import channel_index, decode_samples, to_int16, to_mono
 from ivr.audio.resample import output_length, resample
-from ivr.audio.riff import WavFormat, WavProblem, find_chunks, parse_fmt
+from ivr.audio.riff import WavProblem, find_chunks, parse_fmt
 from ivr.errors import AudioError, UsageError
 from ivr.types import SAMPLE_RATE, Audio
 
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "WRITE_ENCODINGS",
     "decode_wav",
+    "read_bytes",
     "read_wav",
     "wav_bytes",
     "write_wav",
@@ -34,7 +36,6 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 WRITE_ENCODINGS = ("pcm16", "mulaw", "alaw")
 """Encodings `write_wav` can produce."""
 
-_CHANNEL_NAMES = {"left": 0, "right": 1}
 _MB = 1024 * 1024
 
 
@@ -61,12 +62,13 @@ def read_wav(
         UsageError: `channel` is not a channel name or a non-negative index.
     """
     name = os.fspath(path)
-    _channel_index(channel)
-    data = _read_bytes(name, max_bytes)
+    channel_index(channel)
+    data = read_bytes(name, max_bytes)
     return decode_wav(data, source=name, channel=channel, max_bytes=max_bytes)
 
 
-def _read_bytes(name: str, max_bytes: int) -> bytes:
+def read_bytes(name: str, max_bytes: int) -> bytes:
+    """The whole file, refused with an AudioError over `max_bytes` (also for pipes)."""
     limit = f"over the {_size(max_bytes)} limit"
     try:
         with open(name, "rb") as handle:
@@ -99,7 +101,7 @@ def decode_wav(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Audio:
     """Decode a WAV file already in memory; see `read_wav` (`source` names it in errors)."""
-    index = _channel_index(channel)
+    index = channel_index(channel)
     if not data:
         raise AudioError(f"{source}: empty file")
     try:
@@ -121,8 +123,8 @@ def decode_wav(
             f"{_size(2 * n_out)} at 16 kHz, over the {_size(max_bytes)} limit"
         )
     try:
-        mono = _mono(_samples(body[: n_frames * fmt.block_align], fmt), index)
-        pcm = _to_int16(resample(mono, fmt.rate, SAMPLE_RATE))
+        mono = to_mono(decode_samples(body[: n_frames * fmt.block_align], fmt), index)
+        pcm = to_int16(resample(mono, fmt.rate, SAMPLE_RATE))
     except MemoryError:
         raise AudioError(f"{source}: not enough memory to decode") from None
     return Audio(
@@ -132,62 +134,6 @@ def decode_wav(
         source_channels=fmt.channels,
         encoding=fmt.encoding,
     )
-
-
-def _channel_index(channel: str | int) -> int | None:
-    """None for "mix", else the 0-based channel index; UsageError for anything else."""
-    if isinstance(channel, int) and not isinstance(channel, bool) and channel >= 0:
-        return channel
-    if isinstance(channel, str):
-        name = channel.strip().lower()
-        if name == "mix":
-            return None
-        if name in _CHANNEL_NAMES:
-            return _CHANNEL_NAMES[name]
-        if name.isdigit():
-            return int(name)
-    raise UsageError(
-        f"channel must be 'mix', 'left', 'right' or a channel number from 0, got {channel!r}"
-    )
-
-
-def _samples(raw: memoryview, fmt: WavFormat) -> NDArray[np.float32]:
-    """Interleaved samples as float32 on the int16 scale, shape (frames, channels)."""
-    enc = fmt.encoding
-    if enc == "pcm8":
-        flat = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) * 256.0
-    elif enc == "pcm16":
-        flat = np.frombuffer(raw, "<i2").astype(np.float32)
-    elif enc == "pcm24":
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        flat = ((value ^ 0x800000) - 0x800000).astype(np.float32) / 256.0
-    elif enc == "pcm32":
-        flat = np.frombuffer(raw, "<i4").astype(np.float32) / 65536.0
-    elif enc in ("float32", "float64"):
-        values = np.frombuffer(raw, "<f4" if enc == "float32" else "<f8")
-        clean = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=-1.0)
-        flat = (np.clip(clean, -1.0, 1.0) * 32768.0).astype(np.float32)
-    elif enc == "mulaw":
-        flat = decode_mulaw(np.frombuffer(raw, np.uint8)).astype(np.float32)
-    elif enc == "alaw":
-        flat = decode_alaw(np.frombuffer(raw, np.uint8)).astype(np.float32)
-    else:  # parse_fmt only returns the encodings above
-        raise AudioError(f"unknown encoding {enc}")
-    return flat.reshape(-1, fmt.channels)
-
-
-def _mono(frames: NDArray[np.float32], index: int | None) -> NDArray[np.float32]:
-    if index is not None:
-        return frames[:, index]
-    if frames.shape[1] == 1:
-        return frames[:, 0]
-    mixed: NDArray[np.float32] = frames.mean(axis=1, dtype=np.float32)
-    return mixed
-
-
-def _to_int16(signal: NDArray[np.float32]) -> NDArray[np.int16]:
-    return np.clip(np.rint(signal), -32768, 32767).astype("<i2")
 
 
 def wav_bytes(samples: NDArray[np.int16], rate: int, *, encoding: str = "pcm16") -> bytes:

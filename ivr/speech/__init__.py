@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..asr.service import ServiceConfig
+from ..errors import UsageError
 from .endpoint import EndpointConfig, Endpointer, Event
 from .judge import Judge, JudgeConfig, Verdict
 from .listener import Heard, Listener, Turn
@@ -44,3 +45,12 @@ class SpeechConfig:
     """Turn timers and voice-activity thresholds."""
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     """When a grammar transcript is trusted."""
+    max_call_audio_s: float = 1800.0
+    """Most caller audio one call may take in, all turns together (30 min). Audio is read
+    and decoded frame by frame, so memory does not grow with it; past this the call is
+    handed to a human with reason `audio_limit`, so no recording or open line can keep a
+    call, and its recogniser, for ever."""
+
+    def __post_init__(self) -> None:
+        if not self.max_call_audio_s > 0:
+            raise UsageError("max_call_audio_s must be positive")
