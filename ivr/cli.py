@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
 from . import __version__
-from .errors import FlowError, FlowErrors, IvrError, UsageError
+from .errors import FlowError, FlowErrors, IvrError
 from .textio import check_text, configure_streams, stdin_lines
-from .types import LANGS, Lang
+from .types import LANGS
 
 if TYPE_CHECKING:
     from .flow import Flow
@@ -129,7 +129,7 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from .call import Hotline, Speak
+    from .call import Hotline, Speak, call_language
     from .handoff import HandoffQueue
     from .qa.expect import check_call
     from .qa.report import call_json, format_call, format_summary
@@ -148,12 +148,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 call_id = Path(name).stem if stems[Path(name).stem] == 1 else name
                 scripts = [CallScript(call_id, None, (Speak(name),), name)]
             for script in scripts:
-                lang = script.lang or args.lang
-                if lang is None and isinstance(script.inputs[0], Speak):
-                    lang = "ko"  # a bare WAV: the embedded default model's language
-                if lang is None:
-                    raise UsageError(f"{script.source}: no 'lang' in the script; pass --lang")
-                result = hotline.run(script.call_id, cast(Lang, lang), script.inputs)
+                lang = call_language(script.lang or args.lang, script.inputs,
+                                     f"{script.source}: call '{script.call_id}'")
+                result = hotline.run(script.call_id, lang, script.inputs)
                 results.append(result)
                 problems = [str(f) for f in check_call(script, result)]
                 checked += bool(script.expect or script.turn_expect)
@@ -178,8 +175,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import chat
     from .handoff import HandoffQueue
-    from .live import chat
 
     return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)), lines=stdin_lines())
 

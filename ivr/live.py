@@ -1,6 +1,6 @@
-"""Interactive calls: `ivr chat` (the caller types) and `ivr call` (the caller speaks).
+"""`ivr call`: a live call from the microphone (the caller speaks).
 
-`ivr call` runs the speech front-end live: the microphone's frames go through voice activity
+It runs the speech front-end live: the microphone's frames go through voice activity
 detection and endpointing (`ivr.speech`), the caller's words are shown as they speak, a caller
 who talks over a prompt stops it (barge-in; with loudspeakers the prompt itself can trigger
 it: use headphones), the no-input timer starts when a prompt ends, and the trace is printed at
@@ -13,97 +13,20 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from .asr import AsrCrash
-from .audio import FrameBudget
-from .call import Hotline
-from .dialog import Dialog
+from .call import Call, Hotline, Prompt
+from .chat import show_end, show_prompts
 from .errors import UsageError
 from .flow.model import Flow
 from .handoff import HandoffQueue
 from .speech import Event, Heard
-from .textio import stdin_lines
-from .types import Dtmf, Lang, Utterance
+from .types import Lang
 
-__all__ = ["Speaker", "chat", "live_call"]
-
-_COMMANDS = {
-    "/help": "/help      this list",
-    "/dtmf": "/dtmf KEYS  press keys (0-9, * and #)",
-    "/silence": "/silence   say nothing (the no-input timer runs out)",
-    "/hangup": "/hangup    hang up",
-    "/trace": "/trace     the call's trace so far",
-}
-"""The chat's commands; any other line is what the caller says."""
-
-_HELP = ("type what the caller says; " + ", ".join(_COMMANDS) + "; end of input hangs up")
-
-
-def _play(prompts: list[str], out: TextIO) -> None:
-    for text in prompts:
-        if text:
-            print(f"ivr> {text}", file=out, flush=True)
-
-
-def _finish(dialog: Dialog, queue: HandoffQueue | None, out: TextIO) -> int:
-    outcome = dialog.on_hangup()
-    if dialog.handoff is not None and queue is not None:
-        queue.put(dialog.handoff)
-    print(f"-- {outcome}; path {' > '.join(dialog.path)}", file=out, flush=True)
-    return 0
-
-
-def _chat_line(dialog: Dialog, line: str, out: TextIO) -> bool:
-    """Act on one typed line; False when the caller hangs up."""
-    command, _, rest = line.partition(" ") if line.startswith("/") else ("", "", "")
-    if not command:
-        _play(dialog.on_utterance(Utterance(line, dialog.lang)), out)
-    elif command == "/dtmf":
-        keys = rest.strip()
-        if not keys or any(k not in "0123456789*#" for k in keys):
-            print("(keys are 0-9, * and #)", file=out)
-            return True
-        for key in keys:
-            _play(dialog.on_dtmf(Dtmf(key)), out)
-    elif command == "/silence":
-        _play(dialog.on_no_input(), out)
-    elif command == "/hangup":
-        return False
-    elif command == "/trace":
-        print("\n".join(str(e) for e in dialog.trace), file=out)
-    elif command == "/help":
-        print("\n".join(_COMMANDS.values()), file=out)
-    else:  # a typo is not speech: the caller stays where they were
-        print(f"(unknown command {command}; known: {' '.join(_COMMANDS)})", file=out,
-              flush=True)
-    return True
-
-
-def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
-         lines: Iterable[str] | None = None, out: TextIO | None = None) -> int:
-    """A call where the caller's side is typed text: each line is speech, or a command.
-
-    `lines` (default: standard input, UTF-8) are the caller's lines. However the input ends —
-    its end, /hangup, a line that cannot be read, Ctrl-C — the call is hung up properly and a
-    caller handed off is filed into `queue` before the error, if any, goes on to the CLI.
-    """
-    out = out or sys.stdout
-    hotline = Hotline(flow)
-    dialog = Dialog(flow, lang, hotline.matcher(lang), f"chat-{uuid.uuid4().hex[:12]}")
-    try:
-        print(f"({_HELP})", file=out)
-        _play(dialog.start(), out)
-        for raw in stdin_lines() if lines is None else lines:
-            if not _chat_line(dialog, raw.strip(), out) or dialog.done:
-                break
-    except BaseException:
-        _finish(dialog, queue, out)
-        raise
-    return _finish(dialog, queue, out)
-
+__all__ = ["Speaker", "live_call"]
 
 _VOICES = {"ko": "ko", "zh": "cmn", "en": "en"}
 """espeak-ng voice per caller language."""
@@ -120,10 +43,10 @@ class Speaker:
         self._espeak = shutil.which("espeak-ng") if voice else None
         self._playing: subprocess.Popen[bytes] | None = None
 
-    def say(self, prompts: list[str]) -> None:
+    def say(self, prompts: Sequence[Prompt]) -> None:
         """Print the prompts and start speaking them (returns at once)."""
-        text = " ".join(p for p in prompts if p)
-        _play(prompts, self.out)
+        text = " ".join(p.text for p in prompts)
+        show_prompts(prompts, self.out)
         if self._espeak and text:
             self.stop()
             self._playing = subprocess.Popen(
@@ -165,12 +88,10 @@ class _PartialLine:
         self.shown = ""
 
 
-def _listen(hotline: Hotline, dialog: Dialog, frames: Iterator[bytes], speaker: Speaker,
-            partial: _PartialLine, *, barge_in: bool) -> Heard | None:
+def _listen(call: Call, frames: Iterator[bytes], speaker: Speaker, partial: _PartialLine, *,
+            barge_in: bool) -> Heard | None:
     """One caller turn from the microphone; None when the frames ran out first."""
-    turn = hotline.listener(dialog.lang).turn(
-        grammar=hotline.grammar(dialog), allowed=hotline.flow.intents_at(dialog.node.id),
-        confirming=dialog.confirming, realtime=True, on_partial=partial)
+    turn = call.listen(narrowband=False, realtime=True, on_partial=partial)
     for frame in frames:
         playing = speaker.speaking
         event = turn.push(frame)
@@ -209,31 +130,29 @@ def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
     hotline = hotline or Hotline(flow, queue=queue, model=model)
     speaker = speaker or Speaker(lang, out, voice=voice, rate=flow.settings.prompt_rate)
     partial = _PartialLine(out)
-    dialog = Dialog(flow, lang, hotline.matcher(lang), f"live-{uuid.uuid4().hex[:12]}")
+    call = hotline.open_call(f"live-{uuid.uuid4().hex[:12]}", lang)
     try:
         hotline.listener(lang)  # load the model before the caller is greeted
-        speaker.say(dialog.start())
-        budget = FrameBudget(hotline.speech.max_call_audio_s)
-        frames = budget.take(mic)
-        while not dialog.done:
+        speaker.say(call.start())
+        frames = call.budget.take(mic)
+        while not call.done:
             try:
-                heard = _listen(hotline, dialog, frames, speaker, partial, barge_in=barge_in)
+                heard = _listen(call, frames, speaker, partial, barge_in=barge_in)
             except AsrCrash as exc:
                 print(f"(speech recognition failed: {exc})", file=out, flush=True)
-                speaker.say(dialog.on_error("asr_error"))
+                speaker.say(call.fail("asr_error", str(exc)))
                 break
-            if budget.exhausted:  # the call took in all the audio it may: a human takes it
-                print(f"(over {budget.seconds:g} s of caller audio)", file=out, flush=True)
-                speaker.say(dialog.on_error("audio_limit"))
+            if call.budget.exhausted:  # the call took in all the audio it may
+                print(f"(over {call.budget.seconds:g} s of caller audio)", file=out,
+                      flush=True)
+                speaker.say(call.fail("audio_limit"))
                 break
             if heard is None:
                 break
-            if heard.utterance is None:
-                speaker.say(dialog.on_no_input())
-            else:
+            if heard.utterance is not None:
                 print(f"caller> {heard.utterance.text or '(not understood)'}", file=out,
                       flush=True)
-                speaker.say(dialog.on_utterance(heard.utterance))
+            speaker.say(call.heard(heard))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -242,5 +161,6 @@ def live_call(flow: Flow, lang: Lang, queue: HandoffQueue | None,
         speaker.stop()
         if microphone is None and hasattr(mic, "close"):
             mic.close()
-    print("\n".join(str(e) for e in dialog.trace), file=out)
-    return _finish(dialog, queue or hotline.queue, out)
+    print("\n".join(str(e) for e in call.trace), file=out)
+    show_end(call.hang_up(), out)
+    return 0

@@ -272,6 +272,10 @@ class TraceEvent:
         """JSON shape: {"step", "kind", "node", **data}."""
         return {"step": self.step, "kind": self.kind, "node": self.node, **dict(self.data)}
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """One detail's value (`default` when the event has none)."""
+        return dict(self.data).get(key, default)
+
     def __str__(self) -> str:
         details = " ".join(f"{k}={v}" for k, v in self.data)
         return f"{self.step:>3} {self.node:<22} {self.kind:<9} {details}".rstrip()

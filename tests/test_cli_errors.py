@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from ivr.chat import chat
 from ivr.cli import build, main
-from ivr.live import chat
 
 from .conftest import FLOWS, ROOT
 

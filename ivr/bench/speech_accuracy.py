@@ -25,6 +25,7 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 
 from ..asr import DecoderConfig, Engine, SpeechService
+from ..audio import frames
 from ..call import Hotline
 from ..dialog import Dialog
 from ..nlu.policy import decide
@@ -115,7 +116,10 @@ class Router:
         """Per pipeline: (decision kind, intent, what was heard)."""
         dialog = Dialog(self.hotline.flow, "ko", self.matcher, "bench")
         dialog.start()
-        heard = self.hotline.hear(dialog, caller.audio)
+        heard = self.hotline.listener("ko").listen(
+            frames(caller.audio, 20), grammar=self.hotline.grammar(dialog),
+            allowed=self.hotline.flow.intents_at(dialog.node.id),
+            narrowband=caller.audio.narrowband)
         text = heard.utterance.text if heard.utterance else ""
         stream = self.baseline.open_stream(self.dialog_grammar)
         for start in range(0, len(caller.audio.pcm), _FRAME):

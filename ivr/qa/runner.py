@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..call import CallInput, CallResult, Hotline, Speak
-from ..errors import IvrError, UsageError
+from ..call import CallInput, CallResult, Hotline, Speak, call_language
+from ..errors import IvrError
 from ..flow import load_flow
 from ..handoff import open_queue
 from ..types import Lang
@@ -112,15 +112,8 @@ def resolve_langs(scripts: Sequence[CallScript], default: Lang | None) -> list[L
     Raises:
         UsageError: a script with text or keys has no language and none was given.
     """
-    out: list[Lang] = []
-    for s in scripts:
-        lang = s.lang or default
-        if lang is None and s.inputs and all(isinstance(i, Speak) for i in s.inputs):
-            lang = "ko"  # the embedded default model's language
-        if lang is None:
-            raise UsageError(f"{s.source}: call '{s.call_id}' has no 'lang'; pass --lang")
-        out.append(lang)
-    return out
+    return [call_language(s.lang or default, s.inputs, f"{s.source}: call '{s.call_id}'")
+            for s in scripts]
 
 
 def _judge(script: CallScript, lang: Lang, done: _Done) -> CallRun:

@@ -1,0 +1,126 @@
+"""What calls share: the flow, one matcher and one speech model per language, the queue.
+
+`Hotline` loads each of those once (a speech model on first use, never per file) and opens
+call sessions (`open_call`); it owns no stage's logic and steps no dialog itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from ..asr import Recognizer, SpeechService, grammar_words
+from ..dialog import Dialog
+from ..flow.model import Flow
+from ..handoff import HandoffQueue
+from ..models import resolve_model
+from ..nlu.matcher import IntentMatcher, builtin_out_of_scope
+from ..nlu.policy import decide
+from ..privacy import mask_sensitive
+from ..speech import Judge, Listener, SpeechConfig
+from ..types import Lang
+from .inputs import CallInput
+from .replay import play
+from .result import CallResult, RouteResult
+from .session import Call
+
+_log = logging.getLogger(__name__)
+
+__all__ = ["Hotline"]
+
+
+class Hotline:
+    """A flow ready to take calls."""
+
+    def __init__(self, flow: Flow, *, queue: HandoffQueue | None = None,
+                 model: str | Path | None = None,
+                 recognizer_factory: Callable[[Lang], Recognizer] | None = None,
+                 speech: SpeechConfig | None = None) -> None:
+        self.flow = flow
+        self.queue = queue
+        self.speech = speech or SpeechConfig()
+        self._model = model
+        self._factory = recognizer_factory or self._load_vosk
+        self._matchers: dict[Lang, IntentMatcher] = {}
+        self._recognizers: dict[Lang, Recognizer] = {}
+        self._listeners: dict[Lang, Listener] = {}
+        self._grammars: dict[tuple[Lang, str, bool], tuple[str, ...]] = {}
+        self.unknown_words: dict[Lang, tuple[str, ...]] = {}
+        """Per language: flow words the speech model cannot output (reported at load)."""
+
+    def _load_vosk(self, lang: Lang) -> Recognizer:
+        return SpeechService(resolve_model(lang, self._model), lang, self.speech.service)
+
+    def matcher(self, lang: Lang) -> IntentMatcher:
+        """The intent matcher for a language (built once)."""
+        if lang not in self._matchers:
+            examples = {i: it.phrases.get(lang, ()) for i, it in self.flow.intents.items()}
+            self._matchers[lang] = IntentMatcher(examples, lang, builtin_out_of_scope(lang))
+        return self._matchers[lang]
+
+    def recognizer(self, lang: Lang) -> Recognizer:
+        """The recogniser for a language (model loaded once, in worker processes).
+
+        On loading, every phrase and yes/no word of the flow in that language is checked
+        against the model's vocabulary; words it cannot output are logged as a warning and
+        kept in `unknown_words` (a grammar cannot contain them, so they can only be typed).
+        """
+        if lang not in self._recognizers:
+            self._recognizers[lang] = self._factory(lang)
+            vocab: frozenset[str] = getattr(self._recognizers[lang], "vocabulary", frozenset())
+            phrases = [p for it in self.flow.intents.values() for p in it.phrases.get(lang, ())]
+            phrases += [w for kind in self.flow.confirm_words.values() for w in kind.get(lang, ())]
+            found = grammar_words(phrases, vocab, lang)
+            self.unknown_words[lang] = found.unknown
+            if found.unknown:
+                _log.warning("ivr: %d %s word(s) of the flow are not in the speech model's "
+                             "vocabulary and cannot be recognised: %s (in e.g. %r)",
+                             len(found.unknown), lang, ", ".join(found.unknown),
+                             found.dropped[0])
+        return self._recognizers[lang]
+
+    def listener(self, lang: Lang) -> Listener:
+        """The speech front-end for a language: endpointing, dual decoding, the judge."""
+        if lang not in self._listeners:
+            judge = Judge(self.matcher(lang), self.flow.settings, self.speech.judge)
+            # the flow's no-input timer (an overlay may lengthen it, e.g. for elderly callers)
+            timers = replace(self.speech.endpoint,
+                             no_input_s=self.flow.settings.no_input_seconds)
+            self._listeners[lang] = Listener(self.recognizer(lang), judge, timers)
+        return self._listeners[lang]
+
+    def close(self) -> None:
+        """Stop the recognition processes (they also stop when this process exits)."""
+        for rec in self._recognizers.values():
+            if isinstance(rec, SpeechService):
+                rec.close()
+        self._recognizers.clear()
+        self._listeners.clear()
+
+    def route(self, text: str, lang: Lang) -> RouteResult:
+        """Route one first sentence at the start node."""
+        scores = self.matcher(lang).score(text, self.flow.intents_at(self.flow.start))
+        d = decide(scores, self.flow.settings)
+        routed = d.kind.value in ("accept", "confirm") and d.intent is not None
+        node = self.flow.intents[d.intent].target if routed and d.intent else None
+        return RouteResult(mask_sensitive(text), d.intent if routed else None, node,
+                           round(d.confidence, 4), d.kind.value, d.candidates)
+
+    def grammar(self, dialog: Dialog) -> tuple[str, ...]:
+        """What can be said at the dialog's current point, in words the model knows."""
+        key = (dialog.lang, dialog.node.id, dialog.confirming)
+        if key not in self._grammars:
+            rec = self.recognizer(dialog.lang)
+            vocab: frozenset[str] = getattr(rec, "vocabulary", frozenset())
+            self._grammars[key] = grammar_words(dialog.expected(), vocab, dialog.lang).phrases
+        return self._grammars[key]
+
+    def open_call(self, call_id: str, lang: Lang) -> Call:
+        """A new call session (see `ivr.call.session`); `call_id` must be unique per call."""
+        return Call(self, call_id, lang)
+
+    def run(self, call_id: str, lang: Lang, inputs: Iterable[CallInput]) -> CallResult:
+        """Play one scripted call (see `ivr.call.replay.play`); files its handoff, if any."""
+        return play(self.open_call(call_id, lang), inputs)
