@@ -33,6 +33,12 @@ LANGS: tuple[Lang, ...] = ("zh", "en", "ko")
 SAMPLE_RATE = 16_000
 """The rate every recogniser input is converted to."""
 
+FRAME_MS = 20
+"""One frame of caller audio: what a phone line carries per packet and what every stage takes."""
+
+FRAME_BYTES = 2 * SAMPLE_RATE * FRAME_MS // 1000
+"""One 20 ms frame of 16 kHz PCM16 mono: 640 bytes."""
+
 
 class Dtmf(enum.Enum):
     """A telephone keypad key."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..audio.resample import StreamResampler
 from ..errors import ModelError
-from ..types import Lang, Word
+from ..types import SAMPLE_RATE, Lang, Word
 from .modeldir import DecoderConfig, prepare_model
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "condition", "rss_mb",
 ]
 
-SAMPLE_RATE = 16000
 VIEWS: dict[str, tuple[int, int]] = {"plain": (1, 1), "fast": (10, 11)}
 """Decoding views: the speed change (up, down) applied before decoding."""
 _FOLD_GAIN = 10 ** (-21 / 20)

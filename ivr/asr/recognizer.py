@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ..types import Audio, Lang, Utterance
+from ..types import FRAME_BYTES, Audio, Lang, Utterance
 from .engine import DualResult, Engine
 from .modeldir import DecoderConfig
 from .vocab import read_vocabulary
 
 __all__ = ["RecognitionStream", "Recognizer", "VoskRecognizer", "utterance_from"]
 
-_FRAME_BYTES = 640  # 20 ms at 16 kHz
 
 
 class RecognitionStream(Protocol):
@@ -109,8 +108,8 @@ class VoskRecognizer:
         started = time.perf_counter()
         stream = self.engine.stream(grammar, free=not grammar,
                                     narrowband=audio.narrowband)
-        for start in range(0, len(audio.pcm), _FRAME_BYTES):
-            stream.feed(audio.pcm[start:start + _FRAME_BYTES])
+        for start in range(0, len(audio.pcm), FRAME_BYTES):
+            stream.feed(audio.pcm[start:start + FRAME_BYTES])
         fed = time.perf_counter()
         result = stream.final()
         done = time.perf_counter()

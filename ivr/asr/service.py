@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IvrError, ModelError
-from ..types import Audio, Lang, Utterance
+from ..types import FRAME_BYTES, Audio, Lang, Utterance
 from .engine import DualResult
 from .modeldir import DecoderConfig
 from .recognizer import utterance_from
@@ -282,7 +282,7 @@ class SpeechService:
         """Decode a whole recording as one utterance (no endpointing)."""
         started = time.perf_counter()
         stream = self.open_stream(grammar, narrowband=audio.narrowband)
-        step = 640
+        step = FRAME_BYTES
         for start in range(0, len(audio.pcm), step):
             stream.feed(audio.pcm[start:start + step])
         fed = time.perf_counter()

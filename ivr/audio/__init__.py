@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ivr.audio.g711 import decode_alaw, decode_mulaw, encode_alaw, encode_mulaw
 from ivr.audio.resample import output_length, resample
-from ivr.audio.stream import FrameBudget, Microphone, frames, open_microphone
+from ivr.audio.stream import FrameBudget, Microphone, frames, open_microphone, pcm_frames
 from ivr.audio.wav import (
     DEFAULT_MAX_BYTES,
     WRITE_ENCODINGS,
@@ -38,6 +38,7 @@ __all__ = [
     "open_microphone",
     "open_wav",
     "output_length",
+    "pcm_frames",
     "read_wav",
     "resample",
     "wav_bytes",

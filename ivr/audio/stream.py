@@ -8,9 +8,11 @@ from types import TracebackType
 from typing import Any
 
 from ivr.errors import AudioError, UsageError
-from ivr.types import SAMPLE_RATE, Audio
+from ivr.types import FRAME_MS, SAMPLE_RATE, Audio
 
-__all__ = ["FrameBudget", "Microphone", "frame_samples", "frames", "open_microphone"]
+__all__ = [
+    "FrameBudget", "Microphone", "frame_samples", "frames", "open_microphone", "pcm_frames",
+]
 
 
 def frame_samples(rate: int, ms: int) -> int:
@@ -25,7 +27,7 @@ def frame_samples(rate: int, ms: int) -> int:
     return samples
 
 
-def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
+def frames(audio: Audio, ms: int = FRAME_MS) -> Iterator[bytes]:
     """Chunk `audio.pcm` into frames of `ms` milliseconds; the last one may be shorter.
 
     Args:
@@ -35,8 +37,12 @@ def frames(audio: Audio, ms: int = 20) -> Iterator[bytes]:
     Yields:
         Consecutive slices of `audio.pcm`; nothing for empty audio.
     """
+    return pcm_frames(audio.pcm, ms)
+
+
+def pcm_frames(pcm: bytes, ms: int = FRAME_MS) -> Iterator[bytes]:
+    """Chunk 16 kHz PCM16 mono bytes into frames of `ms` milliseconds (the last may be short)."""
     step = 2 * frame_samples(SAMPLE_RATE, ms)
-    pcm = audio.pcm
     for start in range(0, len(pcm), step):
         yield pcm[start : start + step]
 
