@@ -31,6 +31,7 @@ needs_baresip = pytest.mark.skipif(shutil.which("baresip") is None,
 CONFIG = """\
 sip_listen 127.0.0.1:{sip}
 sip_trans_def udp
+call_max_calls 64
 net_interface 127.0.0.1
 audio_player aubridge,nowhere
 audio_alert aubridge,nowhere
@@ -102,9 +103,9 @@ class Baresip:
 @asynccontextmanager
 async def baresip(tmp: Path, wav: Path, codecs: str = "") -> AsyncIterator[Baresip]:
     sip, ctrl, rtp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM), 0
-    rtp = 30000 + (sip % 1000) * 20
+    rtp = 20000 + (sip % 200) * 200
     (tmp / "config").write_text(CONFIG.format(sip=sip, wav=wav, ctrl=ctrl, rtp=rtp,
-                                              rtp_end=rtp + 19))
+                                              rtp_end=rtp + 199))
     suffix = f";audio_codecs={codecs}" if codecs else ""
     (tmp / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip}>;regint=0{suffix}\n")
     process = await asyncio.create_subprocess_exec(
@@ -274,3 +275,31 @@ def test_aiosipua_carries_our_sdp_answer_byte_for_byte() -> None:
     answer = answer_offer(offer, address="127.0.0.1", port=5000, session_id=9)
     assert not isinstance(answer, str) and hasattr(answer, "sdp")
     assert serialize_sdp(lib_parse(answer.sdp)) == answer.sdp
+
+
+@needs_baresip
+def test_24_concurrent_baresip_calls_in_one_line(tmp_path: Path) -> None:
+    async def three_seconds(call: PhoneCall) -> None:
+        await call.play(b"\0\0" * 8000 * 3)
+
+    async def run() -> tuple[SipLine, Baresip, int]:
+        port = free_port(socket.SOCK_DGRAM)
+        wav = tone_wav(tmp_path / "caller.wav", 10.0)
+        busiest = 0
+        async with line(LineConfig(port=port), three_seconds) as sip_line, \
+                baresip(tmp_path, wav) as phone:
+            for _ in range(24):
+                await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while not closed(24)(phone.events) and loop.time() < deadline:
+                busiest = max(busiest, sip_line.active)
+                await phone.until(closed(24), 0.1)
+            return sip_line, phone, busiest
+
+    sip_line, phone, busiest = asyncio.run(run())
+    assert phone.count("CALL_ESTABLISHED") == 24
+    assert len(sip_line.records) == 24 and busiest == 24
+    summary = [(r.frames_out, r.frames_in, r.ended_by) for r in sip_line.records]
+    assert all(out == 150 and ended == "us" for out, _, ended in summary), summary
+    assert all(heard >= 100 for _, heard, _ in summary), summary
