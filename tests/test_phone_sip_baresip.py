@@ -70,8 +70,9 @@ class Baresip:
     """One headless baresip, its ctrl_tcp events collected as they come."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 process: asyncio.subprocess.Process) -> None:
+                 process: asyncio.subprocess.Process, port: int) -> None:
         self.reader, self.writer, self.process = reader, writer, process
+        self.port = port
         self.events: list[dict[str, object]] = []
 
     async def dial(self, uri: str) -> None:
@@ -101,13 +102,14 @@ class Baresip:
 
 
 @asynccontextmanager
-async def baresip(tmp: Path, wav: Path, codecs: str = "") -> AsyncIterator[Baresip]:
+async def baresip(tmp: Path, wav: Path, codecs: str = "",
+                  user: str = "caller", answer: bool = False) -> AsyncIterator[Baresip]:
     sip, ctrl, rtp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM), 0
     rtp = 20000 + (sip % 200) * 200
     (tmp / "config").write_text(CONFIG.format(sip=sip, wav=wav, ctrl=ctrl, rtp=rtp,
                                               rtp_end=rtp + 199))
-    suffix = f";audio_codecs={codecs}" if codecs else ""
-    (tmp / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip}>;regint=0{suffix}\n")
+    suffix = (f";audio_codecs={codecs}" if codecs else "") + (";answermode=auto" if answer else "")
+    (tmp / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip}>;regint=0{suffix}\n")
     process = await asyncio.create_subprocess_exec(
         "baresip", "-f", str(tmp), stdin=subprocess.DEVNULL,
         stdout=(tmp / "log.txt").open("w"), stderr=subprocess.STDOUT)
@@ -120,7 +122,7 @@ async def baresip(tmp: Path, wav: Path, codecs: str = "") -> AsyncIterator[Bares
                 await asyncio.sleep(0.1)
         else:
             pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
-        yield Baresip(reader, writer, process)
+        yield Baresip(reader, writer, process, sip)
         writer.close()
     finally:
         if process.returncode is None:
@@ -303,3 +305,37 @@ def test_24_concurrent_baresip_calls_in_one_line(tmp_path: Path) -> None:
     summary = [(r.frames_out, r.frames_in, r.ended_by) for r in sip_line.records]
     assert all(out == 150 and ended == "us" for out, _, ended in summary), summary
     assert all(heard >= 100 for _, heard, _ in summary), summary
+
+
+@needs_baresip
+@pytest.mark.parametrize(("agent_answers", "expected"), [(True, 200), (False, 408)])
+def test_a_blind_transfer_refers_the_caller_to_the_agent(
+    tmp_path: Path, agent_answers: bool, expected: int
+) -> None:
+    statuses: list[int] = []
+
+    async def hand_off(call: PhoneCall) -> None:
+        await call.play(b"\0\0" * 4000)
+        statuses.append(await call.transfer(target, timeout=4))
+
+    async def run() -> tuple[SipLine, Baresip]:
+        nonlocal target
+        port = free_port(socket.SOCK_DGRAM)
+        wav = tone_wav(tmp_path / "caller.wav", 10.0)
+        (tmp_path / "agent").mkdir()
+        async with line(LineConfig(port=port), hand_off) as sip_line, \
+                baresip(tmp_path, wav) as phone, \
+                baresip(tmp_path / "agent", wav, user="agent", answer=True) as agent:
+            target = f"sip:agent@127.0.0.1:{agent.port if agent_answers else 9}"
+            await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+            assert await phone.until(closed(1), 12), phone.events
+            if agent_answers:
+                assert await agent.until(
+                    lambda events: any(e.get("type") == "CALL_ESTABLISHED" for e in events), 8)
+            return sip_line, agent
+
+    target = ""
+    sip_line, agent = asyncio.run(run())
+    assert statuses == [expected]
+    assert sip_line.records[0].transfer_status == expected
+    assert agent.count("CALL_ESTABLISHED") == (1 if agent_answers else 0)

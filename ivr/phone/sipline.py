@@ -59,6 +59,8 @@ class CallRecord:
     keys: int = 0
     ended_by: str = ""
     """"us", "caller" or "error"."""
+    transfer_status: int | None = None
+    """The final status of a blind transfer, if one was tried."""
 
 
 class _GatedProtocol(asyncio.DatagramProtocol):
@@ -111,8 +113,10 @@ class _RtpPort(asyncio.DatagramProtocol):
 class PhoneCall:
     """One answered call as the call session will see it: events in, paced audio out."""
 
-    def __init__(self, record: CallRecord, answer: Answer) -> None:
+    def __init__(self, record: CallRecord, answer: Answer,
+                 refer: Callable[[str, float], Awaitable[int]] | None = None) -> None:
         self.record = record
+        self._refer = refer
         self.answer = answer
         self.receiver = RtpReceiver(answer.codec, telephone_event=answer.telephone_event)
         self.sender = RtpSender(answer.codec, ssrc=secrets.randbits(32),
@@ -146,6 +150,15 @@ class PhoneCall:
             await asyncio.sleep(max(0.0, pacer.next_due() - time.monotonic()))
         self.record.frames_out += sent
 
+    async def transfer(self, target: str, *, timeout: float = 15.0) -> int:
+        """Blind transfer (REFER) to `target`; the final status the caller's phone reports
+        for the new call (200 = connected), 408 if none came in `timeout` seconds."""
+        if self._refer is None:
+            return 501
+        status = await self._refer(target, timeout)
+        self.record.transfer_status = status
+        return status
+
 
 CallHandler = Callable[[PhoneCall], Awaitable[None]]
 
@@ -165,6 +178,7 @@ class SipLine:
     draining: bool = False
     _calls: dict[str, PhoneCall] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _transfers: dict[str, asyncio.Future[int]] = field(default_factory=dict)
     _uas: SipUAS | None = None
 
     async def start(self) -> None:
@@ -173,6 +187,7 @@ class SipLine:
         self._uas.on_invite = self._on_invite
         self._uas.on_bye = self._on_bye
         self._uas.on_cancel = self._on_cancel
+        self._uas.on_transfer_progress = self._on_transfer_progress
         await self._uas.start()
 
     async def stop(self) -> None:
@@ -224,7 +239,7 @@ class SipLine:
             call.reject(488, "Not Acceptable Here")
             return
         record = CallRecord(call.call_id, answer)
-        phone = PhoneCall(record, answer)
+        phone = PhoneCall(record, answer, lambda target, wait: self._refer(call, target, wait))
         rtp.call = phone
         phone.transport = transport
         self.records.append(record)
@@ -243,6 +258,27 @@ class SipLine:
             phone.ended.set()
             transport.close()
             self._calls.pop(call.call_id, None)
+
+    async def _refer(self, call: IncomingCall, target: str, timeout: float) -> int:
+        if self._uas is None or self._uas.uac is None:
+            return 501
+        outcome = asyncio.get_running_loop().create_future()
+        self._transfers[call.call_id] = outcome
+        try:
+            self._uas.uac.send_refer(call.dialog, target, call.source_addr)
+            return await asyncio.wait_for(outcome, timeout)
+        except ValueError:  # the dialog is no longer confirmed
+            return 481
+        except TimeoutError:
+            return 408
+        finally:
+            self._transfers.pop(call.call_id, None)
+
+    def _on_transfer_progress(self, call_id: str, status: int, reason: str) -> None:
+        log.info("sip call %s transfer progress %d", call_id, status)
+        outcome = self._transfers.get(call_id)
+        if outcome is not None and status >= 200 and not outcome.done():
+            outcome.set_result(status)
 
     def _on_bye(self, call: IncomingCall, request: LibRequest) -> None:
         phone = self._calls.get(call.call_id)
