@@ -88,7 +88,7 @@ def test_one_language_rule() -> None:
     wav = Speak("x.wav")
     assert call_language("zh", [Say("hi")], "c") == "zh"
     assert call_language(None, [wav, Press("1"), Silence()], "c") == "ko"
-    with pytest.raises(UsageError, match="^a.yaml: call 'c1' has no 'lang'; pass --lang$"):
+    with pytest.raises(UsageError, match=r"^a\.yaml: call 'c1' has no 'lang'; pass --lang$"):
         call_language(None, [wav, Say("hello")], "a.yaml: call 'c1'")
     with pytest.raises(UsageError):
         call_language(None, [Press("1")], "c")
