@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TextIO
 
-from .call import Call, CallResult, Hotline, Prompt
+from .call import Call, Hotline
+from .console import show_end, show_prompts
 from .flow.model import Flow
 from .handoff import HandoffQueue
 from .textio import stdin_lines
 from .types import Lang
 
-__all__ = ["chat", "show_end", "show_prompts"]
-
-
-def show_prompts(prompts: Sequence[Prompt], out: TextIO) -> None:
-    """The engine's prompts as text lines (`ivr> …`)."""
-    for prompt in prompts:
-        print(f"ivr> {prompt.text}", file=out, flush=True)
-
-
-def show_end(result: CallResult, out: TextIO) -> None:
-    """How the call ended, in one line."""
-    print(f"-- {result.outcome}; path {' > '.join(result.path)}", file=out, flush=True)
+__all__ = ["chat"]
 
 
 _COMMANDS = {

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from .asr import AsrCrash
 from .call import Call, Hotline, Prompt
-from .chat import show_end, show_prompts
+from .console import show_end, show_prompts
 from .errors import UsageError
 from .flow.model import Flow
 from .handoff import HandoffQueue
