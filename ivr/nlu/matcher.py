@@ -160,6 +160,23 @@ def builtin_out_of_scope(lang: Lang) -> tuple[str, ...]:
     return _builtin_oos().get(lang, ())
 
 
+class _Csr:
+    """Rows of integer ids in two flat arrays (compressed sparse rows): memory as the ids."""
+
+    def __init__(self, rows: list[list[int]]) -> None:
+        lengths = np.array([len(r) for r in rows], dtype=np.intp)
+        self.start = np.concatenate(([0], np.cumsum(lengths))).astype(np.intp)
+        self.ids = np.fromiter((k for r in rows for k in r), dtype=np.intp,
+                               count=int(self.start[-1]))
+
+    def weighted_sum(self, rows: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+        """Per id, the sum of the weights of the given rows that hold it (length `size`)."""
+        starts, ends = self.start[rows], self.start[rows + 1]
+        ids = np.concatenate([self.ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
+                                                              strict=True)] or [self.ids[:0]])
+        return np.bincount(ids, np.repeat(weights, ends - starts), minlength=size)
+
+
 class IntentMatcher:
     """Scores utterances in one language against example phrases per intent.
 
@@ -169,6 +186,9 @@ class IntentMatcher:
     Speed (one core, ~17 intents x ~90 phrases): every n-gram gets an integer id, most frequent
     first. The few n-grams found in hundreds of phrases are rows of a small dense 0/1 matrix
     (one matrix-vector product); the rest are posting lists summed with `np.bincount`.
+    Memory grows with the flow, not with its square: posting lists (n-gram -> phrases, and
+    n-gram -> intents for pooled coverage) are flat sparse rows; the dense rows are only the
+    n-grams in at least `_DENSE_SHARE` of the phrases, so at most a few per phrase.
     """
 
     def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
@@ -209,9 +229,12 @@ class IntentMatcher:
         self._dense = np.zeros((self._n_dense, n_phrases))
         for k, g in enumerate(vocab[:self._n_dense]):
             self._dense[k, postings[g]] = 1.0
-        self._post = [np.array(postings[g], dtype=np.intp) for g in vocab]
-        self._pool = np.array([[g in pools[i] for i in self.intents] for g in vocab],
-                              dtype=np.float64).reshape(len(vocab), len(self.intents))
+        self._post = _Csr([postings[g] for g in vocab])
+        owners_of: dict[str, list[int]] = defaultdict(list)
+        for k, i in enumerate(self.intents):
+            for g in pools[i]:
+                owners_of[g].append(k)
+        self._pool = _Csr([owners_of[g] for g in vocab])
         self._owner = np.array(owners, dtype=np.intp)
         pmass = np.array([sum(self._weight(g) for g in gs) for gs in phrase_grams])
         self._pscale = pmass ** -_PHRASE_SIDE if n_phrases else pmass
@@ -243,14 +266,12 @@ class IntentMatcher:
         idx = np.array(ids, dtype=np.intp)
         weights = self._idf[idx]
         umass = (float(weights.sum()) + missing) or 1.0
-        pooled = weights @ self._pool[idx]
+        pooled = self._pool.weighted_sum(idx, weights, n_intents)
         dense = idx < self._n_dense
         shared = weights[dense] @ self._dense[idx[dense]]
         rare = np.flatnonzero(~dense)
         if len(rare):
-            posts = [self._post[ids[k]] for k in rare.tolist()]
-            shared = shared + np.bincount(np.concatenate(posts), np.repeat(
-                weights[rare], [len(p) for p in posts]), minlength=n_phrases)
+            shared = shared + self._post.weighted_sum(idx[rare], weights[rare], n_phrases)
         # (shared/pmass)^s * (shared/umass)^(1-s), with the powers of `shared` folded together
         phrase = shared * self._pscale * umass ** (_PHRASE_SIDE - 1)
         # rapidfuzz on the phrases the n-grams already rank highest: a near-miss spelling of a
