@@ -124,37 +124,64 @@ def _tokens(text: str) -> list[tuple[str, int]]:
 
 
 class CloseIndex:
-    """Finds, phrase by phrase, the earlier phrases that may score `at_least` in fuzz.ratio.
+    """For each phrase, the earlier phrases that may score `at_least` in fuzz.ratio with it.
 
     Never misses a pair that reaches `at_least` (a superset: callers score the candidates).
-    Memory is the prefixes' postings, a few per phrase.
+    Two filters on top of the shared rare bigram (`_prefix`): lengths too far apart cannot
+    reach the threshold, and when the first shared bigram comes late in either phrase's order,
+    too few bigrams are left after it for the overlap a close pair needs (PPJoin's positional
+    filter). Memory is the prefixes' postings, a few per phrase.
     """
 
     def __init__(self, texts: list[str], at_least: float) -> None:
-        self.texts = texts
         self.slack = 1.0 - at_least / 100.0 + 0.005  # 0.005: float rounding at the border
+        tokens = [_tokens(t) for t in texts]
         freq: dict[tuple[str, int], int] = {}
-        self.tokens = [_tokens(t) for t in texts]
-        for toks in self.tokens:
+        for toks in tokens:
             for tok in toks:
                 freq[tok] = freq.get(tok, 0) + 1
-        self.order = {tok: k for k, tok in enumerate(sorted(freq, key=lambda t: (freq[t], t)))}
-        self.index: dict[tuple[str, int], list[int]] = {}
-        self.short: list[int] = []
+        order = {tok: k for k, tok in enumerate(sorted(freq, key=lambda t: (freq[t], t)))}
+        self.length = np.array([len(t) for t in texts], dtype=np.intp)
+        self.prefixes: list[list[tuple[str, int]] | None] = []
+        postings: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        for q, toks in enumerate(tokens):
+            prefix = None if self.slack >= 0.5 else _prefix(toks, self.slack, order)
+            self.prefixes.append(prefix)
+            for j, tok in enumerate(prefix or ()):
+                qs, js = postings.setdefault(tok, ([], []))
+                qs.append(q)
+                js.append(j)
+        self.postings = {tok: (np.array(qs, dtype=np.intp), np.array(js, dtype=np.intp))
+                         for tok, (qs, js) in postings.items()}
+        self.short = np.array([q for q, pre in enumerate(self.prefixes) if pre is None],
+                              dtype=np.intp)
         """Phrases too short for any bigram to be sure to survive: compared with all."""
 
-    def add(self, p: int) -> set[int]:
-        """Index texts[p] (after texts[:p]) and return the earlier ones that may be close."""
-        prefix = None if self.slack >= 0.5 else _prefix(self.tokens[p], self.slack, self.order)
+    def earlier(self, p: int) -> np.ndarray:
+        """Sorted indices q < p of the texts that may be close to texts[p]."""
+        prefix = self.prefixes[p]
         if prefix is None:
-            self.short.append(p)
-            return set(range(p))
-        found: set[int] = set(self.short)
-        for tok in prefix:
-            posting = self.index.setdefault(tok, [])
-            found.update(posting)
-            posting.append(p)
-        return found
+            return np.arange(p, dtype=np.intp)
+        short = self.short[self.short < p]
+        hits = []
+        for i, tok in enumerate(prefix):
+            qs, js = self.postings[tok]
+            n = int(np.searchsorted(qs, p))  # postings are in phrase order: the earlier ones
+            if n:
+                hits.append((qs[:n], js[:n], i))
+        if not hits:
+            return short
+        qs = np.concatenate([h[0] for h in hits])
+        js = np.concatenate([h[1] for h in hits])
+        ii = np.repeat(np.array([h[2] for h in hits], dtype=np.intp), [len(h[0]) for h in hits])
+        qs, first = np.unique(qs, return_index=True)  # the first shared bigram
+        ii, js = ii[first], js[first]
+        lp, lq = self.length[p], self.length[qs]
+        d_max = np.floor(self.slack * (lp + lq))
+        need = np.maximum(lp, lq) - 1 - 2 * d_max  # bigrams a close pair must share
+        left = 1 + np.minimum(lp - 2 - ii, lq - 2 - js)  # shared at most, from the first on
+        ok = (np.abs(lp - lq) <= d_max) & (left >= need)
+        return np.union1d(qs[ok], short)
 
 
 _DENSE_UP_TO = 4000
@@ -203,11 +230,14 @@ def _blocks(ph: _Phrases, at_least: float) -> Iterator[tuple[np.ndarray, np.ndar
             yield np.arange(p0, p1), np.arange(p1)
         return
     by_chars = CloseIndex(list(ph.norms), at_least)
-    by_sound = CloseIndex(list(ph.sounds), at_least)
+    same = all(a == b for a, b in zip(ph.norms, ph.sounds, strict=True))  # English: words
+    by_sound = by_chars if same else CloseIndex(list(ph.sounds), at_least)
     for p in range(n):
-        found = by_chars.add(p) | by_sound.add(p)
-        if found:
-            yield np.array([p]), np.sort(np.fromiter(found, dtype=np.intp, count=len(found)))
+        found = by_chars.earlier(p)
+        if by_sound is not by_chars:
+            found = np.union1d(found, by_sound.earlier(p))
+        if len(found):
+            yield np.array([p]), found
 
 
 def _most_alike(ph: _Phrases, at_least: float, start: dict[str, int]

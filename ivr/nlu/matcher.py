@@ -236,17 +236,14 @@ class IntentMatcher:
                 owners_of[g].append(k)
         self._pool = _Csr([owners_of[g] for g in vocab])
         self._owner = np.array(owners, dtype=np.intp)
-        pmass = np.array([sum(self._weight(g) for g in gs) for gs in phrase_grams])
+        pmass = np.bincount(self._post.ids, np.repeat(self._idf, np.diff(self._post.start)),
+                            minlength=n_phrases)  # each phrase's n-gram weight
         self._pscale = pmass ** -_PHRASE_SIDE if n_phrases else pmass
         self._keys = keys
         counts = np.bincount(self._owner, minlength=len(self.intents))
         self._has = np.flatnonzero(counts)
         self._starts = (np.cumsum(counts) - counts)[self._has]
         self._keep: dict[object, np.ndarray[Any, np.dtype[np.intp]]] = {}
-
-    def _weight(self, g: str) -> float:
-        k = self._gid.get(g)
-        return self._unseen[g[0]] if k is None else float(self._idf[k])
 
     def _raw(self, norm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw score, matched evidence and explained share per intent (aligned with intents)."""
@@ -297,8 +294,9 @@ class IntentMatcher:
             return self._keep[allowed]
         except (KeyError, TypeError):
             pass
+        wanted = None if allowed is None else frozenset(allowed)  # a list: `in` would be slow
         keep = np.array([k for k, i in enumerate(self.intents) if (
-            allowed is None or i in allowed) and k != self._oos], dtype=np.intp)
+            wanted is None or i in wanted) and k != self._oos], dtype=np.intp)
         try:
             if len(self._keep) < 256:
                 self._keep[allowed] = keep
