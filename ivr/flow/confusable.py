@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from ..nlu.normalize import normalize
+from ..nlu.phonetic import phonetic_key
 from ..types import Lang
 from .model import Flow
 
@@ -71,9 +73,6 @@ def co_active(flow: Flow) -> dict[str, int]:
 
 def _keys(flow: Flow, lang: Lang) -> dict[str, list[tuple[int, str, str, str]]]:
     """intent -> [(index, phrase, normalised, phonetic key)] for phrases that normalise to text."""
-    from ..nlu.normalize import normalize  # imported here: nlu imports flow.model
-    from ..nlu.phonetic import phonetic_key
-
     out: dict[str, list[tuple[int, str, str, str]]] = {}
     for iid, intent in flow.intents.items():
         rows = []
@@ -87,8 +86,6 @@ def _keys(flow: Flow, lang: Lang) -> dict[str, list[tuple[int, str, str, str]]]:
 
 def empty_phrases(flow: Flow) -> list[tuple[str, Lang, int, str]]:
     """(intent, lang, index, phrase) for phrases that are only filler words once normalised."""
-    from ..nlu.normalize import normalize
-
     return [(iid, lang, k, p) for iid, intent in flow.intents.items()
             for lang in flow.languages for k, p in enumerate(intent.phrases.get(lang, ()))
             if not normalize(p, lang)]

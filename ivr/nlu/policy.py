@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from ..flow.model import Settings
+from typing import Protocol
+
 from ..types import Decision, DecisionKind, Slot
 from .matcher import Scores
 
-__all__ = ["decide"]
+__all__ = ["Thresholds", "decide"]
 
 
-def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
+class Thresholds(Protocol):
+    """What the policy reads from a flow's settings (ivr.flow.model.Settings provides it)."""
+
+    @property
+    def accept(self) -> float:
+        """Top confidence at or above this (with enough margin) is accepted."""
+
+    @property
+    def confirm(self) -> float:
+        """At or above this (below accept) the caller is asked to confirm."""
+
+    @property
+    def margin(self) -> float:
+        """Lead over the runner-up needed to accept."""
+
+    @property
+    def max_low_confidence(self) -> int:
+        """Low-confidence turns in a row before handoff."""
+
+
+def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0,
            slots: tuple[Slot, ...] = ()) -> Decision:
     """One decision for one turn.
 
