@@ -211,9 +211,9 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = ()) -> LintRepo
     name = str(path)
     try:
         root, early = load_located(path)
+        flow, problems = build_flow(root, name)  # raises for a flow over the size limits
     except FlowError as exc:
         return LintReport(name, (Finding("error", "flow", exc.problem),), None)
-    flow, problems = build_flow(root, name)
     findings = _errors(early + problems) + check_flow(flow)
     layers, bad = _read_overlays(flow, overlays) if isinstance(root, LDict) else ([], [])
     findings += bad
