@@ -81,6 +81,7 @@ def test_pruned_sound_alike_search_finds_what_comparing_every_pair_finds(
     assert confusions(flow, at_least=at_least) == want  # small: blocks against all earlier
     with pytest.MonkeyPatch.context() as m:
         m.setattr(confusable, "_DENSE_UP_TO", 0)  # the candidate-pruning path
+        m.setattr(confusable, "_INDEX_SHARE", np.inf)
         assert confusions(flow, at_least=at_least) == want
 
 

@@ -150,6 +150,9 @@ class CloseIndex:
                 js.append(j)
         self.postings = {tok: (np.array(qs, dtype=np.intp), np.array(js, dtype=np.intp))
                          for tok, (qs, js) in postings.items()}
+        self.volume = sum(len(qs) ** 2 for qs, _ in postings.values()) // 2 + len(texts) * len(
+            [p for p in self.prefixes if p is None])
+        """About how many postings the lookups will read (pairs sharing a prefix bigram)."""
         self.short = np.array([q for q, pre in enumerate(self.prefixes) if pre is None],
                               dtype=np.intp)
         """Phrases too short for any bigram to be sure to survive: compared with all."""
@@ -186,6 +189,8 @@ _DENSE_UP_TO = 4000
 ones (C loops beat building candidate sets: the bank flow's ~1,800 phrases lint in ~1 s);
 above it, only candidates sharing a rare bigram are scored. Memory: a block row by n floats."""
 _BLOCK = 128
+_INDEX_SHARE = 0.1
+"""Above 0.1 n^2 postings to read, the candidate index costs more than scoring every pair."""
 
 
 class _Phrases:
@@ -221,14 +226,19 @@ class _Phrases:
 def _blocks(ph: _Phrases, at_least: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(rows, cols) to score: every pair that may reach `at_least` is in one of them."""
     n = len(ph.flat)
-    if n <= _DENSE_UP_TO:
+    by_chars = by_sound = None
+    if n > _DENSE_UP_TO:
+        by_chars = CloseIndex(list(ph.norms), at_least)
+        same = all(a == b for a, b in zip(ph.norms, ph.sounds, strict=True))  # English: words
+        by_sound = by_chars if same else CloseIndex(list(ph.sounds), at_least)
+    if by_chars is None or by_sound is None or (
+            by_chars.volume + by_sound.volume > _INDEX_SHARE * n * n):
+        # small, or too alike for the index to pay (pinyin keys share most bigrams): score
+        # blocks against every earlier phrase, in C; memory stays a block row by n
         for p0 in range(0, n, _BLOCK):
             p1 = min(p0 + _BLOCK, n)
             yield np.arange(p0, p1), np.arange(p1)
         return
-    by_chars = CloseIndex(list(ph.norms), at_least)
-    same = all(a == b for a, b in zip(ph.norms, ph.sounds, strict=True))  # English: words
-    by_sound = by_chars if same else CloseIndex(list(ph.sounds), at_least)
     for p in range(n):
         found = by_chars.earlier(p)
         if by_sound is not by_chars:
