@@ -1,10 +1,11 @@
 """How large a flow may be: a flow beyond these is refused with one line, before anything is built.
 
 The file caps (ivr.flow.yamlpos.Limits: bytes, values, depth, aliases) stop hostile YAML; these
-stop a well-formed flow too large to route and lint in a few seconds and well under 1 GB. The
-numbers come from `python -m ivr.bench.trust_flow` (bench/results/trust_flow.md): matcher and
-lint costs grow about linearly with the phrases of one language, and a 10,000-intent flow
-with two phrases per intent routes in ~2 s and lints in well under 1 GB.
+stop a well-formed flow too large to route and lint in bounded memory and time. Matcher and
+lint memory grow about linearly with the phrases of one language (`python -m
+ivr.bench.trust_flow`, bench/results/trust_flow.md): 10,000 intents with two phrases each
+route and lint in well under 1 GB. Lint time at the limit depends on how alike the phrases are:
+pairs that share no rare bigram are skipped, but phrases from one template are all compared.
 """
 
 from __future__ import annotations

@@ -201,14 +201,6 @@ class IntentMatcher:
         self.intents = tuple(sorted(examples))
         self._oos = self.intents.index(OUT_OF_SCOPE) if oos else -1
         normed = {i: sorted({normalize(p, lang) for p in examples[i]} - {""}) for i in self.intents}
-        pools = {i: frozenset().union(*(grams(p, lang) for p in normed[i])) for i in self.intents}
-        df: dict[str, int] = defaultdict(int)
-        for pool in pools.values():
-            for g in pool:
-                df[g] += 1
-        n = max(len(self.intents), 1)
-        self._unit = math.log(1.0 + n)
-        self._unseen = {f: _UNSEEN * self._unit * w for f, w in _FAMILY.items()}
         owners: list[int] = []
         phrase_grams: list[frozenset[str]] = []
         keys: list[str] = []
@@ -217,6 +209,18 @@ class IntentMatcher:
                 owners.append(k)
                 phrase_grams.append(grams(p, lang))
                 keys.append(phonetic_key(p, lang))
+        pools: dict[str, frozenset[str]] = {}
+        at = 0
+        for intent in self.intents:  # an intent's vocabulary: the n-grams of its phrases
+            pools[intent] = frozenset().union(*phrase_grams[at:at + len(normed[intent])])
+            at += len(normed[intent])
+        df: dict[str, int] = defaultdict(int)
+        for pool in pools.values():
+            for g in pool:
+                df[g] += 1
+        n = max(len(self.intents), 1)
+        self._unit = math.log(1.0 + n)
+        self._unseen = {f: _UNSEEN * self._unit * w for f, w in _FAMILY.items()}
         postings: dict[str, list[int]] = defaultdict(list)
         for k, gs in enumerate(phrase_grams):
             for g in gs:
