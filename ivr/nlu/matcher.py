@@ -177,6 +177,21 @@ class _Csr:
         return np.bincount(ids, np.repeat(weights, ends - starts), minlength=size)
 
 
+_POOL_DENSE_MAX = 1 << 21
+"""Up to this many vocabulary x intents cells (16 MB), the pool is a dense 0/1 matrix (one
+product per utterance, the fastest for a hotline's few intents); above, sparse rows."""
+
+
+def _pool_rows(rows: list[list[int]], n_intents: int) -> np.ndarray | _Csr:
+    """n-gram -> the intents whose vocabulary has it: dense when small, sparse rows when not."""
+    sparse = _Csr(rows)
+    if len(rows) * n_intents > _POOL_DENSE_MAX:
+        return sparse
+    dense = np.zeros((len(rows), n_intents))
+    dense[np.repeat(np.arange(len(rows)), np.diff(sparse.start)), sparse.ids] = 1.0
+    return dense
+
+
 class IntentMatcher:
     """Scores utterances in one language against example phrases per intent.
 
@@ -186,9 +201,9 @@ class IntentMatcher:
     Speed (one core, ~17 intents x ~90 phrases): every n-gram gets an integer id, most frequent
     first. The few n-grams found in hundreds of phrases are rows of a small dense 0/1 matrix
     (one matrix-vector product); the rest are posting lists summed with `np.bincount`.
-    Memory grows with the flow, not with its square: posting lists (n-gram -> phrases, and
-    n-gram -> intents for pooled coverage) are flat sparse rows; the dense rows are only the
-    n-grams in at least `_DENSE_SHARE` of the phrases, so at most a few per phrase.
+    Memory grows with the flow, not with its square: the n-gram -> intents pool (for pooled
+    coverage) is a dense matrix only while small (`_POOL_DENSE_MAX`), else flat sparse rows;
+    the dense phrase rows are only n-grams in at least `_DENSE_SHARE` of the phrases.
     """
 
     def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
@@ -233,15 +248,15 @@ class IntentMatcher:
         self._dense = np.zeros((self._n_dense, n_phrases))
         for k, g in enumerate(vocab[:self._n_dense]):
             self._dense[k, postings[g]] = 1.0
-        self._post = _Csr([postings[g] for g in vocab])
+        self._post = [np.array(postings[g], dtype=np.intp) for g in vocab]
         owners_of: dict[str, list[int]] = defaultdict(list)
         for k, i in enumerate(self.intents):
             for g in pools[i]:
                 owners_of[g].append(k)
-        self._pool = _Csr([owners_of[g] for g in vocab])
+        self._pool = _pool_rows([owners_of[g] for g in vocab], len(self.intents))
         self._owner = np.array(owners, dtype=np.intp)
-        pmass = np.bincount(self._post.ids, np.repeat(self._idf, np.diff(self._post.start)),
-                            minlength=n_phrases)  # each phrase's n-gram weight
+        pmass = np.bincount(np.concatenate([*self._post, np.zeros(0, np.intp)]), np.repeat(
+            self._idf, [len(p) for p in self._post]), minlength=n_phrases)  # n-gram weight
         self._pscale = pmass ** -_PHRASE_SIDE if n_phrases else pmass
         self._keys = keys
         counts = np.bincount(self._owner, minlength=len(self.intents))
@@ -267,12 +282,17 @@ class IntentMatcher:
         idx = np.array(ids, dtype=np.intp)
         weights = self._idf[idx]
         umass = (float(weights.sum()) + missing) or 1.0
-        pooled = self._pool.weighted_sum(idx, weights, n_intents)
+        if isinstance(self._pool, _Csr):
+            pooled = self._pool.weighted_sum(idx, weights, n_intents)
+        else:
+            pooled = weights @ self._pool[idx]
         dense = idx < self._n_dense
         shared = weights[dense] @ self._dense[idx[dense]]
         rare = np.flatnonzero(~dense)
         if len(rare):
-            shared = shared + self._post.weighted_sum(idx[rare], weights[rare], n_phrases)
+            posts = [self._post[ids[k]] for k in rare.tolist()]
+            shared = shared + np.bincount(np.concatenate(posts), np.repeat(
+                weights[rare], [len(p) for p in posts]), minlength=n_phrases)
         # (shared/pmass)^s * (shared/umass)^(1-s), with the powers of `shared` folded together
         phrase = shared * self._pscale * umass ** (_PHRASE_SIDE - 1)
         # rapidfuzz on the phrases the n-grams already rank highest: a near-miss spelling of a
