@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .flow.escalation import Count, Miss, Rule
 from .flow.model import Flow, Node
+from .nlu.escalation import Count, Miss, Rule
 from .nlu.matcher import IntentMatcher
 from .nlu.normalize import normalize
 from .nlu.policy import decide

@@ -132,7 +132,7 @@ def test_yes_no_words(mini: Flow) -> None:
 
 def test_misses_of_every_kind_count_together_and_answers_not_understood_on_their_own(
         mini: Flow) -> None:
-    """mini: max_retries 2, max_low_confidence 2 (ivr.flow.escalation's rule)."""
+    """mini: max_retries 2, max_low_confidence 2 (ivr.nlu.escalation's rule)."""
     d = _dialog(mini)
     d.on_no_input()
     d.on_dtmf(Dtmf.D9)  # a key root has no entry for

@@ -26,7 +26,7 @@ def test_mermaid_has_nodes_queues_global_intents_and_retries(mini: Flow) -> None
     assert 'q_fraud[("queue fraud<br/>urgent")]' in text
     assert 'n_root -->|"key 1"| n_balance_inquiry' in text
     # what the dialog does (max_retries 2, max_low_confidence 2): speech not understood gives
-    # up at the second, no input and unknown keys at the third (ivr.flow.escalation)
+    # up at the second, no input and unknown keys at the third (ivr.nlu.escalation)
     assert ('n_root -.->|"not understood: retry ×1; no input / unknown key: retry ×2"| n_root'
             in text)
     assert 'n_root -.->|"after 2 not understood / 3 misses"| n_human_agent' in text

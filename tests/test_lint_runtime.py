@@ -5,7 +5,7 @@ Flows are drawn at random (hypothesis): menus with random keys and on_fail, serv
 played by the real Dialog with no input, unknown keys, keys that lead on and speech nothing
 matches. The reference is what lint and the graph describe: the graph's edges
 (ivr.flow.graphcheck) for where keys and give-ups lead, the escalation rule they print
-(ivr.flow.escalation) for when a menu gives up.
+(ivr.nlu.escalation) for when a menu gives up.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from ivr.cli import main
 from ivr.dialog import Dialog
 from ivr.flow import Flow, lint_flow, load_flow
-from ivr.flow.escalation import Count, Miss, Rule
 from ivr.flow.graph import to_mermaid
 from ivr.flow.graphcheck import edges
 from ivr.nlu import IntentMatcher
+from ivr.nlu.escalation import Count, Miss, Rule
 from ivr.types import Dtmf, Utterance
 
 from .conftest import FLOWS

@@ -4,7 +4,7 @@ Drawn: every node (menus as hexagons, services as boxes, transfers as parallelog
 as circles), every human queue (cylinders) with its priority, DTMF keys and local intents as
 solid edges, global intents as dashed edges through one "global intents" node (not one edge
 per menu and intent), retries as a dotted loop on each menu, and where a menu goes when they
-run out (both labelled by ivr.flow.escalation, the rule the dialog follows).
+run out (both labelled by ivr.nlu.escalation, the rule the dialog follows).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .escalation import Rule
+from ..nlu.escalation import Rule
 from .graphcheck import edges
 from .model import Flow
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import FlowError, FlowErrors, FlowProblem
+from ..nlu.escalation import Rule
 from .checks import bad_id, escape
 from .confusable import confusions, empty_phrases
-from .escalation import Rule
 from .graphcheck import miss_loops, reachable, traps
 from .loader import build_flow, load_flow
 from .model import Flow
@@ -256,9 +256,9 @@ def lint_flow(path: str | Path, overlays: Iterable[str | Path] = (), *,
     name = str(path)
     try:
         root, early = load_located(path)
+        flow, problems = build_flow(root, name)  # raises for a flow over the size limits
     except FlowError as exc:
         return LintReport(name, (Finding("error", "flow", exc.problem),), None)
-    flow, problems = build_flow(root, name)
     findings = _errors(early + problems) + check_flow(flow)
     layered = layered and isinstance(root, LDict)
     layers, bad = _read_overlays(flow, overlays) if layered else ([], [])

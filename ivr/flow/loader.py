@@ -8,6 +8,7 @@ from typing import Any, cast
 from ..errors import FlowErrors, FlowProblem
 from ..types import LANGS, Lang, Priority
 from .checks import Checker, bad_id, show, suggest
+from .limits import check_size
 from .model import NODE_TYPES, Flow, Intent, Node, Settings
 from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 
@@ -208,7 +209,11 @@ def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
 
     The Flow is returned even when there are problems (with defaults where values were bad),
     so lint can go on to check the graph; `load_flow` refuses it.
+
+    Raises:
+        FlowError: the flow is larger than ivr.flow.limits allows (one line, nothing built).
     """
+    check_size(root, path)
     c = Checker(path)
     top = root if isinstance(root, LDict) else LDict()
     c.unknown_keys(top, TOP_KEYS, "the flow")

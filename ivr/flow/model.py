@@ -26,7 +26,7 @@ class Settings:
     """If the top two candidates are closer than this, confirm instead of accepting."""
     max_retries: int = 2
     """Misses of any kind (no input, unknown key, not understood) a menu asks again after; the
-    next one gives up (ivr.flow.escalation)."""
+    next one gives up (ivr.nlu.escalation)."""
     max_low_confidence: int = 2
     """Answers not understood at one menu at which it gives up, if that comes first."""
     fallback_queue: str = "general"

@@ -160,6 +160,38 @@ def builtin_out_of_scope(lang: Lang) -> tuple[str, ...]:
     return _builtin_oos().get(lang, ())
 
 
+class _Csr:
+    """Rows of integer ids in two flat arrays (compressed sparse rows): memory as the ids."""
+
+    def __init__(self, rows: list[list[int]]) -> None:
+        lengths = np.array([len(r) for r in rows], dtype=np.intp)
+        self.start = np.concatenate(([0], np.cumsum(lengths))).astype(np.intp)
+        self.ids = np.fromiter((k for r in rows for k in r), dtype=np.intp,
+                               count=int(self.start[-1]))
+
+    def weighted_sum(self, rows: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+        """Per id, the sum of the weights of the given rows that hold it (length `size`)."""
+        starts, ends = self.start[rows], self.start[rows + 1]
+        ids = np.concatenate([self.ids[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
+                                                              strict=True)] or [self.ids[:0]])
+        return np.bincount(ids, np.repeat(weights, ends - starts), minlength=size)
+
+
+_POOL_DENSE_MAX = 1 << 21
+"""Up to this many vocabulary x intents cells (16 MB), the pool is a dense 0/1 matrix (one
+product per utterance, the fastest for a hotline's few intents); above, sparse rows."""
+
+
+def _pool_rows(rows: list[list[int]], n_intents: int) -> np.ndarray | _Csr:
+    """n-gram -> the intents whose vocabulary has it: dense when small, sparse rows when not."""
+    sparse = _Csr(rows)
+    if len(rows) * n_intents > _POOL_DENSE_MAX:
+        return sparse
+    dense = np.zeros((len(rows), n_intents))
+    dense[np.repeat(np.arange(len(rows)), np.diff(sparse.start)), sparse.ids] = 1.0
+    return dense
+
+
 class IntentMatcher:
     """Scores utterances in one language against example phrases per intent.
 
@@ -169,6 +201,9 @@ class IntentMatcher:
     Speed (one core, ~17 intents x ~90 phrases): every n-gram gets an integer id, most frequent
     first. The few n-grams found in hundreds of phrases are rows of a small dense 0/1 matrix
     (one matrix-vector product); the rest are posting lists summed with `np.bincount`.
+    Memory grows with the flow, not with its square: the n-gram -> intents pool (for pooled
+    coverage) is a dense matrix only while small (`_POOL_DENSE_MAX`), else flat sparse rows;
+    the dense phrase rows are only n-grams in at least `_DENSE_SHARE` of the phrases.
     """
 
     def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
@@ -181,14 +216,6 @@ class IntentMatcher:
         self.intents = tuple(sorted(examples))
         self._oos = self.intents.index(OUT_OF_SCOPE) if oos else -1
         normed = {i: sorted({normalize(p, lang) for p in examples[i]} - {""}) for i in self.intents}
-        pools = {i: frozenset().union(*(grams(p, lang) for p in normed[i])) for i in self.intents}
-        df: dict[str, int] = defaultdict(int)
-        for pool in pools.values():
-            for g in pool:
-                df[g] += 1
-        n = max(len(self.intents), 1)
-        self._unit = math.log(1.0 + n)
-        self._unseen = {f: _UNSEEN * self._unit * w for f, w in _FAMILY.items()}
         owners: list[int] = []
         phrase_grams: list[frozenset[str]] = []
         keys: list[str] = []
@@ -197,6 +224,18 @@ class IntentMatcher:
                 owners.append(k)
                 phrase_grams.append(grams(p, lang))
                 keys.append(phonetic_key(p, lang))
+        pools: dict[str, frozenset[str]] = {}
+        at = 0
+        for intent in self.intents:  # an intent's vocabulary: the n-grams of its phrases
+            pools[intent] = frozenset().union(*phrase_grams[at:at + len(normed[intent])])
+            at += len(normed[intent])
+        df: dict[str, int] = defaultdict(int)
+        for pool in pools.values():
+            for g in pool:
+                df[g] += 1
+        n = max(len(self.intents), 1)
+        self._unit = math.log(1.0 + n)
+        self._unseen = {f: _UNSEEN * self._unit * w for f, w in _FAMILY.items()}
         postings: dict[str, list[int]] = defaultdict(list)
         for k, gs in enumerate(phrase_grams):
             for g in gs:
@@ -210,20 +249,20 @@ class IntentMatcher:
         for k, g in enumerate(vocab[:self._n_dense]):
             self._dense[k, postings[g]] = 1.0
         self._post = [np.array(postings[g], dtype=np.intp) for g in vocab]
-        self._pool = np.array([[g in pools[i] for i in self.intents] for g in vocab],
-                              dtype=np.float64).reshape(len(vocab), len(self.intents))
+        owners_of: dict[str, list[int]] = defaultdict(list)
+        for k, i in enumerate(self.intents):
+            for g in pools[i]:
+                owners_of[g].append(k)
+        self._pool = _pool_rows([owners_of[g] for g in vocab], len(self.intents))
         self._owner = np.array(owners, dtype=np.intp)
-        pmass = np.array([sum(self._weight(g) for g in gs) for gs in phrase_grams])
+        pmass = np.bincount(np.concatenate([*self._post, np.zeros(0, np.intp)]), np.repeat(
+            self._idf, [len(p) for p in self._post]), minlength=n_phrases)  # n-gram weight
         self._pscale = pmass ** -_PHRASE_SIDE if n_phrases else pmass
         self._keys = keys
         counts = np.bincount(self._owner, minlength=len(self.intents))
         self._has = np.flatnonzero(counts)
         self._starts = (np.cumsum(counts) - counts)[self._has]
         self._keep: dict[object, np.ndarray[Any, np.dtype[np.intp]]] = {}
-
-    def _weight(self, g: str) -> float:
-        k = self._gid.get(g)
-        return self._unseen[g[0]] if k is None else float(self._idf[k])
 
     def _raw(self, norm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw score, matched evidence and explained share per intent (aligned with intents)."""
@@ -243,7 +282,10 @@ class IntentMatcher:
         idx = np.array(ids, dtype=np.intp)
         weights = self._idf[idx]
         umass = (float(weights.sum()) + missing) or 1.0
-        pooled = weights @ self._pool[idx]
+        if isinstance(self._pool, _Csr):
+            pooled = self._pool.weighted_sum(idx, weights, n_intents)
+        else:
+            pooled = weights @ self._pool[idx]
         dense = idx < self._n_dense
         shared = weights[dense] @ self._dense[idx[dense]]
         rare = np.flatnonzero(~dense)
@@ -276,8 +318,9 @@ class IntentMatcher:
             return self._keep[allowed]
         except (KeyError, TypeError):
             pass
+        wanted = None if allowed is None else frozenset(allowed)  # a list: `in` would be slow
         keep = np.array([k for k, i in enumerate(self.intents) if (
-            allowed is None or i in allowed) and k != self._oos], dtype=np.intp)
+            wanted is None or i in wanted) and k != self._oos], dtype=np.intp)
         try:
             if len(self._keep) < 256:
                 self._keep[allowed] = keep

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from ..flow.escalation import Count, Rule
-from ..flow.model import Settings
+from typing import Protocol
+
 from ..types import Decision, DecisionKind, Slot
+from .escalation import Count, Rule
 from .matcher import Scores
 
-__all__ = ["decide"]
+__all__ = ["Thresholds", "decide"]
 
 
-def _gives_up(settings: Settings, low_streak: int) -> bool:
-    """One more turn not understood reaches the flow's limit (ivr.flow.escalation's rule)."""
+class Thresholds(Protocol):
+    """What the policy reads from a flow's settings (ivr.flow.model.Settings provides it)."""
+
+    @property
+    def accept(self) -> float:
+        """Top confidence at or above this (with enough margin) is accepted."""
+
+    @property
+    def confirm(self) -> float:
+        """At or above this (below accept) the caller is asked to confirm."""
+
+    @property
+    def margin(self) -> float:
+        """Lead over the runner-up needed to accept."""
+
+    @property
+    def max_low_confidence(self) -> int:
+        """Turns not understood before the menu gives up (ivr.nlu.escalation)."""
+
+    @property
+    def max_retries(self) -> int:
+        """Menus ask again this many times (ivr.nlu.escalation)."""
+
+
+def _gives_up(settings: Thresholds, low_streak: int) -> bool:
+    """One more turn not understood reaches the flow's limit (ivr.nlu.escalation)."""
     return Rule.of(settings).limit(Count(said=low_streak + 1)) == "said"
 
 
-def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
+def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0,
            slots: tuple[Slot, ...] = ()) -> Decision:
     """One decision for one turn.
 
@@ -27,7 +52,7 @@ def decide(scores: Scores, settings: Settings, *, low_streak: int = 0,
 
     Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
     confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
-    `max_low_confidence` answers not understood at the node (ivr.flow.escalation). Nothing
+    `max_low_confidence` answers not understood at the node (ivr.nlu.escalation). Nothing
     usable said is a no-match, never a route.
     """
     cands = scores.candidates[:3]

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Literal, Protocol
 
-from .model import Settings
-
-__all__ = ["Count", "Miss", "Rule"]
+__all__ = ["Count", "Miss", "Retries", "Rule"]
 
 Limit = Literal["said", "misses"]
+
+
+class Retries(Protocol):
+    """What the rule reads from a flow's settings (ivr.flow.model.Settings provides it)."""
+
+    @property
+    def max_retries(self) -> int:
+        """Menus ask again this many times."""
+
+    @property
+    def max_low_confidence(self) -> int:
+        """Turns not understood before the menu gives up."""
 
 
 class Miss(Enum):
@@ -56,7 +66,7 @@ class Rule:
     """... or at this many not understood (max_low_confidence), whichever comes first."""
 
     @classmethod
-    def of(cls, settings: Settings) -> Rule:
+    def of(cls, settings: Retries) -> Rule:
         """The rule a flow's settings make."""
         return cls(misses=settings.max_retries + 1, said=settings.max_low_confidence)
 
