@@ -158,14 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"banking77: no train.csv/test.csv in {folder} (set --data or $IVR_BANKING77)",
               file=sys.stderr)
         return 2
-    from threadpoolctl import threadpool_limits
-
-    seconds = import_seconds()
     try:
         train, test = load_rows(folder / "train.csv"), load_rows(folder / "test.csv")
     except UsageError as exc:
         print(f"banking77: {exc}", file=sys.stderr)
         return 2
+    seconds = import_seconds()
+    from threadpoolctl import threadpool_limits
+
     config = ClassifierConfig()
     regimes = (("10", 2),) if args.quick else (("10", 5), ("full", 3))
     with threadpool_limits(1):
