@@ -156,7 +156,7 @@ GRID: dict[str, tuple[ClassifierConfig, ...]] = {
     "10": tuple([ClassifierConfig(c=c) for c in (1.0, 3.0, 10.0, 30.0, 100.0)]
                 + [ClassifierConfig(char_max=m) for m in (4, 6)]
                 + [ClassifierConfig(word_max=m) for m in (1, 3)]),
-    "full": (ClassifierConfig(c=10.0), ClassifierConfig(c=30.0),
+    "full": (ClassifierConfig(c=10.0), ClassifierConfig(c=30.0), ClassifierConfig(c=100.0),
              ClassifierConfig(class_weight="balanced")),
 }
 """The hyperparameters tried by `--tune` (one change at a time from the default)."""
