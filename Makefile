@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test qa lint bench bench-intent bench-calls bench-speech install samples clean
+.PHONY: demo test qa lint bench bench-intent bench-banking77 bench-calls bench-speech install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ lint: install
 	$(VENV)/bin/ruff check ivr tests
 	$(VENV)/bin/mypy
 
-bench: bench-intent bench-calls bench-speech
+bench: bench-intent bench-banking77 bench-calls bench-speech
 
 bench-intent: install
 	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
+
+# The public BANKING77 benchmark (data in ../shared/data/banking77 or $IVR_BANKING77; ~8 min).
+bench-banking77: install
+	$(PY) -m ivr.bench.banking77 --out bench/results
 
 bench-calls: install
 	$(PY) -m ivr.bench.calls --flow $(FLOW) --out bench/results

@@ -1,0 +1,186 @@
+"""A learnt intent classifier: TF-IDF n-grams and a linear model, trained on a flow's phrases.
+
+A second source of evidence beside the matcher (ivr/nlu/matcher.py). The matcher scores how
+well an utterance covers one example phrase; this model learns which n-grams tell
+neighbouring intents apart (a word every intent of a group shares weighs nothing, the one
+word that separates two neighbours weighs a lot), so paraphrases that share few words with
+any single phrase still land.
+
+Features per language, over the same normalised text as the matcher (ivr/nlu/normalize.py):
+
+* **en**: stemmed words (1-2 grams) and characters within words (2-5 grams).
+* **zh**: characters (1-3 grams) and toneless pinyin syllables (1-2 grams), so a
+  recogniser's homophone error (鱼额 for 余额) keeps the sound features.
+* **ko**: syllables (1-2 grams, spaces dropped: spacing in Korean is loose), words, and
+  jamo (2-4 grams, ivr/nlu/phonetic.py), so one wrong vowel costs little.
+
+Each family is a sublinear TF-IDF block, L2-normalised; the blocks are stacked and a
+multinomial logistic regression (scikit-learn, L-BFGS, fixed random_state) gives
+probabilities over the flow's intents. Training is deterministic: the same phrases give
+the same probabilities, to the last bit, on every run.
+
+scikit-learn is imported when the first classifier is built, not when this module is: `ivr
+route` start-up does not pay for it unless a classifier is used.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..types import Candidate, Lang
+from .normalize import normalize
+from .phonetic import jamo, pinyin_syllables
+
+__all__ = ["ClassifierConfig", "IntentClassifier", "features"]
+
+_EN_SUFFIX = re.compile(r"(ing|ed|es|s)$")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Hyperparameters (chosen by cross-validation on BANKING77's train.csv, see bench)."""
+
+    c: float = 30.0
+    """Inverse L2 regularisation strength of the logistic regression (CV on BANKING77 train:
+    1 -> 70.2, 10 -> 71.8, 30 -> 71.9, 100 -> 72.2 % at 10 per intent; 10 -> 90.5, 30 -> 90.8 %
+    on the whole set; `python -m ivr.bench.banking77 --tune`)."""
+    word_max: int = 2
+    """Longest word n-gram (en, ko)."""
+    char_max: int = 5
+    """Longest character n-gram (en: letters within words; zh: 3 is used, see `features`)."""
+    class_weight: str | None = None
+    """None, or "balanced": weigh intents with few phrases up."""
+    max_iter: int = 2000
+    """L-BFGS iterations (converges well before this on flows of a few thousand phrases)."""
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    """A light English stem: -ing, -ed, -es, -s dropped from words longer than four letters."""
+    return _EN_SUFFIX.sub("", word) if len(word) > 4 else word
+
+
+def _ngrams(units: Sequence[str], lo: int, hi: int, sep: str = " ") -> list[str]:
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        out += [sep.join(units[i:i + n]) for i in range(len(units) - n + 1)]
+    return out
+
+
+def _chars(text: str, lo: int, hi: int) -> list[str]:
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        out += [text[i:i + n] for i in range(len(text) - n + 1)]
+    return out
+
+
+def _en(norm: str, cfg: ClassifierConfig) -> dict[str, list[str]]:
+    words = norm.split()
+    stems = [_stem(w) for w in words]
+    chars: list[str] = []
+    for w in words:
+        chars += _chars(f" {w} ", 2, cfg.char_max)
+    return {"word": _ngrams(stems, 1, cfg.word_max), "char": chars}
+
+
+def _zh(norm: str, cfg: ClassifierConfig) -> dict[str, list[str]]:
+    flat = norm.replace(" ", "")
+    return {"char": _chars(flat, 1, min(cfg.char_max, 3)),
+            "pinyin": _ngrams(pinyin_syllables(flat), 1, 2)}
+
+
+def _ko(norm: str, cfg: ClassifierConfig) -> dict[str, list[str]]:
+    flat = norm.replace(" ", "")
+    j = jamo(flat)
+    return {"syllable": _chars(flat, 1, 2), "word": _ngrams(norm.split(), 1, cfg.word_max),
+            "jamo": _chars(j, 2, 4)}
+
+
+_FAMILIES: dict[Lang, Callable[[str, ClassifierConfig], dict[str, list[str]]]] = {
+    "en": _en, "zh": _zh, "ko": _ko}
+
+
+def features(text: str, lang: Lang, config: ClassifierConfig | None = None) -> dict[str, list[str]]:
+    """The n-gram features of one utterance, per family (normalised here)."""
+    return _FAMILIES[lang](normalize(text, lang), config or ClassifierConfig())
+
+
+class IntentClassifier:
+    """TF-IDF n-grams + multinomial logistic regression over one language's phrases.
+
+    Attributes:
+        intents: the intent ids, sorted (the column order of `proba`).
+        train_seconds: wall time the fit took (features and model).
+    """
+
+    def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
+                 config: ClassifierConfig | None = None) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        start = time.perf_counter()
+        self.lang = lang
+        self.config = cfg = config or ClassifierConfig()
+        texts: list[str] = []
+        labels: list[str] = []
+        for intent in sorted(examples):
+            for phrase in examples[intent]:
+                texts.append(phrase)
+                labels.append(intent)
+        self.intents = tuple(sorted(set(labels)))
+        if len(self.intents) < 2:
+            raise ValueError("a classifier needs phrases for at least two intents")
+        feats = [features(t, lang, cfg) for t in texts]
+        self._families = tuple(sorted(feats[0]))
+        self._vectorizers: dict[str, Any] = {}
+        blocks = []
+        for fam in self._families:
+            vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float64)
+            blocks.append(vec.fit_transform([f[fam] for f in feats]))
+            self._vectorizers[fam] = vec
+        self._model = LogisticRegression(C=cfg.c, max_iter=cfg.max_iter,
+                                         class_weight=cfg.class_weight, random_state=0)
+        self._model.fit(_hstack(blocks), labels)
+        if tuple(self._model.classes_) != self.intents:
+            raise RuntimeError("classifier classes out of order")
+        self.train_seconds = time.perf_counter() - start
+
+    def _matrix(self, texts: Sequence[str]) -> Any:
+        feats = [features(t, self.lang, self.config) for t in texts]
+        return _hstack([self._vectorizers[fam].transform([f[fam] for f in feats])
+                        for fam in self._families])
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Probabilities for many utterances: one row each, columns in `intents` order."""
+        out: np.ndarray[Any, np.dtype[np.float64]] = self._model.predict_proba(
+            self._matrix(texts))
+        return out
+
+    def predict_proba(self, text: str) -> dict[str, float]:
+        """Probability per intent for one utterance (sums to 1)."""
+        row = self.proba([text])[0]
+        return {i: float(p) for i, p in zip(self.intents, row, strict=True)}
+
+    def top(self, text: str, k: int = 3) -> tuple[Candidate, ...]:
+        """The k most probable intents, best first (ties by intent id), rounded to 4 places."""
+        row = np.round(self.proba([text])[0], 4)
+        order = np.lexsort((np.arange(len(row)), -row))[:k]
+        return tuple(Candidate(self.intents[j], float(row[j])) for j in order.tolist())
+
+
+def _identity(units: list[str]) -> list[str]:
+    """The analyzer for features computed beforehand (a named function: picklable)."""
+    return units
+
+
+def _hstack(blocks: list[Any]) -> Any:
+    from scipy.sparse import hstack
+
+    return hstack(blocks, format="csr")

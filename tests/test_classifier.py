@@ -1,0 +1,107 @@
+"""The learnt intent classifier (ivr/nlu/classifier.py) on a tiny flow in zh, en and ko."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ivr.nlu.classifier import IntentClassifier, features
+from ivr.types import Lang
+
+PHRASES: dict[Lang, dict[str, list[str]]] = {
+    "en": {
+        "balance": ["what is my balance", "how much money do I have", "check my account balance",
+                    "tell me what is left in my account"],
+        "card_lost": ["I lost my card", "my card was stolen", "block my card please",
+                      "someone took my wallet with the card"],
+        "card_retained": ["the cash machine swallowed my card", "the ATM kept my card",
+                          "my card is stuck in the machine", "the machine ate my card"],
+        "agent": ["let me talk to a person", "I want a human agent", "operator please",
+                  "put me through to someone real"],
+    },
+    "zh": {
+        "balance": ["查余额", "我卡里还有多少钱", "帮我查一下账户余额", "看看还剩多少钱"],
+        "card_lost": ["我的卡丢了", "卡被偷了", "我要挂失", "钱包连卡一起丢了"],
+        "card_retained": ["卡被取款机吞了", "ATM把我的卡吞了", "卡卡在机器里了", "取款机不吐卡"],
+        "agent": ["转人工", "我要找人工客服", "帮我接真人", "人工服务"],
+    },
+    "ko": {
+        "balance": ["잔액 조회", "통장에 얼마 있어요", "계좌 잔액 알려 주세요",
+                    "남은 돈 확인하고 싶어요"],
+        "card_lost": ["카드를 잃어버렸어요", "카드 도난당했어요", "카드 분실 신고",
+                      "지갑이랑 카드 잃어버렸어요"],
+        "card_retained": ["현금인출기가 카드를 먹었어요", "ATM에 카드가 안 나와요",
+                          "기계에 카드가 걸렸어요", "카드가 기계에 들어가서 안 나와요"],
+        "agent": ["상담원 연결", "상담원이랑 통화하고 싶어요", "사람이랑 얘기할래요",
+                  "직원 바꿔 주세요"],
+    },
+}
+LANGS: tuple[Lang, ...] = ("zh", "en", "ko")
+_BUILT = {lang: IntentClassifier(PHRASES[lang], lang) for lang in LANGS}
+CASES = [(lang, intent, p) for lang in LANGS for intent, ps in PHRASES[lang].items() for p in ps]
+
+
+@given(st.sampled_from(CASES))
+@settings(max_examples=60, deadline=None)
+def test_an_exact_phrase_ranks_its_intent_first(case: tuple[Lang, str, str]) -> None:
+    lang, intent, phrase = case
+    top = _BUILT[lang].top(phrase, k=2)
+    assert top[0].intent == intent
+    assert top[0].score > top[1].score
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_probabilities_are_a_distribution_and_deterministic(lang: Lang) -> None:
+    again = IntentClassifier(PHRASES[lang], lang)
+    for phrase in [p for ps in PHRASES[lang].values() for p in ps] + ["", "???"]:
+        first = _BUILT[lang].predict_proba(phrase)
+        assert first == again.predict_proba(phrase)  # bit for bit
+        assert set(first) == set(PHRASES[lang])
+        assert sum(first.values()) == pytest.approx(1.0)
+        assert all(0.0 <= v <= 1.0 for v in first.values())
+
+
+@pytest.mark.parametrize(("lang", "text", "intent"), [
+    ("en", "the machine swallowed it and kept my card", "card_retained"),
+    ("en", "how much money is left", "balance"),
+    ("zh", "取款机把卡吞了", "card_retained"),
+    ("zh", "鱼额多少", "balance"),          # a homophone error of 余额: the pinyin features
+    ("ko", "잔엑 조회해 주세요", "balance"),  # one wrong vowel in 잔액: the jamo features
+    ("ko", "카드를 분실했어요", "card_lost"),
+])
+def test_paraphrases_and_recogniser_errors_land(lang: Lang, text: str, intent: str) -> None:
+    assert _BUILT[lang].top(text, k=1)[0].intent == intent
+
+
+def test_top_k_is_ordered_and_tied_by_id() -> None:
+    top = _BUILT["en"].top("", k=4)  # nothing said: the prior only
+    assert len(top) == 4
+    assert [c.score for c in top] == sorted((c.score for c in top), reverse=True)
+    for a, b in itertools.pairwise(top):
+        assert a.score > b.score or a.intent < b.intent
+
+
+def test_features_per_language() -> None:
+    assert "card" in features("My cards!", "en")["word"]  # stemmed, punctuation dropped
+    zh = features("余额", "zh")
+    assert "余额" in zh["char"] and "yu e" in zh["pinyin"]
+    ko = features("잔액 조회", "ko")
+    assert "잔액" in ko["syllable"] and "조회" in ko["word"] and ko["jamo"]
+
+
+def test_one_intent_is_refused() -> None:
+    with pytest.raises(ValueError, match="two intents"):
+        IntentClassifier({"balance": ["what is my balance"]}, "en")
+
+
+def test_importing_the_module_does_not_import_scikit_learn() -> None:
+    code = "import sys, ivr.nlu.classifier; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=os.environ.copy())
+    assert out.stdout.strip() == "False"
