@@ -207,3 +207,12 @@ def test_slots() -> None:
     assert mask_slot(card) == Slot("card_number", "****7894", "****7894")
     assert is_secret_name("security_code") and is_secret_name("OTP")
     assert not is_secret_name("amount")
+
+
+def test_english_digit_words_run_together_are_digits() -> None:
+    """Found by the generated suite: "nineoh" and "fourfivesix" carried digits past the mask."""
+    assert mask_sensitive("card nine six oh seven nineoh oh oh") == "card ***"
+    assert mask_sensitive("my pin is fourfivesix") == "my pin is ***"
+    assert mask_sensitive("it ends twoone") == "it ends ***"
+    for word in ("someone", "none", "phone", "tone", "ozone", "oh I see"):
+        assert mask_sensitive(f"{word} please") == f"{word} please"

@@ -42,9 +42,10 @@ _EN = {
 }  # fmt: skip
 
 _EN_WORD = "|".join(sorted(_EN, key=len, reverse=True))
+_EN_WORD_RE = re.compile(_EN_WORD)
 _NATIVE = "|".join(sorted(_NATIVE_KO, key=len, reverse=True))
 _TOKEN_RE = re.compile(
-    rf"(?P<en>(?<![a-z])(?:(?:double|triple)[^\S\n]+)?(?:{_EN_WORD})(?![a-z]))"
+    rf"(?P<en>(?<![a-z])(?:(?:double|triple)[^\S\n]+)?(?:{_EN_WORD})+(?![a-z]))"
     rf"|(?P<native>{_NATIVE})"
     rf"|(?P<sino>[{''.join(_SINO_KO)}])"
     rf"|(?P<char>\d|[{''.join(_ZH)}])",
@@ -100,10 +101,11 @@ class Group:
 
 def token_digits(kind: str, text: str) -> str:
     """The ASCII digits one token stands for."""
-    if kind == "en":
+    if kind == "en":  # one word, or digit words run together ("nineoh"), maybe doubled
         words = text.lower().split()
         times = {"double": 2, "triple": 3}.get(words[0], 1) if len(words) > 1 else 1
-        return _EN[words[-1]] * times
+        digits = "".join(_EN[w] for w in _EN_WORD_RE.findall(words[-1]))
+        return digits[0] * times + digits[1:]
     if kind == "native":
         return _NATIVE_KO[text]
     if kind == "sino":

@@ -142,9 +142,16 @@ def _word_not_digit(text: str, g: Group) -> bool:
     return tok.kind == "en" or (tok.kind == "char" and _COUNTER_RE.match(text, tok.end) is not None)
 
 
+def _lone(g: Group) -> bool:
+    """One digit said alone (or 열 / 拾, ten): a menu choice or a word, not a number; English
+    digit words run together ("twoone") or doubled ("double two") are a number."""
+    return len(g.tokens) == 1 and (len(g.digits) == 1
+                                   or (len(g.digits) == 2 and g.tokens[0].kind != "en"))
+
+
 def _replacement(text: str, g: Group, secret: int, lone: int) -> str | None:
     """What one group becomes, or None to keep it as heard (`secret`: 0 no, 1 cue, 2 told)."""
-    if len(g.tokens) == 1 and len(g.digits) <= 2:
+    if _lone(g):
         if secret == 1:  # a cue: every lone digit goes ("my pin is 1", 密码是一吗), not words
             return None if _word_not_digit(text, g) and lone < SPREAD else FULL_MASK
         weak = g.tokens[0].weak
@@ -160,8 +167,7 @@ def _replacement(text: str, g: Group, secret: int, lone: int) -> str | None:
 
 def lone_digits(text: str) -> int:
     """How many lone digits (a single spoken or written digit, not a word) `text` holds."""
-    return sum(1 for g in groups(text) if len(g.tokens) == 1 and len(g.digits) <= 2
-               and not g.tokens[0].weak)
+    return sum(1 for g in groups(text) if _lone(g) and not g.tokens[0].weak)
 
 
 def mask_text(text: str, *, secret: bool = False) -> str:
@@ -174,7 +180,7 @@ def mask_text(text: str, *, secret: bool = False) -> str:
     """
     level = 2 if secret else int(is_secret_turn(text))
     found = groups(text, strict=level > 0)
-    lone = sum(1 for g in found if len(g.tokens) == 1)
+    lone = sum(1 for g in found if _lone(g))
     parts: list[str] = []
     pos = 0
     for g in found:
