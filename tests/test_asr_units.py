@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.asr import DecoderConfig, grammar_words, prepare_model, read_vocabulary, segment
-from ivr.asr.engine import Conditioner, FreePool, GrammarPool, condition
+from ivr.asr.condition import Conditioner, condition
+from ivr.asr.messages import Feed, Message, Settle
+from ivr.asr.pool import FreePool, GrammarPool
 from ivr.asr.vocab import spell_digits
 from ivr.asr.worker import _Inbox
 from ivr.audio.resample import StreamResampler, resample
@@ -191,11 +193,11 @@ def test_grammar_pool_lends_warm_recognisers_per_grammar_and_bounds_the_idle_one
 
 def test_worker_inbox_serves_a_waiting_request_first() -> None:
     inbox = _Inbox()
-    for msg in [("feed", 1, b"a", 0.0), ("feed", 2, b"b", 0.0), ("feed", 1, b"c", 0.0),
-                ("feed", 2, b"d", 0.0), ("settle", 2, 7), ("feed", 1, b"e", 0.0)]:
+    for msg in [Feed(1, b"a", 0.0), Feed(2, b"b", 0.0), Feed(1, b"c", 0.0),
+                Feed(2, b"d", 0.0), Settle(2, 7), Feed(1, b"e", 0.0)]:
         inbox.add(msg)
-    order = []
+    order: list[Message] = []
     while inbox:
-        msg = inbox.next()
-        order.append(msg[2] if msg[0] == "feed" else msg[0])
-    assert order == [b"b", b"d", "settle", b"a", b"c", b"e"]
+        order.append(inbox.next())
+    assert order == [Feed(2, b"b", 0.0), Feed(2, b"d", 0.0), Settle(2, 7), Feed(1, b"a", 0.0),
+                     Feed(1, b"c", 0.0), Feed(1, b"e", 0.0)]

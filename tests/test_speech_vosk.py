@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ivr.asr import RecognitionStream, ServiceConfig, SpeechService
+from ivr.asr import RecognitionStream, ServiceConfig, SpeechService, StreamSpec
 from ivr.audio import frames, read_wav
 from ivr.call import Hotline, Speak
 from ivr.dialog import Dialog
@@ -27,7 +27,7 @@ from ivr.flow import Flow
 from ivr.handoff import open_queue
 from ivr.models import resolve_model
 from ivr.nlu.policy import decide
-from ivr.speech import EndpointConfig, Heard, Listener
+from ivr.speech import EndpointConfig, Heard, Listener, TurnContext
 from ivr.types import Audio, Utterance
 
 from .conftest import ROOT
@@ -62,8 +62,8 @@ def listen(hotline: Hotline, audio: Audio, listener: Listener | None = None) -> 
     dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "t")
     dialog.start()
     listener = listener or hotline.listener("ko")
-    return listener.listen(frames(audio, 20), grammar=hotline.grammar(dialog),
-                           allowed=hotline.flow.intents_at("root"))
+    context = TurnContext(hotline.grammar(dialog), frozenset(hotline.flow.intents_at("root")))
+    return listener.listen(frames(audio, 20), context)
 
 
 def route(hotline: Hotline, utt: Utterance | None) -> tuple[str, str | None]:
@@ -81,7 +81,7 @@ def test_settling_at_a_pause_then_going_on_decodes_as_if_uninterrupted(
     chunks = [pcm[i:i + 640] for i in range(0, len(pcm), 640)]
 
     def decode(settle_at: int | None) -> Any:
-        stream = service.open_stream(hotline.grammar(dialog))
+        stream = service.open_stream(StreamSpec(hotline.grammar(dialog)))
         for i, chunk in enumerate(chunks):
             if i == settle_at:
                 stream.settle()
@@ -163,8 +163,11 @@ class _KillOnOpen:
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         return self.service.recognize(audio, grammar)
 
-    def open_stream(self, grammar: Sequence[str] | None, **kwargs: Any) -> RecognitionStream:
-        stream = self.service.open_stream(grammar, **kwargs)
+    def close(self) -> None:
+        """The service is the fixture's to stop."""
+
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
+        stream = self.service.open_stream(spec)
         pid = stream.worker.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -180,8 +183,9 @@ def test_a_dead_recogniser_hands_its_caller_to_a_human_and_other_calls_go_on(
     def live_caller() -> None:  # a call on the other worker, at real-time pace
         dialog = Dialog(bank, "ko", hotline.matcher("ko"), "other")
         dialog.start()
-        turn = hotline.listener("ko").turn(grammar=hotline.grammar(dialog),
-                                           allowed=bank.intents_at("root"), realtime=True)
+        context = TurnContext(hotline.grammar(dialog), frozenset(bank.intents_at("root")),
+                              realtime=True)
+        turn = hotline.listener("ko").turn(context)
         for frame in frames(audio, 20):
             time.sleep(0.02)
             turn.push(frame)
