@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,52 @@ def test_unknown_flow_words_are_reported_when_the_model_loads(
         hotline = Hotline(flow, recognizer_factory=lambda lang: service)
         hotline.recognizer("ko")
     assert "qzxv" in hotline.unknown_words["ko"] and "qzxv" in caplog.text
+
+
+class _Counting:
+    """A recogniser that is not a SpeechService (the shared one, wrapped): what a hotline
+    needs of it is only the `Recognizer` protocol."""
+
+    def __init__(self, service: SpeechService) -> None:
+        self.service, self.lang, self.model_dir = service, service.lang, service.model_dir
+        self.closed = 0
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return self.service.vocabulary
+
+    def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
+        return self.service.recognize(audio, grammar)
+
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
+        return self.service.open_stream(spec)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_hotline_uses_any_recognizer_through_the_protocol(bank: Flow,
+                                                            service: SpeechService) -> None:
+    rec = _Counting(service)
+    hotline = Hotline(bank, recognizer_factory=lambda lang: rec)
+    call = hotline.open_call("protocol", "ko")
+    call.start()
+    call.hear(frames(wav(0.3, "ko_card_loss", 1.0), 20), narrowband=False)
+    assert call.node == "card_loss"
+    hotline.close()
+    assert rec.closed == 1  # closed through the protocol, not only if it is a SpeechService
+
+
+def test_a_turn_carries_one_context_built_from_the_call(bank: Flow, hotline: Hotline) -> None:
+    call = hotline.open_call("context", "ko")
+    call.start()
+    turn = call.listen(narrowband=True)
+    assert turn.context == TurnContext(hotline.grammar(call.dialog),
+                                       frozenset(bank.intents_at(call.node)), narrowband=True)
+    assert turn.context.stream == StreamSpec(hotline.grammar(call.dialog), narrowband=True)
+    with pytest.raises(FrozenInstanceError):
+        turn.context.confirming = True  # type: ignore[misc]
+    assert turn.finish().utterance is None  # no frames: a no-input turn, no stream opened
 
 
 class _KillOnOpen:
