@@ -91,9 +91,9 @@ class GrammarPool:
 
     A grammar recogniser builds its decoding graph on the fly as it decodes; a reused one has
     it built already and decodes faster, with the same words (measured: see
-    bench/results/speech_tuning.md). A node's grammar is the same
-    for every caller at that node, so recognisers are kept per grammar, at most `idle_max` idle
-    in all (least recently used dropped), each retired after `life_s` of audio.
+    bench/results/speech_tuning.md). A node's grammar is the same for every caller at that
+    node, so recognisers are kept per grammar, at most `idle_max` idle in all (least recently
+    used dropped), each retired after `life_s` of audio.
     """
 
     make: Any
