@@ -124,8 +124,6 @@ class Utterance:
     """Length of the audio decoded; 0 for text."""
     decode_seconds: float = 0.0
     """Wall time spent decoding (not part of traces: not deterministic)."""
-    final_seconds: float = 0.0
-    """Wall time from the last audio frame fed to the final result (the endpoint wait)."""
 
     def __str__(self) -> str:
         return f"[{self.lang}/{self.source}] {self.text!r}"

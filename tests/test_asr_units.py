@@ -4,6 +4,8 @@ directory, streaming resampling, audio conditioning, the free pool, the worker's
 from __future__ import annotations
 
 import logging
+import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.asr import DecoderConfig, grammar_words, prepare_model, read_vocabulary, segment
-from ivr.asr.engine import Conditioner, FreePool, GrammarPool, condition
+from ivr.asr.condition import Conditioner, condition
+from ivr.asr.messages import Feed, Message, Open, Quit, Reply, Request, Settle, Stats
+from ivr.asr.pool import FreePool, GrammarPool
+from ivr.asr.results import DualResult, StreamSpec
 from ivr.asr.vocab import spell_digits
 from ivr.asr.worker import _Inbox
 from ivr.audio.resample import StreamResampler, resample
@@ -191,11 +196,25 @@ def test_grammar_pool_lends_warm_recognisers_per_grammar_and_bounds_the_idle_one
 
 def test_worker_inbox_serves_a_waiting_request_first() -> None:
     inbox = _Inbox()
-    for msg in [("feed", 1, b"a", 0.0), ("feed", 2, b"b", 0.0), ("feed", 1, b"c", 0.0),
-                ("feed", 2, b"d", 0.0), ("settle", 2, 7), ("feed", 1, b"e", 0.0)]:
+    for msg in [Feed(1, b"a", 0.0), Feed(2, b"b", 0.0), Feed(1, b"c", 0.0),
+                Feed(2, b"d", 0.0), Settle(2, 7), Feed(1, b"e", 0.0)]:
         inbox.add(msg)
-    order = []
+    order: list[Message] = []
     while inbox:
-        msg = inbox.next()
-        order.append(msg[2] if msg[0] == "feed" else msg[0])
-    assert order == [b"b", b"d", "settle", b"a", b"c", b"e"]
+        order.append(inbox.next())
+    assert order == [Feed(2, b"b", 0.0), Feed(2, b"d", 0.0), Settle(2, 7), Feed(1, b"a", 0.0),
+                     Feed(1, b"c", 0.0), Feed(1, b"e", 0.0)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 2**31), st.none() | st.lists(st.text(min_size=1), max_size=4).map(tuple),
+       st.booleans(), st.booleans(), st.binary(max_size=640),
+       st.none() | st.floats(0, 1e6, allow_nan=False))
+def test_worker_messages_cross_the_pipe_unchanged(sid: int, grammar: tuple[str, ...] | None,
+                                                   narrowband: bool, paced: bool, pcm: bytes,
+                                                   sent: float | None) -> None:
+    spec = StreamSpec(grammar, narrowband=narrowband, paced=paced)
+    for msg in (Open(sid, spec), Open(sid, replace(spec, free=False), 1), Feed(sid, pcm, sent),
+                Settle(sid, 3), Stats(4), Quit(), Reply(3, True, DualResult((), None))):
+        assert pickle.loads(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)) == msg
+    assert isinstance(Settle(sid, 3), Request) and not isinstance(Feed(sid, pcm, sent), Request)

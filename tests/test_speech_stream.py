@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.asr import DecoderConfig, ServiceConfig, SpeechService
+from ivr.asr import DecoderConfig, ServiceConfig, SpeechService, StreamSpec
 from ivr.audio import frames, read_wav
 from ivr.bench.trust_audio import measure, write_noise_call
 from ivr.call import Hotline, Speak
@@ -72,7 +72,7 @@ def test_the_budget_is_spent_across_turns(bank: Flow, service: SpeechService,
 
 
 def test_a_stream_decodes_no_more_than_its_longest_utterance(service: SpeechService) -> None:
-    stream = service.open_stream(None)
+    stream = service.open_stream(StreamSpec())
     for frame in frames(read_wav(CARD_LOSS), 20):
         stream.feed(frame)
     assert stream.final().audio_seconds == pytest.approx(1.0)

@@ -12,14 +12,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from ivr.asr import RecognitionStream, ServiceConfig, SpeechService
+from ivr.asr import RecognitionStream, ServiceConfig, SpeechService, StreamSpec
 from ivr.audio import frames, read_wav
 from ivr.call import Hotline, Speak
 from ivr.dialog import Dialog
@@ -27,7 +27,7 @@ from ivr.flow import Flow
 from ivr.handoff import open_queue
 from ivr.models import resolve_model
 from ivr.nlu.policy import decide
-from ivr.speech import EndpointConfig, Heard, Listener
+from ivr.speech import EndpointConfig, Heard, Listener, TurnContext
 from ivr.types import Audio, Utterance
 
 from .conftest import ROOT
@@ -62,8 +62,8 @@ def listen(hotline: Hotline, audio: Audio, listener: Listener | None = None) -> 
     dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "t")
     dialog.start()
     listener = listener or hotline.listener("ko")
-    return listener.listen(frames(audio, 20), grammar=hotline.grammar(dialog),
-                           allowed=hotline.flow.intents_at("root"))
+    context = TurnContext(hotline.grammar(dialog), frozenset(hotline.flow.intents_at("root")))
+    return listener.listen(frames(audio, 20), context)
 
 
 def route(hotline: Hotline, utt: Utterance | None) -> tuple[str, str | None]:
@@ -81,7 +81,7 @@ def test_settling_at_a_pause_then_going_on_decodes_as_if_uninterrupted(
     chunks = [pcm[i:i + 640] for i in range(0, len(pcm), 640)]
 
     def decode(settle_at: int | None) -> Any:
-        stream = service.open_stream(hotline.grammar(dialog))
+        stream = service.open_stream(StreamSpec(hotline.grammar(dialog)))
         for i, chunk in enumerate(chunks):
             if i == settle_at:
                 stream.settle()
@@ -149,6 +149,52 @@ def test_unknown_flow_words_are_reported_when_the_model_loads(
     assert "qzxv" in hotline.unknown_words["ko"] and "qzxv" in caplog.text
 
 
+class _Counting:
+    """A recogniser that is not a SpeechService (the shared one, wrapped): what a hotline
+    needs of it is only the `Recognizer` protocol."""
+
+    def __init__(self, service: SpeechService) -> None:
+        self.service, self.lang, self.model_dir = service, service.lang, service.model_dir
+        self.closed = 0
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return self.service.vocabulary
+
+    def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
+        return self.service.recognize(audio, grammar)
+
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
+        return self.service.open_stream(spec)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_hotline_uses_any_recognizer_through_the_protocol(bank: Flow,
+                                                            service: SpeechService) -> None:
+    rec = _Counting(service)
+    hotline = Hotline(bank, recognizer_factory=lambda lang: rec)
+    call = hotline.open_call("protocol", "ko")
+    call.start()
+    call.hear(frames(wav(0.3, "ko_card_loss", 1.0), 20), narrowband=False)
+    assert call.node == "card_loss"
+    hotline.close()
+    assert rec.closed == 1  # closed through the protocol, not only if it is a SpeechService
+
+
+def test_a_turn_carries_one_context_built_from_the_call(bank: Flow, hotline: Hotline) -> None:
+    call = hotline.open_call("context", "ko")
+    call.start()
+    turn = call.listen(narrowband=True)
+    assert turn.context == TurnContext(hotline.grammar(call.dialog),
+                                       frozenset(bank.intents_at(call.node)), narrowband=True)
+    assert turn.context.stream == StreamSpec(hotline.grammar(call.dialog), narrowband=True)
+    with pytest.raises(FrozenInstanceError):
+        turn.context.confirming = True  # type: ignore[misc]
+    assert turn.finish().utterance is None  # no frames: a no-input turn, no stream opened
+
+
 class _KillOnOpen:
     """The real service, whose worker is killed (os.kill) as soon as a stream opens on it."""
 
@@ -163,8 +209,11 @@ class _KillOnOpen:
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         return self.service.recognize(audio, grammar)
 
-    def open_stream(self, grammar: Sequence[str] | None, **kwargs: Any) -> RecognitionStream:
-        stream = self.service.open_stream(grammar, **kwargs)
+    def close(self) -> None:
+        """The service is the fixture's to stop."""
+
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
+        stream = self.service.open_stream(spec)
         pid = stream.worker.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -180,8 +229,9 @@ def test_a_dead_recogniser_hands_its_caller_to_a_human_and_other_calls_go_on(
     def live_caller() -> None:  # a call on the other worker, at real-time pace
         dialog = Dialog(bank, "ko", hotline.matcher("ko"), "other")
         dialog.start()
-        turn = hotline.listener("ko").turn(grammar=hotline.grammar(dialog),
-                                           allowed=bank.intents_at("root"), realtime=True)
+        context = TurnContext(hotline.grammar(dialog), frozenset(bank.intents_at("root")),
+                              realtime=True)
+        turn = hotline.listener("ko").turn(context)
         for frame in frames(audio, 20):
             time.sleep(0.02)
             turn.push(frame)

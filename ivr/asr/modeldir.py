@@ -46,7 +46,7 @@ class DecoderConfig:
     """Standard deviation, in 16-bit sample units, of the seeded dither added to the audio."""
     narrowband_dither: float = 40.0
     """The same for audio from an 8 kHz line. Resampled to 16 kHz it is silent above 4 kHz
-    but for the folded image (`ivr.asr.engine.condition`); a noise floor near -58 dBFS fills
+    but for the folded image (`ivr.asr.condition.condition`); a noise floor near -58 dBFS fills
     the empty band as a real line's would. On the tuning callers at 8 kHz mu-law (306 in
     scope, 32 out of scope) right accepts went from 32 to 45, wrong ones from 18 to 12, and
     out-of-scope accepts from 3 to 1, against dither 1 (20: 46 / 11 / 4; 60: 49 / 15 / 2);
@@ -56,7 +56,7 @@ class DecoderConfig:
     free_slots: int = 1
     """Free-decoding recognisers each worker runs at once; a stream that finds them all busy
     decodes with the grammar views only (load shedding: free decoding costs 2-8x a grammar
-    view). See `ivr.asr.engine.FreePool`."""
+    view). See `ivr.asr.pool.FreePool`."""
     free_life_s: float = 3600.0
     """Audio seconds a free recogniser decodes before it is replaced."""
     free_memory_mb: float = 300.0

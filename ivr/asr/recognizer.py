@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Protocol
 
 from ..types import FRAME_BYTES, Audio, Lang, Utterance
-from .engine import DualResult, Engine
 from .modeldir import DecoderConfig
+from .results import DualResult, StreamSpec
 from .vocab import read_vocabulary
+from .vosk import Engine
 
 __all__ = ["RecognitionStream", "Recognizer", "VoskRecognizer", "utterance_from"]
-
-
 
 class RecognitionStream(Protocol):
     """One utterance being decoded."""
@@ -55,19 +54,25 @@ class Recognizer(Protocol):
     lang: Lang
     model_dir: Path
 
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Words the model can output (a phrase grammar may only use these)."""
+        ...
+
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         """Decode `audio` as one utterance; with `grammar`, the phrase grammar's transcript."""
         ...
 
-    def open_stream(self, grammar: Sequence[str] | None, *, free: bool = True,
-                    narrowband: bool = False, paced: bool = False) -> RecognitionStream:
-        """Start one utterance: grammar decoding if `grammar`, free decoding if `free`
-        (`paced`: frames come at real-time pace, from a live caller)."""
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
+        """Start one utterance, decoded as `spec` says (its grammar, freely, its line)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the recogniser holds (worker processes, a loaded model)."""
         ...
 
 
-def utterance_from(result: DualResult, lang: Lang, seconds: float, spent: float,
-                   final: float) -> Utterance:
+def utterance_from(result: DualResult, lang: Lang, seconds: float, spent: float) -> Utterance:
     """The utterance a whole-recording decode gives: the grammar transcript when there is a
     grammar (the free one joins the alternatives), else the free transcript."""
     main = result.grammar or result.free
@@ -77,8 +82,7 @@ def utterance_from(result: DualResult, lang: Lang, seconds: float, spent: float,
         others.append(result.free.text)
     alternatives = tuple(dict.fromkeys(a for a in others if a and a != text))
     return Utterance(text=text, lang=lang, source="speech", words=main.words if main else (),
-                     alternatives=alternatives, audio_seconds=seconds, decode_seconds=spent,
-                     final_seconds=final)
+                     alternatives=alternatives, audio_seconds=seconds, decode_seconds=spent)
 
 
 class VoskRecognizer:
@@ -94,10 +98,12 @@ class VoskRecognizer:
         """Words the model can output."""
         return read_vocabulary(self.model_dir)
 
-    def open_stream(self, grammar: Sequence[str] | None, *, free: bool = True,
-                    narrowband: bool = False, paced: bool = False) -> RecognitionStream:
+    def open_stream(self, spec: StreamSpec) -> RecognitionStream:
         """Start one utterance (see `Recognizer.open_stream`; decoding here never sheds)."""
-        return self.engine.stream(grammar, free=free, narrowband=narrowband)
+        return self.engine.stream(spec)
+
+    def close(self) -> None:
+        """Nothing to stop: the model goes with this object."""
 
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         """Decode one recording in 20 ms frames; with a grammar, only its transcript counts.
@@ -106,11 +112,10 @@ class VoskRecognizer:
         for the second opinion; `ivr.speech` streams use both).
         """
         started = time.perf_counter()
-        stream = self.engine.stream(grammar, free=not grammar,
-                                    narrowband=audio.narrowband)
+        spec = StreamSpec(tuple(grammar) if grammar else None, narrowband=audio.narrowband,
+                          free=not grammar)
+        stream = self.engine.stream(spec)
         for start in range(0, len(audio.pcm), FRAME_BYTES):
             stream.feed(audio.pcm[start:start + FRAME_BYTES])
-        fed = time.perf_counter()
         result = stream.final()
-        done = time.perf_counter()
-        return utterance_from(result, self.lang, audio.seconds, done - started, done - fed)
+        return utterance_from(result, self.lang, audio.seconds, time.perf_counter() - started)

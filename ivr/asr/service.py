@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
@@ -29,9 +29,22 @@ from typing import Any
 
 from ..errors import IvrError, ModelError
 from ..types import FRAME_BYTES, Audio, Lang, Utterance
-from .engine import DualResult
+from .messages import (
+    Close,
+    Feed,
+    Final,
+    Message,
+    Open,
+    Partial,
+    Quit,
+    Reply,
+    Request,
+    Settle,
+    Stats,
+)
 from .modeldir import DecoderConfig
 from .recognizer import utterance_from
+from .results import DualResult, StreamSpec
 from .vocab import read_vocabulary
 
 __all__ = ["AsrCrash", "ServiceConfig", "ServiceStream", "SpeechService"]
@@ -89,7 +102,8 @@ class _Worker:
     def _read(self) -> None:
         try:
             while True:
-                req, ok, value = self.conn.recv()
+                reply: Reply = self.conn.recv()
+                req, ok, value = reply.req, reply.ok, reply.value
                 if req == 0:
                     if ok:
                         self.ready.set_result(value)
@@ -132,21 +146,21 @@ class _Worker:
                 self._died("the recognition process died")
                 return
 
-    def send(self, msg: tuple[Any, ...]) -> None:
+    def send(self, msg: Message) -> None:
         """Queue a message without waiting; AsrCrash if the worker is gone."""
         if not self.alive:
             raise AsrCrash(f"the recognition process died (pid {self.pid})")
         self._outbox.put(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def request(self, op: str, sid: int) -> Any:
-        """Send a request and wait for its answer."""
+    def request(self, ask: Callable[[int], Request]) -> Any:
+        """Send the request `ask(req)` builds and wait for its answer."""
         fut: Future[Any] = Future()
         with self._state:
             if not self.alive:
                 raise AsrCrash(f"the recognition process died (pid {self.pid})")
             req = next(self._ids)
             self._pending[req] = fut
-        self.send((op, sid, req))
+        self.send(ask(req))
         try:
             return fut.result(self.service.config.reply_timeout_s)
         except FutureTimeout:
@@ -164,7 +178,7 @@ class _Worker:
         """Ask the worker to quit, then make sure it has."""
         with self._state:
             self.alive = False
-        self._outbox.put(pickle.dumps(("quit",)))
+        self._outbox.put(pickle.dumps(Quit()))
         self._outbox.put(None)
         try:
             self.process.wait(2.0)
@@ -175,7 +189,7 @@ class _Worker:
 
 
 class ServiceStream:
-    """One utterance on one worker (see `ivr.asr.engine.DualStream` for the operations)."""
+    """One utterance on one worker (see `ivr.asr.dual.DualStream` for the operations)."""
 
     def __init__(self, worker: _Worker, sid: int, *, paced: bool = False) -> None:
         self.worker, self.sid, self.paced = worker, sid, paced
@@ -183,22 +197,22 @@ class ServiceStream:
 
     def feed(self, pcm: bytes) -> None:
         """Decode the next frame."""
-        self.worker.send(("feed", self.sid, pcm, time.monotonic() if self.paced else None))
+        self.worker.send(Feed(self.sid, pcm, time.monotonic() if self.paced else None))
 
     def partial(self) -> DualResult:
         """Both decoders' hypotheses so far."""
-        result: DualResult = self.worker.request("partial", self.sid)
+        result: DualResult = self.worker.request(lambda req: Partial(self.sid, req))
         return result
 
     def settle(self) -> DualResult:
         """Final results for the audio so far; the stream stays open."""
-        result: DualResult = self.worker.request("settle", self.sid)
+        result: DualResult = self.worker.request(lambda req: Settle(self.sid, req))
         return result
 
     def final(self) -> DualResult:
         """Both decoders' final results; the stream ends."""
         self._end()
-        result: DualResult = self.worker.request("final", self.sid)
+        result: DualResult = self.worker.request(lambda req: Final(self.sid, req))
         return result
 
     def close(self) -> None:
@@ -206,7 +220,7 @@ class ServiceStream:
         if not self.done:
             self._end()
             with contextlib.suppress(AsrCrash):
-                self.worker.send(("close", self.sid))
+                self.worker.send(Close(self.sid))
 
     def _end(self) -> None:
         if not self.done:
@@ -264,15 +278,13 @@ class SpeechService:
                 raise AsrCrash("no recognition process is available")
             time.sleep(0.05)
 
-    def open_stream(self, grammar: Sequence[str] | None, *, free: bool = True,
-                    narrowband: bool = False, paced: bool = False) -> ServiceStream:
-        """Start decoding one utterance on the least busy worker (`paced`: its frames come
-        at real-time pace, so their waiting time tells whether the worker keeps up)."""
+    def open_stream(self, spec: StreamSpec) -> ServiceStream:
+        """Start decoding one utterance on the least busy worker (a paced spec: its frames
+        come at real-time pace, so their waiting time tells whether the worker keeps up)."""
         worker = self._pick()
-        stream = ServiceStream(worker, next(self._sids), paced=paced)
+        stream = ServiceStream(worker, next(self._sids), paced=spec.paced)
         try:
-            worker.send(("open", stream.sid, tuple(grammar) if grammar else None, free,
-                         narrowband))
+            worker.send(Open(stream.sid, spec))
         except AsrCrash:
             stream._end()
             raise
@@ -281,21 +293,21 @@ class SpeechService:
     def recognize(self, audio: Audio, grammar: Sequence[str] | None = None) -> Utterance:
         """Decode a whole recording as one utterance (no endpointing)."""
         started = time.perf_counter()
-        stream = self.open_stream(grammar, narrowband=audio.narrowband)
+        stream = self.open_stream(StreamSpec(tuple(grammar) if grammar else None,
+                                             narrowband=audio.narrowband))
         step = FRAME_BYTES
         for start in range(0, len(audio.pcm), step):
             stream.feed(audio.pcm[start:start + step])
-        fed = time.perf_counter()
         result = stream.final()
         done = time.perf_counter()
-        return utterance_from(result, self.lang, audio.seconds, done - started, done - fed)
+        return utterance_from(result, self.lang, audio.seconds, done - started)
 
     def stats(self) -> list[dict[str, Any]]:
         """Per live worker: pid, resident MB, open streams, free-pool figures."""
         out = []
         for worker in list(self._workers):
             try:
-                out.append(worker.request("stats", 0))
+                out.append(worker.request(Stats))
             except AsrCrash:
                 continue
         return out

@@ -2,16 +2,10 @@
 
 A Kaldi assertion aborts the whole process it happens in, so recognition runs here, away from
 the calls' dialogs and the human queue. The parent (`ivr.asr.service`) starts it as
-`python -m ivr.asr.worker` and sends tuples:
-
-    ("open", sid, grammar | None, free, narrowband)     no reply
-    ("feed", sid, pcm, sent)         no reply (sent: time.monotonic(), None if not paced)
-    ("partial" | "settle" | "final", sid, req)          reply (req, ok, DualResult | message)
-    ("close", sid)                                      no reply
-    ("stats", 0, req)                                   reply (req, True, {figures})
-    ("quit",)
-
-and gets `(0, True, {"pid": ...})` once the model is loaded, or `(0, False, message)`.
+`python -m ivr.asr.worker` and sends the typed messages of `ivr.asr.messages` (`Open`,
+`Feed`, `Close`; the requests `Partial`, `Settle`, `Final`, `Stats`, each answered by a
+`Reply`; `Quit`), and gets `Reply(0, True, {"pid": ...})` once the model is loaded, or
+`Reply(0, False, message)`.
 A failure inside one stream is answered on that stream's next request; the worker goes on.
 Each feed carries the time it was sent; when frames wait longer than `SHED_LAG_S` to be
 decoded, the worker is behind real time, and new streams are opened without free decoding
@@ -26,20 +20,25 @@ import signal
 import sys
 import time
 from collections import deque
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from ..errors import ModelError
 from ..types import Lang
-from .engine import DualStream, Engine
+from .dual import DualStream
+from .messages import Close, Feed, Message, Open, Partial, Quit, Reply, Request, Settle, Stats
 from .modeldir import DecoderConfig
+from .vosk import Engine
 
 __all__ = ["SHED_LAG_S", "serve"]
 
 SHED_LAG_S = 0.1
 """Frames waiting longer than this to be decoded mean the worker is behind real time."""
-_REQUESTS = ("partial", "settle", "final", "stats")
+
+_Queued = Open | Feed | Close | Request
+"""What waits in the inbox (everything but `Quit`)."""
 
 
 class _Inbox:
@@ -51,27 +50,27 @@ class _Inbox:
     """
 
     def __init__(self) -> None:
-        self._queues: dict[int, deque[tuple[int, tuple[Any, ...]]]] = {}
+        self._queues: dict[int, deque[tuple[int, _Queued]]] = {}
         self._urgent: deque[int] = deque()
         self._seq = 0
 
     def __bool__(self) -> bool:
         return bool(self._queues)
 
-    def add(self, msg: tuple[Any, ...]) -> None:
+    def add(self, msg: _Queued) -> None:
         self._seq += 1
-        self._queues.setdefault(msg[1], deque()).append((self._seq, msg))
-        if msg[0] in _REQUESTS:
-            self._urgent.append(msg[1])
+        self._queues.setdefault(msg.sid, deque()).append((self._seq, msg))
+        if isinstance(msg, Request):
+            self._urgent.append(msg.sid)
 
-    def next(self) -> tuple[Any, ...]:
+    def next(self) -> _Queued:
         sid = (self._urgent[0] if self._urgent
                else min(self._queues, key=lambda k: self._queues[k][0][0]))
         queue = self._queues[sid]
         _, msg = queue.popleft()
         if not queue:
             del self._queues[sid]
-        if msg[0] in _REQUESTS and self._urgent and self._urgent[0] == sid:
+        if isinstance(msg, Request) and self._urgent and self._urgent[0] == sid:
             self._urgent.popleft()
         return msg
 
@@ -82,9 +81,9 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
     try:
         engine = Engine(Path(model_dir), cast(Lang, lang), config)
     except ModelError as exc:
-        conn.send((0, False, str(exc)))
+        conn.send(Reply(0, False, str(exc)))
         return
-    conn.send((0, True, {"pid": os.getpid()}))
+    conn.send(Reply(0, True, {"pid": os.getpid()}))
     streams: dict[int, DualStream] = {}
     broken: dict[int, str] = {}
     inbox = _Inbox()
@@ -92,23 +91,23 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
     while True:
         try:
             while not inbox or conn.poll(0):
-                msg = conn.recv()
-                if msg[0] == "quit":
+                received: Message = conn.recv()
+                if isinstance(received, Quit):
                     return
-                inbox.add(msg)
+                inbox.add(received)
         except (EOFError, OSError):
             return
         msg = inbox.next()
         now = time.monotonic()
-        if msg[0] == "feed" and msg[3] is not None:  # a live caller's frame
-            lag, measured = max(0.0, now - msg[3]), now
-        elif msg[0] == "open":
+        if isinstance(msg, Feed) and msg.sent is not None:  # a live caller's frame
+            lag, measured = max(0.0, now - msg.sent), now
+        elif isinstance(msg, Open):
             lag = lag if now - measured < 1.0 else 0.0  # no live frames lately: not behind
-            msg = (*msg, 1 if lag > 2 * SHED_LAG_S else None)
-            if lag > SHED_LAG_S and msg[3]:  # behind real time: no free decoding for this one
-                msg = (*msg[:3], False, *msg[4:])
+            msg = replace(msg, views=1 if lag > 2 * SHED_LAG_S else None)
+            if lag > SHED_LAG_S and msg.spec.free:  # behind real time: no free decoding
+                msg = replace(msg, spec=replace(msg.spec, free=False))
                 engine.pool.shed += 1
-                engine.degraded += msg[5] is not None
+                engine.degraded += msg.views is not None
         reply = _handle(engine, streams, broken, msg)
         if reply is not None:
             try:
@@ -118,38 +117,39 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
 
 
 def _handle(engine: Engine, streams: dict[int, DualStream], broken: dict[int, str],
-            msg: tuple[Any, ...]) -> tuple[int, bool, Any] | None:
-    op, sid = msg[0], msg[1]
-    req: int | None = msg[2] if op in _REQUESTS else None
+            msg: _Queued) -> Reply | None:
+    sid = msg.sid
+    req = msg.req if isinstance(msg, Request) else None
     try:
-        if op == "open":
-            streams[sid] = engine.stream(msg[2], free=msg[3], narrowband=msg[4], views=msg[5])
-        elif op == "feed":
+        if isinstance(msg, Open):
+            streams[sid] = engine.stream(msg.spec, views=msg.views)
+        elif isinstance(msg, Feed):
             if sid in streams:
-                streams[sid].feed(msg[2])
-        elif op == "close":
+                streams[sid].feed(msg.pcm)
+        elif isinstance(msg, Close):
             broken.pop(sid, None)
             stream = streams.pop(sid, None)
             if stream is not None:
                 stream.close()
-        elif op == "stats" and req is not None:
-            return req, True, {**engine.stats(), "streams": len(streams), "pid": os.getpid()}
+        elif isinstance(msg, Stats):
+            return Reply(msg.req, True, {**engine.stats(), "streams": len(streams),
+                                         "pid": os.getpid()})
         elif req is not None:
             if sid in broken:
-                return req, False, broken.pop(sid)
+                return Reply(req, False, broken.pop(sid))
             if sid not in streams:
-                return req, False, f"no open stream {sid}"
-            if op == "partial":
-                return req, True, streams[sid].partial()
-            if op == "settle":
-                return req, True, streams[sid].settle()
-            return req, True, streams.pop(sid).final()
+                return Reply(req, False, f"no open stream {sid}")
+            if isinstance(msg, Partial):
+                return Reply(req, True, streams[sid].partial())
+            if isinstance(msg, Settle):
+                return Reply(req, True, streams[sid].settle())
+            return Reply(req, True, streams.pop(sid).final())
     except Exception as exc:  # any recogniser failure ends that stream only, not the worker
         stream = streams.pop(sid, None)
         if stream is not None:
             stream.close()
         if req is not None:
-            return req, False, f"{type(exc).__name__}: {exc}"
+            return Reply(req, False, f"{type(exc).__name__}: {exc}")
         broken[sid] = f"{type(exc).__name__}: {exc}"
     return None
 

@@ -24,12 +24,12 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
-from ..asr import DecoderConfig, Engine, SpeechService
+from ..asr import DecoderConfig, Engine, SpeechService, StreamSpec
 from ..audio import frames
 from ..call import Hotline
 from ..dialog import Dialog
 from ..nlu.policy import decide
-from ..speech import Listener
+from ..speech import Listener, TurnContext
 from ..types import DecisionKind
 from .corpus import OUT_OF_SCOPE
 from .speech_data import Caller
@@ -116,12 +116,11 @@ class Router:
         """Per pipeline: (decision kind, intent, what was heard)."""
         dialog = Dialog(self.hotline.flow, "ko", self.matcher, "bench")
         dialog.start()
-        heard = self.hotline.listener("ko").listen(
-            frames(caller.audio, 20), grammar=self.hotline.grammar(dialog),
-            allowed=self.hotline.flow.intents_at(dialog.node.id),
-            narrowband=caller.audio.narrowband)
+        heard = self.hotline.listener("ko").listen(frames(caller.audio, 20), TurnContext(
+            self.hotline.grammar(dialog), frozenset(self.hotline.flow.intents_at(dialog.node.id)),
+            narrowband=caller.audio.narrowband))
         text = heard.utterance.text if heard.utterance else ""
-        stream = self.baseline.open_stream(self.dialog_grammar)
+        stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
         for start in range(0, len(caller.audio.pcm), _FRAME):
             stream.feed(caller.audio.pcm[start:start + _FRAME])
         result = stream.final()
@@ -163,7 +162,7 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
     for name, kwargs in (("plain", {"free": True}), ("grammar", {"free": False})):
         started = time.perf_counter()
         for c in callers:
-            stream = engine.stream(grammar if name == "grammar" else None, **kwargs)
+            stream = engine.stream(StreamSpec(grammar if name == "grammar" else None, **kwargs))
             for start in range(0, len(c.audio.pcm), _FRAME):
                 stream.feed(c.audio.pcm[start:start + _FRAME])
             stream.final()
@@ -178,7 +177,7 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
                                      hotline.speech.judge), hotline.speech.endpoint)
     started = time.perf_counter()
     for c in callers:
-        listener.listen(frames(c.audio, 20), grammar=grammar, allowed=allowed,
-                        narrowband=c.audio.narrowband)
+        listener.listen(frames(c.audio, 20), TurnContext(grammar, frozenset(allowed),
+                                                         narrowband=c.audio.narrowband))
     out["ivr"] = round((time.perf_counter() - started) / audio_s, 4)
     return out

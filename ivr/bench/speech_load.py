@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..asr import SpeechService
+from ..asr import SpeechService, StreamSpec
 from ..audio import frames
 from ..call import Hotline
 from ..dialog import Dialog
-from ..speech import Event
+from ..speech import Event, TurnContext
 from .speech_accuracy import Router
 from .speech_data import Caller
 
@@ -87,8 +87,8 @@ def _pace(start: float, index: int) -> float:
 
 def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) -> None:
     listener = hotline.listener("ko")
-    turn = listener.turn(grammar=router.dialog_grammar, allowed=router.allowed, realtime=True,
-                         narrowband=caller.audio.narrowband)
+    turn = listener.turn(TurnContext(router.dialog_grammar, frozenset(router.allowed),
+                                     narrowband=caller.audio.narrowband, realtime=True))
     start, late = time.perf_counter(), 0.0
     for i, frame in enumerate(frames(caller.audio, 20)):
         late = max(late, _pace(start, i))
@@ -141,7 +141,7 @@ def plain_level(service: SpeechService, router: Router, callers: Sequence[Caller
         while time.perf_counter() < stop:
             caller = callers[i % len(callers)]
             i += streams
-            stream = service.open_stream(None)
+            stream = service.open_stream(StreamSpec())
             start, late = time.perf_counter(), 0.0
             for j, frame in enumerate(frames(caller.audio, 20)):
                 late = max(late, _pace(start, j))
@@ -241,8 +241,8 @@ def sustain(hotline: Hotline, callers: Sequence[Caller], streams: int, audio_tar
         while fed[0] < audio_target_s:
             caller = callers[i % len(callers)]
             i += streams
-            listener.listen(frames(caller.audio, 20), grammar=grammar, allowed=allowed,
-                            narrowband=caller.audio.narrowband)
+            listener.listen(frames(caller.audio, 20), TurnContext(
+                grammar, frozenset(allowed), narrowband=caller.audio.narrowband))
             with lock:
                 fed[0] += caller.audio.seconds
                 due = fed[0] >= next_sample[0]

@@ -69,7 +69,7 @@ class Hotline:
         """
         if lang not in self._recognizers:
             self._recognizers[lang] = self._factory(lang)
-            vocab: frozenset[str] = getattr(self._recognizers[lang], "vocabulary", frozenset())
+            vocab = self._recognizers[lang].vocabulary
             phrases = [p for it in self.flow.intents.values() for p in it.phrases.get(lang, ())]
             phrases += [w for kind in self.flow.confirm_words.values() for w in kind.get(lang, ())]
             found = grammar_words(phrases, vocab, lang)
@@ -94,8 +94,7 @@ class Hotline:
     def close(self) -> None:
         """Stop the recognition processes (they also stop when this process exits)."""
         for rec in self._recognizers.values():
-            if isinstance(rec, SpeechService):
-                rec.close()
+            rec.close()
         self._recognizers.clear()
         self._listeners.clear()
 
@@ -112,8 +111,7 @@ class Hotline:
         """What can be said at the dialog's current point, in words the model knows."""
         key = (dialog.lang, dialog.node.id, dialog.confirming)
         if key not in self._grammars:
-            rec = self.recognizer(dialog.lang)
-            vocab: frozenset[str] = getattr(rec, "vocabulary", frozenset())
+            vocab = self.recognizer(dialog.lang).vocabulary
             self._grammars[key] = grammar_words(dialog.expected(), vocab, dialog.lang).phrases
         return self._grammars[key]
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ..asr import AsrCrash
 from ..audio import FrameBudget, open_wav
 from ..dialog import Dialog
-from ..speech import Event, Heard, Turn
+from ..speech import Event, Heard, Turn, TurnContext
 from ..types import Dtmf, Lang, TraceEvent, Utterance
 from .result import CallResult, Prompt
 
@@ -122,10 +122,11 @@ class Call:
         they arrive (`turn.push(frame)`, then `call.heard(turn.finish())`). Frames pushed
         should come through `self.budget` (see `hear`)."""
         hotline, dialog = self.hotline, self.dialog
-        return hotline.listener(self.lang).turn(
-            grammar=hotline.grammar(dialog), allowed=hotline.flow.intents_at(dialog.node.id),
-            confirming=dialog.confirming, narrowband=narrowband, realtime=realtime,
-            on_partial=on_partial)
+        context = TurnContext(hotline.grammar(dialog),
+                              frozenset(hotline.flow.intents_at(dialog.node.id)),
+                              confirming=dialog.confirming, narrowband=narrowband,
+                              realtime=realtime)
+        return hotline.listener(self.lang).turn(context, on_partial=on_partial)
 
     def heard(self, heard: Heard | None) -> tuple[Prompt, ...]:
         """What a listening turn heard goes to the dialog (None: the line closed mid-turn).

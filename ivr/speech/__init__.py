@@ -7,6 +7,8 @@ grammar and freely, in worker processes) and nlu (the matcher's evidence) — an
   that prepares a decision, a long pause or the longest utterance that ends the turn.
 * `Judge` / `Verdict` — grammar and free transcripts combined on the matcher's evidence, so
   in-menu speech gains from the grammar and out-of-menu speech is not forced onto a phrase.
+* `TurnContext` — what one turn is about (grammar, intents allowed, a yes / no, the line),
+  built once per turn and passed whole to the turn, its stream and the judge.
 * `Listener` / `Turn` / `Heard` — one listening turn, frame by frame, live or from a file.
 * `SpeechConfig` — all of the above in one value, for `ivr.call.Hotline`.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..asr.service import ServiceConfig
 from ..errors import UsageError
+from .context import TurnContext
 from .endpoint import EndpointConfig, Endpointer, Event
 from .judge import Judge, JudgeConfig, Verdict
 from .listener import Heard, Listener, Turn
@@ -31,6 +34,7 @@ __all__ = [
     "Listener",
     "SpeechConfig",
     "Turn",
+    "TurnContext",
     "Verdict",
 ]
 

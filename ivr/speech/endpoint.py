@@ -57,8 +57,8 @@ class EndpointConfig:
     """Speech needed in a row to count as speech (clicks and pops are shorter)."""
     preroll_s: float = 0.7
     """Audio kept from before the start of speech: the onset the detector needed to hear, and
-    some line noise for the recogniser to adapt to (0.7 s: every committed sample call then
-    decodes as a whole recording does; 0.3 s lost two)."""
+    some line noise for the recogniser to adapt to; long enough that a committed turn decodes
+    as the whole recording does (measured: see bench/results/speech_tuning.md)."""
     vad: VadConfig = field(default_factory=VadConfig)
     """The voice-activity detector's thresholds."""
 

@@ -5,7 +5,7 @@ Vosk's word confidences stay near 1.0 either way. So a grammar transcript is tru
 the matcher's evidence, of three kinds:
 
 * **agreement** — each utterance is decoded with the grammar in two views (as is, and 10 %
-  faster; see `ivr.asr.engine.condition`). Speech the menu covers gives the same intent in
+  faster; see `ivr.asr.condition.condition`). Speech the menu covers gives the same intent in
   both; speech it does not cover is forced onto menu words differently each time.
 * **phrase fit** — how close the chosen transcript is, in sound (jamo / pinyin keys), to one
   whole phrase of the grammar. Vosk compiles a grammar into a bigram model, so speech the menu
@@ -33,13 +33,14 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from ..asr.engine import DualResult
+from ..asr.results import DualResult
 from ..flow.model import Settings
 from ..nlu.matcher import IntentMatcher
 from ..nlu.normalize import normalize
 from ..nlu.phonetic import phonetic_key
 from ..nlu.policy import decide
 from ..types import DecisionKind, Lang
+from .context import TurnContext
 
 __all__ = ["Judge", "JudgeConfig", "Verdict"]
 
@@ -59,10 +60,8 @@ class JudgeConfig:
     narrowband_agree_fit: float = 0.60
     """On 8 kHz audio, views agreeing count only when the transcript also fits a phrase this
     well: the wideband model hears narrowband speech poorly, and two views forced onto the
-    same menu words are then weak evidence. On the 8 kHz mu-law tuning callers (306 in scope,
-    32 out), agreement below 0.60 fit had given 0 of 31 right accepts, 3 of 5 wrong accepts
-    and all 3 out-of-scope confirmations; at 16 kHz it would cost 7 of 71 right accepts, so
-    there it is not applied."""
+    same menu words are then weak evidence. At 16 kHz the rule would cost right accepts, so
+    there it is not applied (measured: see bench/results/speech_tuning.md)."""
 
 
 @dataclass(frozen=True)
@@ -121,10 +120,10 @@ class Judge:
         best = process.extractOne(key, self._keys[phrases], scorer=fuzz.ratio)
         return float(best[1]) / 100.0 if best else 0.0
 
-    def judge(self, result: DualResult, *, grammar: Sequence[str] | None,
-              allowed: Collection[str], confirming: bool = False,
-              narrowband: bool = False) -> Verdict:
-        """The verdict on one utterance's hypotheses (partial or final)."""
+    def judge(self, result: DualResult, context: TurnContext) -> Verdict:
+        """The verdict on one utterance's hypotheses (partial or final) at the turn's point
+        of the dialog (its grammar, the intents allowed, a yes / no, the line)."""
+        grammar = context.grammar
         ftext = result.free.text if result.free else ""
         texts = [h.text for h in result.grammars]
         if not grammar or not texts:  # nothing to constrain: plain free decoding
@@ -133,14 +132,14 @@ class Judge:
         if not any(texts) and not ftext:
             return Verdict("", "none", False, "nothing_heard")
         fits = [self.fit(t, grammar) for t in texts]
-        if confirming:  # yes / no: the words are the whole grammar; views agree or fit well
+        if context.confirming:  # yes / no: the words are the whole grammar; views agree or fit well
             best = max(range(len(texts)), key=lambda i: fits[i])
             agreed = len(texts) >= self.config.agree and len(set(texts)) == 1 and texts[0]
             ok = bool(agreed) or fits[best] >= self.config.fit_alone
             return Verdict(texts[best] if ok else "", "grammar" if ok else "none", ok,
                            ("agreed" if agreed else "in_grammar") if ok else "out_of_grammar",
                            texts[best], ftext, None, fits[best])
-        return self._vote(texts, fits, ftext, allowed, narrowband)
+        return self._vote(texts, fits, ftext, context.allowed, context.narrowband)
 
     def _vote(self, texts: list[str], fits: list[float], ftext: str,
               allowed: Collection[str], narrowband: bool = False) -> Verdict:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..asr.engine import DualResult
 from ..asr.recognizer import RecognitionStream, Recognizer
+from ..asr.results import DualResult
 from ..audio.vad import Vad
 from ..types import SAMPLE_RATE, Lang, Utterance
+from .context import TurnContext
 from .endpoint import EndpointConfig, Endpointer, Event
 from .judge import Judge, Verdict
 
@@ -87,19 +88,16 @@ class Listener:
         self.config = config or EndpointConfig()
         self.lang: Lang = judge.lang
 
-    def turn(self, *, grammar: Sequence[str] | None, allowed: Collection[str],
-             confirming: bool = False, narrowband: bool = False, realtime: bool = False,
-             on_partial: Callable[[str], None] | None = None, vad: Vad | None = None) -> Turn:
-        """A new listening turn at one point of a dialog (`vad`: the call's detector, so
-        the noise floor it learnt carries over; a new one by default)."""
-        return Turn(self, grammar, allowed, confirming, narrowband, realtime, on_partial, vad)
+    def turn(self, context: TurnContext, *, on_partial: Callable[[str], None] | None = None,
+             vad: Vad | None = None) -> Turn:
+        """A new listening turn at one point of a dialog (`on_partial`: called with the
+        best transcript so far while the caller speaks; `vad`: the call's detector, so the
+        noise floor it learnt carries over; a new one by default)."""
+        return Turn(self, context, on_partial, vad)
 
-    def listen(self, frames: Iterable[bytes], *, grammar: Sequence[str] | None,
-               allowed: Collection[str], confirming: bool = False,
-               narrowband: bool = False) -> Heard:
+    def listen(self, frames: Iterable[bytes], context: TurnContext) -> Heard:
         """Run a turn over `frames` as fast as they come, until it ends (or the frames do)."""
-        turn = self.turn(grammar=grammar, allowed=allowed, confirming=confirming,
-                         narrowband=narrowband)
+        turn = self.turn(context)
         for frame in frames:
             if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
                 break
@@ -109,12 +107,9 @@ class Listener:
 class Turn:
     """One listening turn; see the module doc."""
 
-    def __init__(self, listener: Listener, grammar: Sequence[str] | None,
-                 allowed: Collection[str], confirming: bool, narrowband: bool, realtime: bool,
-                 on_partial: Callable[[str], None] | None, vad: Vad | None = None) -> None:
-        self.listener = listener
-        self.grammar, self.allowed, self.confirming = grammar, allowed, confirming
-        self.narrowband, self.realtime, self.on_partial = narrowband, realtime, on_partial
+    def __init__(self, listener: Listener, context: TurnContext,
+                 on_partial: Callable[[str], None] | None = None, vad: Vad | None = None) -> None:
+        self.listener, self.context, self.on_partial = listener, context, on_partial
         self.endpointer = Endpointer(listener.config, vad)
         frames = max(1, round(listener.config.preroll_s / _FRAME_S) + 1)
         self._preroll: deque[bytes] = deque(maxlen=frames)
@@ -138,8 +133,7 @@ class Turn:
             self._end_without_speech()
         elif event is Event.START:
             self._preroll.append(frame)
-            self._stream = self.listener.recognizer.open_stream(
-                self.grammar, narrowband=self.narrowband, paced=self.realtime)
+            self._stream = self.listener.recognizer.open_stream(self.context.stream)
             for held in self._preroll:
                 self._stream.feed(held)
             self._next_partial = ep.now + 0.3
@@ -183,7 +177,7 @@ class Turn:
                 self.on_partial(best.text)
 
     def _prepare(self, stream: RecognitionStream) -> None:
-        if not self.realtime:
+        if not self.context.realtime:
             stream.partial()  # catch up with the frames sent, as live decoding would be
         started = time.perf_counter()
         result = stream.settle()
@@ -195,13 +189,11 @@ class Turn:
         self._speculations += 1
 
     def _judge(self, result: DualResult) -> Verdict:
-        return self.listener.judge.judge(result, grammar=self.grammar, allowed=self.allowed,
-                                         confirming=self.confirming,
-                                         narrowband=self.narrowband)
+        return self.listener.judge.judge(result, self.context)
 
     def _commit(self, stream: RecognitionStream) -> None:
         self._held = []
-        if not self.realtime:
+        if not self.context.realtime:
             stream.partial()  # catch up first: the wait below is then what live decoding sees
         started = time.perf_counter()
         result = stream.final()
@@ -210,15 +202,15 @@ class Turn:
         done = time.perf_counter()
         decided, prepared = self.endpointer.now, self._prepared
         compute, judging, wall = done - started, done - judged, done
-        judge = self.listener.judge
-        if prepared is not None and (judge.outcome(prepared.verdict, self.allowed)
-                                     == judge.outcome(verdict, self.allowed)):
+        judge, allowed = self.listener.judge, self.context.allowed
+        if prepared is not None and (judge.outcome(prepared.verdict, allowed)
+                                     == judge.outcome(verdict, allowed)):
             decided, compute, judging = prepared.at_s, prepared.compute_s, prepared.judge_s
             wall = prepared.wall
         elif prepared is not None:
             self._revisions += 1
         ep = self.endpointer
-        self.heard = Heard(self._utterance(verdict, result, compute), verdict, ep.started_at,
+        self.heard = Heard(self._utterance(verdict, result), verdict, ep.started_at,
                            ep.last_speech, decided, compute, self._speculations,
                            self._revisions, ep.now, self._wall(), judging, result, wall)
 
@@ -230,7 +222,7 @@ class Turn:
     def _wall(self) -> float:
         return time.perf_counter() - (self._started_wall or time.perf_counter())
 
-    def _utterance(self, verdict: Verdict, result: DualResult, compute: float) -> Utterance:
+    def _utterance(self, verdict: Verdict, result: DualResult) -> Utterance:
         hyps = [*result.grammars, *([result.free] if result.free else [])]
         chosen = next((h for h in hyps if verdict.text and h.text == verdict.text), None)
         others: list[str] = []
@@ -240,4 +232,4 @@ class Turn:
         seconds = result.audio_seconds or len(b"".join(self._preroll)) / 2 / SAMPLE_RATE
         return Utterance(verdict.text, self.listener.lang, "speech",
                          chosen.words if chosen is not None else (),
-                         alternatives, seconds, self._wall(), compute)
+                         alternatives, seconds, self._wall())

@@ -1,0 +1,115 @@
+"""One utterance decoded two ways at once, frame by frame: the dual stream.
+
+A *stream* is one caller utterance decoded with the node's phrase grammar (fast, and right
+when the caller says something the menu offers; in every decoding view) and freely with the
+model's whole language model (slow, and the only honest transcript of anything else).
+`ivr.speech.judge` combines the two.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..types import SAMPLE_RATE
+from .condition import Conditioner
+from .results import DualResult
+
+if TYPE_CHECKING:  # the engine opens streams; a stream only returns what it borrowed
+    from .vosk import Decoder, Engine
+
+__all__ = ["DualStream"]
+
+
+class DualStream:
+    """One utterance decoded with the grammar in every view, and freely, side by side.
+
+    `settle()` gives final results for the audio so far without ending the stream: the
+    decoders are finalised (a partial result lacks the end-of-sentence weights of a grammar,
+    and differs from the final one more often than not), and should more audio follow, the
+    utterance is decoded again from its start, which gives exactly what an uninterrupted
+    decode would have. Open one with `Engine.stream`.
+    """
+
+    def __init__(self, engine: Engine, grammar: tuple[str, ...], views: tuple[str, ...],
+                 grammars: list[tuple[Decoder, float]], free: tuple[Decoder, float] | None,
+                 *, narrowband: bool) -> None:
+        """`grammars`: one borrowed decoder per view, with the audio seconds its recogniser
+        had decoded before; `free`: the same for free decoding (None: none was lent)."""
+        self.engine, self.narrowband = engine, narrowband
+        self._views, self._grammar = views, grammar
+        self.grammars = [dec for dec, _ in grammars]
+        self._grammar_used = [used for _, used in grammars]
+        self.free = free[0] if free else None
+        self._free_used = free[1] if free else 0.0
+        self._audio: list[bytes] = []
+        self._settled: DualResult | None = None
+        self._conditioners = self._fresh_conditioners()
+        self.seconds = 0.0
+        self.dropped_s = 0.0
+        """Audio refused past `DecoderConfig.max_utterance_s`."""
+        self.closed = False
+
+    def _fresh_conditioners(self) -> list[Conditioner]:
+        c = self.engine.config
+        dither = c.narrowband_dither if self.narrowband else c.dither
+        return [Conditioner(v, dither=dither, narrowband=self.narrowband)
+                for v in (*self._views, "plain")]
+
+    def feed(self, pcm: bytes) -> None:
+        """Decode the next frame of 16 kHz PCM16 (dropped past `max_utterance_s`)."""
+        if self.seconds + len(pcm) / 2 / SAMPLE_RATE > self.engine.config.max_utterance_s + 1e-9:
+            self.dropped_s += len(pcm) / 2 / SAMPLE_RATE
+            return
+        if self._settled is not None:  # finalised at a pause, and the caller went on
+            self._settled = None
+            self._conditioners = self._fresh_conditioners()
+            for frame in self._audio:
+                self._decode(frame)
+        self._audio.append(pcm)
+        self.seconds += len(pcm) / 2 / SAMPLE_RATE
+        self._decode(pcm)
+
+    def _decode(self, pcm: bytes) -> None:
+        for conditioner, dec in zip(self._conditioners, self.grammars, strict=False):
+            dec.feed(conditioner(pcm))
+        if self.free is not None:
+            self.free.feed(self._conditioners[-1](pcm))
+
+    def partial(self) -> DualResult:
+        """What each decoder has so far (no alternatives, no word timings)."""
+        if self._settled is not None:
+            return self._settled
+        return DualResult(tuple(dec.partial() for dec in self.grammars),
+                          self.free.partial() if self.free else None, self.seconds)
+
+    def settle(self) -> DualResult:
+        """Final results for the audio so far; the stream stays open."""
+        if self._settled is None:
+            self._settled = DualResult(tuple(dec.final() for dec in self.grammars),
+                                       self.free.final() if self.free else None,
+                                       self.seconds, final=True)
+        return self._settled
+
+    def final(self) -> DualResult:
+        """Each decoder's final result; the stream is closed afterwards."""
+        result = self.settle()
+        self._release(dirty=False)
+        return result
+
+    def close(self) -> None:
+        """Abandon the utterance (the free recogniser goes back to the pool)."""
+        self._release(dirty=self._settled is None)
+
+    def _release(self, *, dirty: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.free is not None:
+            self.engine.pool.release(self.free.rec, self._free_used + self.free.seconds,
+                                     dirty=dirty, clock_s=self.free.clock_s)
+            self.free = None
+        for dec, used in zip(self.grammars, self._grammar_used, strict=True):
+            self.engine.grammar_pool.release(self._grammar, dec.rec, used + dec.seconds,
+                                             dirty=dirty, clock_s=dec.clock_s)
+        self.grammars = []
+        self._audio = []
