@@ -65,6 +65,7 @@ def test_the_budget_is_spent_across_turns(bank: Flow, service: SpeechService,
                                           tmp_path: Path) -> None:
     within = hotline(bank, service, tmp_path, 3.0).run("within", "ko", [Speak(SILENCE)])
     assert within.outcome.reason != "audio_limit"  # 3 s of silence: a no-input turn
+    (tmp_path / "2").mkdir()  # a queue's folder must exist (a typo is not a new queue)
     over = hotline(bank, service, tmp_path / "2", 4.0).run(
         "over", "ko", [Speak(SILENCE), Speak(CARD_LOSS)])
     assert over.outcome.reason == "audio_limit"

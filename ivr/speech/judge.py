@@ -34,11 +34,10 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 
 from ..asr.results import DualResult
-from ..flow.model import Settings
 from ..nlu.matcher import IntentMatcher
 from ..nlu.normalize import normalize
 from ..nlu.phonetic import phonetic_key
-from ..nlu.policy import decide
+from ..nlu.policy import Thresholds, decide
 from ..types import DecisionKind, Lang
 from .context import TurnContext
 
@@ -97,7 +96,7 @@ class Verdict:
 class Judge:
     """Turns a stream's two hypotheses into a `Verdict` with one language's matcher."""
 
-    def __init__(self, matcher: IntentMatcher, settings: Settings,
+    def __init__(self, matcher: IntentMatcher, settings: Thresholds,
                  config: JudgeConfig | None = None) -> None:
         self.matcher, self.settings = matcher, settings
         self.config = config or JudgeConfig()
