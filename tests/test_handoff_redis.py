@@ -204,6 +204,22 @@ def test_sortable_time_sorts_as_the_floats(times: list[float]) -> None:
     assert struct.calcsize(">d") == 8
 
 
+@given(st.lists(st.floats(1, 4e9), min_size=1, max_size=5), st.floats(0, 4e9))  # 0.0: unset
+def test_stats_counted_on_the_server_keep_exact_times(
+    redis_server: RedisServer, times: list[float], now: float
+) -> None:
+    with RedisQueue(redis_server.url(), clock=lambda: now) as q:
+        for n, t in enumerate(times):
+            q.put(handoff(f"c{n}", created_at=t, reason=f"r{n % 2}", queue="a:b\x00c"))
+        [counts] = q.stats().queues
+    assert counts.queue == "a:b\x00c" and counts.waiting == len(times)
+    assert counts.oldest_waiting_seconds == max(0.0, now - min(times))
+    assert dict(counts.by_reason) == {
+        r: sum(1 for n in range(len(times)) if f"r{n % 2}" == r) for r in ("r0", "r1")
+        if any(f"r{n % 2}" == r for n in range(len(times)))
+    }
+
+
 # -- a crash of the server ------------------------------------------------------------------------
 
 

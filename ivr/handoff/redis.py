@@ -8,7 +8,8 @@ Every key is named by `_key(prefix, *parts)`; the prefix comes from the URL
     {prefix}:calls            hash call_id -> id (idempotent filing)
     {prefix}:queues           set of queue names ever filed into
     {prefix}:record:{id}      hash: record (the record codec's JSON, masked), status,
-                              taken_by, taken_at, queue, score, member
+                              taken_by, taken_at, and for sorting and counting: queue,
+                              score, member, reason, created_at
     {prefix}:waiting          sorted set of every waiting record   (serving order)
     {prefix}:waiting:{queue}  sorted set of one queue's waiting records
     {prefix}:taken[:{queue}]  the same for taken records
@@ -17,7 +18,8 @@ Serving order is exact: a sorted-set score is minus the priority (a small intege
 member is the filing time as 16 hex digits that sort like the float, then the id as 20 digits,
 so members of one priority compare byte by byte as (filing time, id). Filing, taking and
 listing are each one Lua script, so each is atomic: two agents never take the same record and a
-listing is one consistent snapshot. The scripts build record and per-queue keys from prefixes
+listing is one consistent snapshot; the figures are counted on the server by a fourth script
+(only grouped counts cross the network). The scripts build record and per-queue keys from prefixes
 `_key` gives them, so the layout needs one Redis node (not Redis Cluster).
 
 The client never retries a command on its own: a `take` whose reply was lost must not silently
@@ -42,10 +44,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import QueueError
-from ..types import Handoff
+from ..types import Handoff, Priority
 from .record import STATUSES, QueuedHandoff, check_refiling, decode_json, encode_json, one_of
 from .record import prepare as prepare_record
-from .stats import QueueStats, build_stats, tally
+from .stats import QueueStats, Tally, build_stats
 
 __all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisQueue", "open_location"]
 
@@ -68,7 +70,8 @@ end
 local id = redis.call('INCR', KEYS[2])
 local member = ARGV[4] .. string.format('%020d', id)
 redis.call('HSET', ARGV[5] .. id, 'record', ARGV[2], 'status', 'waiting',
-           'queue', ARGV[6], 'score', ARGV[3], 'member', member)
+           'queue', ARGV[6], 'score', ARGV[3], 'member', member,
+           'reason', ARGV[7], 'created_at', ARGV[8])
 redis.call('HSET', KEYS[1], ARGV[1], id)
 redis.call('ZADD', KEYS[3], ARGV[3], member)
 redis.call('ZADD', KEYS[4], ARGV[3], member)
@@ -76,7 +79,8 @@ redis.call('SADD', KEYS[5], ARGV[6])
 return {1, tostring(id)}
 """
 """KEYS: calls, seq, waiting, waiting:{queue}, queues.
-ARGV: call_id, record JSON, score, sortable filing time, record key prefix, queue.
+ARGV: call_id, record JSON, score, sortable filing time, record key prefix, queue, reason,
+filing time (repr: stats read it).
 Returns {1, id} for a new record, {0, stored JSON} when the call id is already filed."""
 
 _TAKE = """
@@ -112,6 +116,32 @@ return out
 """
 """KEYS: sorted sets. ARGV: record key prefix. Returns, per set, its records in order as
 {id, status, taken_by, taken_at, record JSON}."""
+
+_STATS = """
+local tallies, rows = {}, {}
+for i, key in ipairs(KEYS) do
+  local status = ARGV[i + 1]
+  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    local id = string.match(string.sub(member, -20), '^0*(%d+)$')
+    local r = redis.call('HMGET', ARGV[1] .. id, 'queue', 'score', 'reason', 'created_at')
+    local k = table.concat({#r[1], r[1], status, r[2], #r[3], r[3]}, '|')
+    local t = tallies[k]
+    local at = tonumber(r[4])
+    if t then
+      t[5] = t[5] + 1
+      if at < t[6] then t[6] = at end
+    else
+      t = {r[1], status, r[2], r[3], 1, at}
+      tallies[k] = t
+      table.insert(rows, t)
+    end
+  end
+end
+for _, t in ipairs(rows) do t[6] = string.format('%.17g', t[6]) end
+return rows
+"""
+"""KEYS: sorted sets. ARGV: record key prefix, then each set's status. Returns the records
+grouped by queue, status, score and reason: {queue, status, score, reason, count, oldest}."""
 
 Row = list[Any]
 
@@ -169,6 +199,7 @@ class RedisQueue:
         self._put = client.register_script(_PUT)
         self._take = client.register_script(_TAKE)
         self._list = client.register_script(_LIST)
+        self._stats = client.register_script(_STATS)
 
     # -- the HandoffQueue protocol -------------------------------------------------------------
 
@@ -190,7 +221,7 @@ class RedisQueue:
         ]
         args: builtins.list[str | int] = [
             h.call_id, encode_json(h), -int(h.priority), sortable_time(h.created_at),
-            self._k("record", ""), h.queue,
+            self._k("record", ""), h.queue, h.reason, repr(h.created_at),
         ]
         with self._errors("cannot file a handoff"):
             self._connection()
@@ -228,8 +259,18 @@ class RedisQueue:
     def stats(self) -> QueueStats:
         """Per-queue counts (reasons and priorities of waiting records) and oldest age."""
         now = self._clock()
-        parts = self._rows("cannot read stats", self._k("waiting"), self._k("taken"))
-        return build_stats(tally([self._item(row) for rows in parts for row in rows]), now)
+        with self._errors("cannot read stats"):
+            self._connection()
+            rows = self._stats(keys=[self._k("waiting"), self._k("taken")],
+                               args=[self._k("record", ""), "waiting", "taken"])
+        try:
+            tallies = [
+                Tally(str(q), one_of(s, STATUSES), Priority(-int(p)), str(r), int(n), float(t))
+                for q, s, p, r, n, t in rows
+            ]
+        except (ValueError, TypeError) as exc:
+            raise QueueError(f"queue {self.url}: unreadable counts: {exc}") from None
+        return build_stats(tallies, now)
 
     def close(self) -> None:
         """Close the connections; later calls raise `QueueError`. Closing twice is harmless."""
