@@ -110,6 +110,10 @@ def test_an_unreadable_record_is_a_queue_error(url: str, redis_server: RedisServ
         raw(redis_server).hset(_key(prefix, "record", "1"), "record", "{not json")
         with pytest.raises(QueueError, match=r"record 1 is unreadable"):
             q.list()
+        with pytest.raises(QueueError, match=r"cannot take a handoff: record 1 is unreadable"):
+            q.take(agent="a1")
+        assert raw(redis_server).zcard(_key(prefix, "waiting")) == 1  # not lost to the agent
+        assert raw(redis_server).hget(_key(prefix, "record", "1"), "status") == b"waiting"
 
 
 def test_the_cli_says_one_line_when_redis_is_down(tmp_path: Path) -> None:

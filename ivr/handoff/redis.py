@@ -90,6 +90,9 @@ local member = head[1]
 local id = string.match(string.sub(member, -20), '^0*(%d+)$')
 local rkey = ARGV[3] .. id
 local rec = redis.call('HMGET', rkey, 'queue', 'score', 'record')
+if not (rec[3] and pcall(cjson.decode, rec[3])) then
+  return redis.error_reply('record ' .. id .. ' is unreadable (left waiting)')
+end
 redis.call('ZREM', KEYS[2], member)
 redis.call('ZREM', ARGV[4] .. rec[1], member)
 redis.call('ZADD', KEYS[3], rec[2], member)
@@ -99,7 +102,8 @@ return {id, rec[3]}
 """
 """KEYS: the sorted set to serve from (every queue's or one), waiting, taken.
 ARGV: agent, now, record key prefix, waiting key prefix, taken key prefix.
-Returns {id, record JSON} of the claimed record, or nil when nothing waits."""
+Returns {id, record JSON} of the claimed record, or nil when nothing waits; a record that is
+not JSON is an error and stays waiting (as in SQLite, where the claim is rolled back)."""
 
 _LIST = """
 local out = {}
