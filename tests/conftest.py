@@ -1,12 +1,15 @@
-"""Shared fixtures: the flows under test, paths."""
+"""Shared fixtures: the flows under test, paths, a real redis-server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ivr.flow import Flow, load_flow
+
+from .redis_server import REDIS_SERVER, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ROOT / "tests" / "flows"
@@ -21,3 +24,13 @@ def mini() -> Flow:
 @pytest.fixture(scope="session")
 def bank() -> Flow:
     return load_flow(BANK)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on 127.0.0.1 for the whole session (skipped when not installed)."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()

@@ -179,17 +179,16 @@ def test_default_queue_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 # -- the scheme -> backend table ----------------------------------------------------------------
 
 
-def test_the_backend_table_knows_sqlite() -> None:
-    assert sorted(BACKENDS) == ["sqlite"]
+def test_the_backend_table_knows_sqlite_and_redis() -> None:
+    assert sorted(BACKENDS) == ["redis", "rediss", "sqlite"]
 
 
 @pytest.mark.parametrize(
     ("target", "message"),
     [
-        ("redis://localhost:6379/0", r"^queue redis://localhost:6379/0: the redis backend is not "
-                                     r"available yet \(known: sqlite:\)$"),
         ("postgres://db/q",
-         r"^queue postgres://db/q: unknown backend 'postgres' \(known: sqlite:\)$"),
+         r"^queue postgres://db/q: unknown backend 'postgres' "
+         r"\(known: sqlite:, redis:, rediss:\)$"),
         ("HTTPS://x", "unknown backend 'https'"),
     ],
 )
@@ -253,7 +252,7 @@ def test_replay_refuses_a_second_call_under_a_used_id(
 
 
 @pytest.mark.parametrize("target", ["/typo/x.sqlite3", "sqlite://x", "nosuchdir/q.db",
-                                    "redis://localhost/0", "mongodb://x"])
+                                    "redis://127.0.0.1:1/0", "mongodb://x"])
 @pytest.mark.parametrize("command", [["queue", "list"], ["queue", "stats"], ["queue", "take"]])
 def test_a_bad_queue_is_one_line_and_creates_nothing(
     target: str, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

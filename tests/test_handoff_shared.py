@@ -55,10 +55,12 @@ class FixedClock:
         return self.now
 
 
-STORES: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp / 'handoff.sqlite3'}",
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {
+    "sqlite": lambda request, tmp: f"sqlite://{tmp / 'handoff.sqlite3'}",
+    "redis": lambda request, tmp: request.getfixturevalue("redis_server").url(),
 }
-"""Backend -> the URL of a fresh, empty store for one test (given a private temp folder)."""
+"""Backend -> the URL of a fresh, empty store for one test (given the test's request, for
+fixtures such as a server, and a private temp folder). Redis: a fresh key prefix per test."""
 
 
 @dataclass
@@ -76,7 +78,7 @@ class Store:
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s = Store(STORES[request.param](tmp_path))
+    s = Store(STORES[request.param](request, tmp_path))
     yield s
     for queue in s.opened:
         queue.close()

@@ -96,12 +96,28 @@ class HandoffQueue(Protocol):
 Opener = Callable[[str, Clock], HandoffQueue]
 """Opens a backend from the part of the URL after "scheme:", with the clock to use."""
 
+
+
+def _redis(location: str, clock: Clock) -> HandoffQueue:
+    from . import redis  # imported on use: only a redis:// queue needs the client library
+
+    return redis.open_location(location, clock)
+
+
+def _rediss(location: str, clock: Clock) -> HandoffQueue:
+    from . import redis
+
+    return redis.open_tls_location(location, clock)
+
+
 BACKENDS: dict[str, Opener] = {
     "sqlite": sqlite.open_location,
+    "redis": _redis,
+    "rediss": _rediss,
 }
 """URL scheme -> backend. A plain path (no scheme) is a SQLite file."""
 
-_PLANNED = {"redis": "the redis backend is not available yet"}
+_PLANNED: dict[str, str] = {}
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
 
 
