@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test qa lint bench bench-intent bench-calls bench-speech install samples clean
+.PHONY: demo test test-all qa lint bench bench-intent bench-calls bench-speech bench-trust install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ demo: install
 	$(IVR) queue list --queue var/demo-queue.sqlite3
 	$(IVR) queue take --queue var/demo-queue.sqlite3
 
+# The quick suite (no test marked slow, i.e. no long Vosk decoding); `make test-all` runs everything.
 test: install
+	$(PY) -m pytest -m "not slow"
+
+test-all: install
 	$(PY) -m pytest
 
 # QA: the committed call suite, in parallel, with JSON, JUnit and HTML reports in var/qa/.
@@ -31,20 +35,29 @@ qa: install
 	$(IVR) test tests/calls --flow $(FLOW) --json var/qa/report.json --junit var/qa/junit.xml --html var/qa/html
 
 lint: install
-	$(VENV)/bin/ruff check ivr tests
+	$(VENV)/bin/ruff check ivr bench tests
 	$(VENV)/bin/mypy
 
-bench: bench-intent bench-calls bench-speech
+# Benchmarks live in bench/ (not in the package: they read tests/data and samples/ from the
+# checkout); run them from the repo root. Results go to bench/results.
+bench: bench-intent bench-calls bench-speech bench-trust
 
 bench-intent: install
-	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
+	$(PY) -m bench.intent --flow $(FLOW) --out bench/results
 
 bench-calls: install
-	$(PY) -m ivr.bench.calls --flow $(FLOW) --out bench/results
+	$(PY) -m bench.calls --flow $(FLOW) --out bench/results
 
 # Speech front-end vs the plain pipeline on synthetic Korean callers (needs espeak-ng; ~30 min).
 bench-speech: install
-	$(PY) -m ivr.bench.speech --flow $(FLOW) --out bench/results
+	$(PY) -m bench.speech --flow $(FLOW) --out bench/results
+
+# Trust: memory against call length (bench.trust_audio) and the flow checks (bench.trust_flow);
+# each module that exists in bench/ runs.
+TRUST := $(basename $(notdir $(wildcard bench/trust_*.py)))
+bench-trust: install
+	@for m in $(TRUST); do echo "$(PY) -m bench.$$m --out bench/results"; \
+	  $(PY) -m bench.$$m --out bench/results || exit 1; done
 
 # Regenerate the committed sample WAVs (needs espeak-ng and sox).
 samples:

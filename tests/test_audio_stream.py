@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.trust_audio import write_noise_call
 from ivr.audio import FrameBudget, frames, open_wav, read_wav, wav_bytes
-from ivr.bench.trust_audio import write_noise_call
 from ivr.errors import AudioError, UsageError
 
 from .conftest import ROOT

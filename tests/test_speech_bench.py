@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from ivr.bench.corpus import Example
-from ivr.bench.speech_accuracy import Tally
-from ivr.bench.speech_data import CONDITIONS, load_callers, make_caller
-from ivr.bench.speech_load import Level, percentile
-from ivr.bench.speech_report import markdown
+from bench.corpus import Example
+from bench.speech_accuracy import Tally
+from bench.speech_data import CONDITIONS, load_callers, make_caller
+from bench.speech_load import Level, percentile
+from bench.speech_report import markdown
 from ivr.errors import UsageError
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")

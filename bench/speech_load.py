@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..asr import SpeechService
-from ..audio import frames
-from ..call import Hotline
-from ..dialog import Dialog
-from ..speech import Event
+from ivr.asr import SpeechService
+from ivr.audio import frames
+from ivr.call import Hotline
+from ivr.dialog import Dialog
+from ivr.speech import Event
+
 from .speech_accuracy import Router
 from .speech_data import Caller
 

@@ -24,13 +24,14 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
-from ..asr import DecoderConfig, Engine, SpeechService
-from ..audio import frames
-from ..call import Hotline
-from ..dialog import Dialog
-from ..nlu.policy import decide
-from ..speech import Listener
-from ..types import DecisionKind
+from ivr.asr import DecoderConfig, Engine, SpeechService
+from ivr.audio import frames
+from ivr.call import Hotline
+from ivr.dialog import Dialog
+from ivr.nlu.policy import decide
+from ivr.speech import Listener
+from ivr.types import DecisionKind
+
 from .corpus import OUT_OF_SCOPE
 from .speech_data import Caller
 
@@ -169,9 +170,9 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
             stream.final()
         out[name] = round((time.perf_counter() - started) / audio_s, 4)
     del engine
-    from ..asr import VoskRecognizer
-    from ..audio import frames
-    from ..speech import Judge
+    from ivr.asr import VoskRecognizer
+    from ivr.audio import frames
+    from ivr.speech import Judge
 
     local = VoskRecognizer(model_dir, "ko", hotline.speech.service.decoder)
     listener = Listener(local, Judge(hotline.matcher("ko"), hotline.flow.settings,

@@ -1,6 +1,6 @@
 """The sample calls as a benchmark: navigation accuracy, decode RTF, latency, memory.
 
-    python -m ivr.bench.calls --flow flows/bank_hotline.yaml [SCRIPTS...]
+    python -m bench.calls --flow flows/bank_hotline.yaml [SCRIPTS...]
 
 Replays every call script (default: samples/calls/*.yaml) through one Hotline with the
 embedded Vosk model and prints: expectations met, decode real-time factor, time from the last
@@ -15,10 +15,10 @@ import statistics
 import time
 from pathlib import Path
 
-from ..call import Hotline
-from ..flow import load_flow
-from ..qa.report import met_expectations
-from ..qa.script import load_scripts
+from ivr.call import Hotline
+from ivr.flow import load_flow
+from ivr.qa.report import met_expectations
+from ivr.qa.script import load_scripts
 
 
 def rss_mb() -> float:

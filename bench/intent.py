@@ -1,6 +1,6 @@
 """`make bench-intent`: intent understanding on held-out caller sentences.
 
-    python -m ivr.bench.intent --flow flows/bank_hotline.yaml --out bench/results
+    python -m bench.intent --flow flows/bank_hotline.yaml --out bench/results
 
 Per corpus (zh, zh with homophone errors, en, ko): routed correctly (accept or confirm to the
 right node), accepted correctly, confirmation rate, out-of-scope false accepts, per-intent
@@ -21,14 +21,16 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from ..call import Hotline
-from ..flow import Flow, load_flow
-from ..nlu.normalize import normalize
-from ..types import Lang
+from ivr.call import Hotline
+from ivr.flow import Flow, load_flow
+from ivr.nlu.normalize import normalize
+from ivr.types import Lang
+
+from . import ROOT
 from .corpus import OUT_OF_SCOPE, Example, load_corpus
 from .svg import confusion_svg
 
-CORPORA = Path(__file__).resolve().parents[2] / "tests" / "data" / "intents"
+CORPORA = ROOT / "tests" / "data" / "intents"
 NAMES = ("zh", "zh_homophones", "en", "ko")
 
 Router = Callable[[str], tuple[str | None, str]]
