@@ -24,11 +24,12 @@ from rapidfuzz import fuzz, process
 from ivr.call import Hotline
 from ivr.flow import Flow, load_flow
 from ivr.nlu.normalize import normalize
+from ivr.qa.metrics import confusion_of
+from ivr.qa.svg import confusion_svg
 from ivr.types import Lang
 
 from . import ROOT
 from .corpus import OUT_OF_SCOPE, Example, load_corpus
-from .svg import confusion_svg
 
 CORPORA = ROOT / "tests" / "data" / "intents"
 NAMES = ("zh", "zh_homophones", "en", "ko")
@@ -172,7 +173,7 @@ def main() -> None:
         results.append(evaluate(name, "ivr", _ours(hotline, lang), examples))
         results.append(evaluate(name, "baseline", _baseline(flow, lang, examples), examples))
         (out / f"confusion_{name}.svg").write_text(
-            confusion_svg(results[-2].confusion, f"{name} ({args.split})"), "utf-8")
+            confusion_svg(confusion_of(results[-2].confusion), f"{name} ({args.split})"), "utf-8")
     (out / "intent.json").write_text(json.dumps([asdict(r) for r in results], indent=1,
                                                 ensure_ascii=False), "utf-8")
     matrices = "\n\n".join(f"### {r.corpus}\n\n{_confusion_text(r)}"

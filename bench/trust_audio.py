@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ivr.audio.g711 import encode_mulaw
+from ivr.types import FRAME_MS
 
 from . import ROOT
 
@@ -170,7 +171,7 @@ def measure(wav: Path, flow: str, *, label: str = "", seconds: int = 0,
                 peak_rss_mb=round(figures["self_kb"] / 1024, 1),
                 worker_rss_mb=round(figures["children_kb"] / 1024, 1),
                 exit_code=int(figures["code"]), outcome=outcome,
-                read_all_rss_mb=round(read_kb / 1024, 1), read_all_seconds=count * 0.02)
+                read_all_rss_mb=round(read_kb / 1024, 1), read_all_seconds=count * FRAME_MS / 1000)
 
 
 def _package_root() -> str:

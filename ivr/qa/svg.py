@@ -28,14 +28,17 @@ def _text(x: float, y: float, s: str, extra: str = "") -> str:
     return f"<text x='{x:.1f}' y='{y:.1f}' {_FONT} {extra}>{escape(s)}</text>"
 
 
-def confusion_svg(conf: Confusion) -> str:
-    """The confusion matrix: rows expected, columns decided, darker for more turns."""
+def confusion_svg(conf: Confusion, title: str = "") -> str:
+    """The confusion matrix: rows expected, columns decided, darker for more turns; `title`,
+    if any, above it."""
     n, cell = len(conf.labels), 24
     left = 12 + 6.5 * max((len(s) for s in conf.labels), default=4)
-    top = left
+    top = left + (20 if title else 0)
     width, height = left + n * cell + 20, top + n * cell + 30
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='confusion' width='{width:.0f}' "
            f"height='{height:.0f}' role='img' aria-label='intent confusion matrix'>"]
+    if title:
+        out.append(_text(10, 18, title, "style='font-size:14px'"))
     for i, name in enumerate(conf.labels):
         y = top + i * cell + cell / 2 + 4
         out.append(_text(left - 6, y, name, "text-anchor='end'"))
