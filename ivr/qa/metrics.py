@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..flow.model import Flow
+from ..types import TurnKind
 from .expect import MATCHER_DECISIONS, NAVIGATION_KEYS, Label, labelled_turns
 from .runner import CallRun
 
@@ -162,8 +163,8 @@ def compute_metrics(runs: Sequence[CallRun], flow: Flow) -> Metrics:
         calls=len(runs), statuses=Counter(r.status for r in runs),
         navigation=_navigation(runs),
         intent=Rate(sum(lab.got == lab.expected for lab in labels), len(labels)),
-        confirm=Rate(decided.count("confirm"), len(decided)),
-        reprompt=Rate(decided.count("reprompt"), len(decided)),
+        confirm=Rate(decided.count(TurnKind.CONFIRM), len(decided)),
+        reprompt=Rate(decided.count(TurnKind.REPROMPT), len(decided)),
         containment=Rate(len(played) - len(handoffs), len(played)),
         transfer=Rate(len(handoffs), len(played)),
         transfer_by_reason={k: Rate(n, len(played))

@@ -15,13 +15,15 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from itertools import pairwise
 
-from ..flow.model import Flow
+from ..flow.model import Flow, NodeType
 from .metrics import Confusion
 
 __all__ = ["confusion_svg", "curve_svg", "flow_edges", "flow_svg"]
 
 _FONT = "font-family='sans-serif' font-size='11'"
-_TYPE_FILL = {"menu": "#dbe9f6", "service": "#dff3e3", "transfer": "#fde8d7", "end": "#eeeeee"}
+_TYPE_FILL: dict[NodeType | None, str] = {
+    NodeType.MENU: "#dbe9f6", NodeType.SERVICE: "#dff3e3", NodeType.TRANSFER: "#fde8d7",
+    NodeType.END: "#eeeeee"}
 
 
 def _text(x: float, y: float, s: str, extra: str = "") -> str:
@@ -68,7 +70,7 @@ def flow_edges(flow: Flow) -> set[tuple[str, str]]:
     edges: set[tuple[str, str]] = set()
     for node in flow.nodes.values():
         targets: list[str | None] = [*node.dtmf.values(), node.on_fail, node.next]
-        if node.type == "menu":
+        if node.type is NodeType.MENU:
             targets.extend(flow.intents[i].target for i in flow.intents_at(node.id))
         edges.update((node.id, t) for t in targets if t and t in flow.nodes)
     return edges
