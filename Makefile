@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test test-all qa lint bench bench-intent bench-calls bench-speech bench-trust install samples clean
+.PHONY: demo test test-all test-slow qa lint bench bench-intent bench-calls bench-speech bench-trust install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 
 test-all: install
 	$(PY) -m pytest
+
+# Only the slow tests (.ci/run runs `make test` then this).
+test-slow: install
+	$(PY) -m pytest -m slow
 
 # QA: the committed call suite, in parallel, with JSON, JUnit and HTML reports in var/qa/.
 qa: install
