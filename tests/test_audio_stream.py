@@ -67,6 +67,7 @@ def test_sample_recordings_stream_to_the_same_frames(path: Path) -> None:
     agree(path)
 
 
+@pytest.mark.slow
 def test_every_truncation_and_clobbered_header_byte(tmp_path: Path) -> None:
     for number, data in enumerate(valid_files()):
         header_end = data.index(b"data") + 8

@@ -171,6 +171,7 @@ class _KillOnOpen:
         return stream
 
 
+@pytest.mark.slow  # two live calls at real-time pace, one worker killed
 def test_a_dead_recogniser_hands_its_caller_to_a_human_and_other_calls_go_on(
         bank: Flow, service: SpeechService, hotline: Hotline, tmp_path: Path) -> None:
     other: dict[str, Any] = {}
