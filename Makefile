@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test qa lint bench bench-intent bench-banking77 bench-calls bench-speech install samples clean
+.PHONY: demo test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
+	bench-speech bench-trust install samples clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,32 +24,49 @@ demo: install
 	$(IVR) queue list --queue var/demo-queue.sqlite3
 	$(IVR) queue take --queue var/demo-queue.sqlite3
 
+# The quick suite (no test marked slow, i.e. no long Vosk decoding); `make test-all` runs everything.
 test: install
+	$(PY) -m pytest -m "not slow"
+
+test-all: install
 	$(PY) -m pytest
+
+# Only the slow tests (.ci/run runs `make test` then this).
+test-slow: install
+	$(PY) -m pytest -m slow
 
 # QA: the committed call suite, in parallel, with JSON, JUnit and HTML reports in var/qa/.
 qa: install
 	$(IVR) test tests/calls --flow $(FLOW) --json var/qa/report.json --junit var/qa/junit.xml --html var/qa/html
 
 lint: install
-	$(VENV)/bin/ruff check ivr tests
+	$(VENV)/bin/ruff check ivr bench tests
 	$(VENV)/bin/mypy
 
-bench: bench-intent bench-banking77 bench-calls bench-speech
+# Benchmarks live in bench/ (not in the package: they read tests/data and samples/ from the
+# checkout); run them from the repo root. Results go to bench/results.
+bench: bench-intent bench-banking77 bench-calls bench-speech bench-trust
 
 bench-intent: install
-	$(PY) -m ivr.bench.intent --flow $(FLOW) --out bench/results
+	$(PY) -m bench.intent --flow $(FLOW) --out bench/results
 
 # The public BANKING77 benchmark (data in ../shared/data/banking77 or $IVR_BANKING77; ~8 min).
 bench-banking77: install
-	$(PY) -m ivr.bench.banking77 --out bench/results
+	$(PY) -m bench.banking77 --out bench/results
 
 bench-calls: install
-	$(PY) -m ivr.bench.calls --flow $(FLOW) --out bench/results
+	$(PY) -m bench.calls --flow $(FLOW) --out bench/results
 
 # Speech front-end vs the plain pipeline on synthetic Korean callers (needs espeak-ng; ~30 min).
 bench-speech: install
-	$(PY) -m ivr.bench.speech --flow $(FLOW) --out bench/results
+	$(PY) -m bench.speech --flow $(FLOW) --out bench/results
+
+# Trust: memory against call length (bench.trust_audio) and the flow checks (bench.trust_flow);
+# each module that exists in bench/ runs.
+TRUST := $(basename $(notdir $(wildcard bench/trust_*.py)))
+bench-trust: install
+	@for m in $(TRUST); do echo "$(PY) -m bench.$$m --out bench/results"; \
+	  $(PY) -m bench.$$m --out bench/results || exit 1; done
 
 # Regenerate the committed sample WAVs (needs espeak-ng and sox).
 samples:

@@ -70,8 +70,6 @@ def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
         for raw in stdin_lines() if lines is None else lines:
             if not _chat_line(call, raw.strip(), out) or call.done:
                 break
-    except BaseException:
+    finally:  # however it ends (end of input, /hangup, a bad line, Ctrl-C): hang up, file
         show_end(call.hang_up(), out)
-        raise
-    show_end(call.hang_up(), out)
     return 0

@@ -36,6 +36,7 @@ from .types import (
     Priority,
     Slot,
     TraceEvent,
+    TurnKind,
     Utterance,
 )
 
@@ -55,15 +56,16 @@ class Turn:
     """Intent decided on, if any."""
     confidence: float
     """Top confidence, 0..1."""
-    decision: str
-    """accept | confirm | reprompt | handoff, or dtmf / no_input / yes / no."""
+    decision: TurnKind
+    """The policy's decision (accept, confirm, reprompt, handoff), or dtmf / yes / no /
+    no_input; JSON: its string value."""
     node: str
     """Node the call is at after the turn."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON shape."""
         return {"heard": self.heard, "intent": self.intent, "confidence": self.confidence,
-                "decision": self.decision, "node": self.node}
+                "decision": self.decision.value, "node": self.node}
 
 
 def yes_or_no(text: str, lang: Lang, flow: Flow) -> bool | None:
@@ -118,7 +120,7 @@ class Dialog:
         self._log(kind, text=text)
         return [text]
 
-    def _turn(self, heard: str, decision: str, intent: str | None = None,
+    def _turn(self, heard: str, decision: TurnKind, intent: str | None = None,
               confidence: float = 0.0) -> None:
         self.turns.append(Turn(heard, intent, confidence, decision, self.node.id))
 
@@ -159,7 +161,7 @@ class Dialog:
         self.path.append(node_id)
         self._count = Count()
         self._pending = None
-        self._log("enter", type=self.node.type)
+        self._log("enter", type=str(self.node.type))  # the trace holds plain values
         out = self._say(self.node.prompt.get(self.lang, ""))
         if self.node.type == "service":
             if self.node.next:
@@ -234,12 +236,12 @@ class Dialog:
             if answer is not None:
                 return self._answer_confirm(heard, answer, self._pending)
             self._pending = None
-        slots = extract_slots(utt.text, self.lang)  # raw for the policy, masked when stored
+        slots = extract_slots(utt.text, self.lang)  # raw: masked before it is stored
         stored = mask_turn_slots(slots, heard, secret=secret or is_secret_turn(utt.text))
         for slot in stored:
             self.slots[slot.name] = slot
         scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
-        decision = decide(scores, self.flow.settings, low_streak=self._count.said, slots=slots)
+        decision = decide(scores, self.flow.settings, low_streak=self._count.said)
         self._last = decision.candidates
         self._log("decision", decision=str(decision.kind), intent=decision.intent,
                   confidence=decision.confidence, reason=decision.reason,
@@ -258,7 +260,7 @@ class Dialog:
                 "{label}", label), "confirm")
         else:  # reprompt, or handoff when this miss is the one the rule gives up at
             out = self._miss(Miss.SAID, d.reason or "no_match", "reprompt")
-        self._turn(heard, str(d.kind), d.intent, d.confidence)
+        self._turn(heard, TurnKind.of(d.kind), d.intent, d.confidence)
         return out
 
     def _answer_confirm(self, heard: str, yes: bool, pending: Decision) -> list[str]:
@@ -270,7 +272,7 @@ class Dialog:
             self._pending = None
             said_out = self._rule.limit(self._rule.count(self._count, Miss.SAID)) == "said"
             out = self._miss(Miss.SAID, "low_confidence" if said_out else "no_match", "reprompt")
-        self._turn(heard, "yes" if yes else "no", pending.intent, pending.confidence)
+        self._turn(heard, TurnKind.YES if yes else TurnKind.NO, pending.intent, pending.confidence)
         return out
 
     def on_dtmf(self, key: Dtmf) -> list[str]:
@@ -287,7 +289,7 @@ class Dialog:
             out = self._enter(target, None)
         else:
             out = self._miss(Miss.KEY, "no_match", "reprompt")
-        self._turn(f"dtmf:{shown}", "dtmf", None, 1.0 if target else 0.0)
+        self._turn(f"dtmf:{shown}", TurnKind.DTMF, None, 1.0 if target else 0.0)
         return out
 
     def on_no_input(self) -> list[str]:
@@ -297,7 +299,7 @@ class Dialog:
         self._log("no_input")
         self._pending = None
         out = self._miss(Miss.NO_INPUT, "no_input", "no_input")
-        self._turn("", "no_input")
+        self._turn("", TurnKind.NO_INPUT)
         return out
 
     def on_hangup(self) -> Outcome:

@@ -23,6 +23,7 @@ __all__ = [
     "Priority",
     "Slot",
     "TraceEvent",
+    "TurnKind",
     "Utterance",
     "Word",
 ]
@@ -169,6 +170,26 @@ class DecisionKind(enum.Enum):
         return self.value
 
 
+class TurnKind(enum.StrEnum):
+    """What one caller turn came to (`Turn.decision`): the policy's decision for a sentence,
+    or what a key, a yes/no answer or silence did. The values are the replay contract's
+    strings (`ivr replay --json`: "decision")."""
+
+    ACCEPT = "accept"
+    CONFIRM = "confirm"
+    REPROMPT = "reprompt"
+    HANDOFF = "handoff"
+    DTMF = "dtmf"
+    YES = "yes"
+    NO = "no"
+    NO_INPUT = "no_input"
+
+    @classmethod
+    def of(cls, kind: DecisionKind) -> TurnKind:
+        """The turn kind of a policy decision (same name)."""
+        return cls(kind.value)
+
+
 @dataclass(frozen=True)
 class Decision:
     """The matcher's ranked candidates turned into one action."""
@@ -183,8 +204,6 @@ class Decision:
     """Top candidates, best first."""
     reason: str | None = None
     """Why, for reprompt and handoff (e.g. "low_confidence", "no_match")."""
-    slots: tuple[Slot, ...] = ()
-    """Slots found in the utterance."""
 
     def __str__(self) -> str:
         why = f" ({self.reason})" if self.reason else ""

@@ -1,6 +1,6 @@
 """WAV files from elsewhere: broken and hostile ones, and ones written by sox.
 
-Broken and hostile files give an AudioError naming the file, or valid audio, fast.
+Broken and hostile files give an AudioError naming the file, or valid audio.
 
 Named cases check the exact message for each kind of damage; a generated corpus (every
 truncation, every header byte clobbered, and hypothesis-driven field and byte mutations of
@@ -14,7 +14,6 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,6 @@ from ivr.types import Audio
 
 ENCODINGS = {"pcm8", "pcm16", "pcm24", "pcm32", "float32", "float64", "mulaw", "alaw"}
 GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
-TIME_LIMIT = 2.0
 
 
 def chunk(cid: bytes, body: bytes) -> bytes:
@@ -66,16 +64,13 @@ GOOD = riff(fmt(), chunk(b"data", PCM))
 
 
 def read(path: Path, **kwargs: int) -> Audio:
-    """read_wav, asserting the two promises that hold for every input: error type and time."""
-    start = time.perf_counter()
+    """read_wav, asserting the promise that holds for every input: one-line AudioError."""
     try:
         return read_wav(path, **kwargs)
     except AudioError as exc:
         message = str(exc)
         assert message.startswith(f"{path}: ") and "\n" not in message, message
         raise
-    finally:
-        assert time.perf_counter() - start < TIME_LIMIT
 
 
 def check_audio(audio: Audio, path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.trust_audio import write_noise_call
 from ivr.audio import FrameBudget, frames, open_wav, read_wav, wav_bytes
-from ivr.bench.trust_audio import write_noise_call
 from ivr.errors import AudioError, UsageError
 
 from .conftest import ROOT
@@ -67,6 +67,7 @@ def test_sample_recordings_stream_to_the_same_frames(path: Path) -> None:
     agree(path)
 
 
+@pytest.mark.slow
 def test_every_truncation_and_clobbered_header_byte(tmp_path: Path) -> None:
     for number, data in enumerate(valid_files()):
         header_end = data.index(b"data") + 8

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.bench import banking77
-from ivr.bench.banking77_cv import baseline, data_dir, examples, first_k, load_rows
+from bench import banking77
+from bench.banking77_cv import baseline, data_dir, examples, first_k, load_rows
 from ivr.nlu.classifier import IntentClassifier
 
 DATA = data_dir(None)

@@ -309,6 +309,7 @@ def test_ctrl_c_exits_130_quietly_and_hangs_up(paths: Paths) -> None:
     proc.stdout.readline()  # the help line
     assert proc.stdout.readline().startswith(b"ivr> ")  # greeted: now waiting on the caller
     proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)  # stdin stays open: the caller pressed Ctrl-C, input did not end
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and err == b"", err
     assert out.splitlines()[-1].startswith(b"-- hangup at root")  # the call ended properly

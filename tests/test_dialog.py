@@ -7,7 +7,7 @@ from pathlib import Path
 from ivr.dialog import Dialog, yes_or_no
 from ivr.flow import Flow, load_flow
 from ivr.nlu import IntentMatcher
-from ivr.types import Dtmf, Lang, Priority, Utterance
+from ivr.types import DecisionKind, Dtmf, Lang, Priority, TurnKind, Utterance
 
 from .conftest import FLOWS
 
@@ -172,3 +172,16 @@ def test_counts_start_again_on_entering_a_node(tmp_path: Path) -> None:
     assert not d.done and d.node.id == "again"
     d.on_no_input()
     assert d.outcome is not None and d.path == ["root", "again", "human_agent"]
+
+
+def test_every_turn_kind_is_a_turn_kind_with_the_replay_string(mini: Flow) -> None:
+    """Turn.decision is one enum (policy decisions, keys, yes/no, silence); JSON keeps the
+    replay contract's plain strings."""
+    d = _dialog(mini)
+    d.on_no_input()
+    d.on_dtmf(Dtmf("7"))
+    say(d, "I lost my card")
+    assert all(type(t.decision) is TurnKind for t in d.turns)
+    assert [t.as_dict()["decision"] for t in d.turns] == ["no_input", "dtmf", "accept"]
+    assert all(type(t.as_dict()["decision"]) is str for t in d.turns)
+    assert {k.value for k in TurnKind} >= {str(k) for k in DecisionKind}

@@ -19,7 +19,8 @@ from ivr.qa.script import load_scripts
 from .conftest import BANK, ROOT
 
 SAMPLES = ROOT / "samples"
-SCRIPTS = sorted((SAMPLES / "calls").glob("*.yaml"))
+SCRIPTS = [pytest.param(p, marks=pytest.mark.slow) if "audio" in p.stem else p  # Vosk: ~10 s
+           for p in sorted((SAMPLES / "calls").glob("*.yaml"))]
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ def ivr(*args: str, stdin: str | None = None, env: dict[str, str] | None = None
                           timeout=120)
 
 
+@pytest.mark.slow
 def test_replay_json_contract_one_object_per_call_in_order(tmp_path: Path) -> None:
     wavs = [str(SAMPLES / "audio" / n) for n in ("ko_atm.wav", "ko_complaint_8k_mulaw.wav",
                                                   "ko_fraud_8k_alaw_stereo.wav")]
@@ -102,12 +104,14 @@ def test_route_json_contract_and_stdin() -> None:
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["replay", "--flow", str(BANK), "README.md"], "README.md"),
+    pytest.param(["replay", "--flow", str(BANK), "README.md"], "README.md",
+                 marks=pytest.mark.slow),  # loads the Korean model in a fresh process
     (["replay", "--flow", "nope.yaml", "x.wav"], "nope.yaml:1:1: no such file"),
     (["route", "--flow", str(ROOT / "tests/flows/bad/many_problems.yaml"), "--lang", "en", "hi"],
      "many_problems.yaml:3:8: start: unknown node 'rot'"),
-    (["replay", "--flow", str(BANK), "--lang", "zh", str(SAMPLES / "audio/ko_atm.wav")],
-     "ivr models download vosk-model-small-cn-0.22"),
+    pytest.param(["replay", "--flow", str(BANK), "--lang", "zh",
+                  str(SAMPLES / "audio/ko_atm.wav")],
+                 "ivr models download vosk-model-small-cn-0.22", marks=pytest.mark.slow),
 ])
 def test_bad_input_is_one_clear_line_exit_2(args: list[str], fragment: str,
                                             tmp_path: Path) -> None:
@@ -117,6 +121,7 @@ def test_bad_input_is_one_clear_line_exit_2(args: list[str], fragment: str,
     assert "Traceback" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_queue_commands_show_the_whole_context(tmp_path: Path) -> None:
     db = str(tmp_path / "q.db")
     out = ivr("replay", "--flow", str(BANK), "--queue", db,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,40 +19,36 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     for p, c in zip("abcdefgh", "bcdefghi", strict=True))
 
 
-def _refusal(path: Path) -> tuple[str, float, int]:
-    """(message, seconds, peak bytes allocated) for loading a file that must be refused."""
+def _refusal(path: Path) -> tuple[str, int]:
+    """(message, peak bytes allocated) for loading a file that must be refused."""
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises((FlowError, FlowErrors)) as info:
             load_flow(path)
-        seconds = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     message = str(info.value)
     assert "\n" not in message and "Traceback" not in message
     assert message.startswith(f"{path}:")
-    return message, seconds, peak
+    return message, peak
 
 
-def test_500_byte_alias_bomb_refused_in_under_100_ms(tmp_path: Path) -> None:
+def test_500_byte_alias_bomb_refused_in_little_memory(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB, "utf-8")
     assert len(BOMB.encode()) < 500  # expands to 9**9 ≈ 387 million values
-    message, seconds, peak = _refusal(path)
+    message, peak = _refusal(path)
     assert "alias bomb" in message
-    assert seconds < 1.0, seconds  # measured ~1 ms; generous: CI machines are shared
     assert peak < 200_000, peak  # measured ~20 KB
 
 
-def test_17_mb_file_refused_in_under_100_ms_without_reading_it(tmp_path: Path) -> None:
+def test_17_mb_file_refused_without_reading_it(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     with path.open("wb") as f:
         f.truncate(17_000_000)
-    message, seconds, peak = _refusal(path)
+    message, peak = _refusal(path)
     assert "17000000 bytes, over the 2000000-byte limit" in message
-    assert seconds < 1.0, seconds  # measured ~0.1 ms
     assert peak < 100_000, peak  # the content is never read
 
 
@@ -73,12 +67,11 @@ def test_17_mb_file_refused_in_under_100_ms_without_reading_it(tmp_path: Path) -
     ("a: 1\n---\nb: 2\n", "but found another document"),
     ("# only a comment\n", "file is empty"),
 ])
-def test_hostile_shapes_refused_fast(tmp_path: Path, text: str, fragment: str) -> None:
+def test_hostile_shapes_refused(tmp_path: Path, text: str, fragment: str) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text(text, "utf-8")
-    message, seconds, _ = _refusal(path)
+    message, _ = _refusal(path)
     assert fragment in message
-    assert seconds < 1.0, (seconds, fragment)  # ~1 ms each; a parse of the shape takes far longer
 
 
 def test_not_utf8_and_directories(tmp_path: Path) -> None:
@@ -93,21 +86,16 @@ def test_a_file_just_under_the_cap_is_parsed_once(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     row = "  - " + "check my balance please " * 8 + "\n"
     path.write_text("rows:\n" + row * (1_900_000 // len(row)), "utf-8")
-    started = time.perf_counter()
     root, _ = load_located(path)
-    seconds = time.perf_counter() - started
     assert len(root["rows"]) == 1_900_000 // len(row)
-    assert seconds < 1.0, seconds  # measured ~0.06 s
 
 
 def test_too_many_values_refused_while_composing(tmp_path: Path) -> None:
     """A file of many tiny values stops at the value cap, before anything is built."""
     path = tmp_path / "many.yaml"
     path.write_text("rows:\n" + "  - [a, b, c, d, e, f, g, h, i]\n" * 40_000, "utf-8")
-    started = time.perf_counter()
     with pytest.raises(FlowError, match="over 50000 values; refused"):
         load_located(path, Limits(max_nodes=50_000))
-    assert time.perf_counter() - started < 2.0  # measured ~0.3 s (~1.3 s at the 200,000 default)
 
 
 def test_every_scalar_keeps_position_and_source(tmp_path: Path) -> None:
@@ -139,16 +127,6 @@ def test_both_parsers_build_the_same_bank_flow(monkeypatch: pytest.MonkeyPatch) 
     fast = load_flow(BANK)
     monkeypatch.setattr(yamlpos, "_LOADERS", yamlpos._LOADERS[-1:])
     assert load_flow(BANK) == fast
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def test_bank_flow_loads_quickly() -> None:
-    assert min(_timed(lambda: load_flow(BANK)) for _ in range(3)) < 1.0  # measured ~0.04 s (165 KB)
 
 
 def test_file_growing_past_the_cap_while_read_is_refused(tmp_path: Path,

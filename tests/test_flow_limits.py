@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz, process
 
 import ivr.flow.confusable as confusable
-from ivr.bench.synthflow import synthetic_flow
-from ivr.bench.trust_flow import measure
+from bench.synthflow import synthetic_flow
+from bench.trust_flow import measure
 from ivr.cli import main
 from ivr.errors import FlowError
 from ivr.flow import Flow

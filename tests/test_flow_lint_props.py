@@ -160,6 +160,7 @@ def _lint(d: Drawn, path: Path) -> LintReport:
     return lint_flow(path)
 
 
+@pytest.mark.slow
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(drawn_flows())
 def test_lint_agrees_with_the_reference(scratch: Path, d: Drawn) -> None:
@@ -169,6 +170,7 @@ def test_lint_agrees_with_the_reference(scratch: Path, d: Drawn) -> None:
     assert found["traps"] == _bottom_traps(d)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n_ring=st.integers(1, 4), ring_types=st.lists(st.sampled_from(("menu", "service")),
                                                       min_size=4, max_size=4),

@@ -89,6 +89,7 @@ def test_talking_over_a_prompt_stops_it(bank: Flow, hotline: Hotline) -> None:
     assert "node credit_report" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_no_input_counts_from_the_end_of_the_prompt(bank: Flow, hotline: Hotline) -> None:
     out = io.StringIO()
     # the prompt plays for 4 s, so the flow's 6 s no-input timer ends at 10 s: not yet at 9 s
@@ -101,6 +102,7 @@ def test_no_input_counts_from_the_end_of_the_prompt(bank: Flow, hotline: Hotline
     assert out.getvalue().count(" no_input") == 1
 
 
+@pytest.mark.slow
 def test_the_elderly_overlay_waits_longer_and_speaks_slower(bank: Flow) -> None:
     elderly = load_flow_with_overlays(BANK, [ROOT / "flows" / "overlays" / "elderly.yaml"])
     assert elderly.settings.no_input_seconds == 10 and elderly.settings.prompt_rate == 0.8

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.bench.synthflow import synthetic_flow
+from bench.synthflow import synthetic_flow
 from ivr.flow.loader import build_flow
 from ivr.flow.yamlpos import load_located
 from ivr.nlu.matcher import IntentMatcher, _Csr

@@ -140,6 +140,7 @@ def test_any_split_gives_the_same_events(
     assert isinstance(whole[-1], Hangup | Error)
 
 
+@pytest.mark.slow
 @settings(max_examples=2000)
 @given(st.binary(max_size=600), st.lists(st.integers(0, 600), max_size=8))
 def test_random_bytes_give_only_events(data: bytes, cuts: list[int]) -> None:
@@ -150,6 +151,7 @@ def test_random_bytes_give_only_events(data: bytes, cuts: list[int]) -> None:
     assert sum(isinstance(e, Hangup | Error | ProtocolError) for e in events) == 1
 
 
+@pytest.mark.slow
 @settings(max_examples=2000)
 @given(st.lists(frames, min_size=1, max_size=6), st.data())
 def test_mutated_streams_give_only_events(body: list[bytes], data: st.DataObject) -> None:

@@ -131,6 +131,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
     _check(INVITE[:200] + data)
 
 
+@pytest.mark.slow
 @settings(max_examples=3000)
 @given(st.data())
 def test_mutated_invites_never_raise_and_what_passes_round_trips(data: st.DataObject) -> None:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -196,6 +197,7 @@ def readable_without_tails(text: str, cards: tuple[str, ...]) -> str:
     return "\n".join(readable_digits(line) for line in text.splitlines())
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls())
 def test_no_secret_is_readable_from_what_the_dialog_keeps(call: Call) -> None:

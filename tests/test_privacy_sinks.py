@@ -244,6 +244,7 @@ def check(tmp: Path, attacks: list[Attack], caplog: pytest.LogCaptureFixture, *,
     return out
 
 
+@pytest.mark.slow
 def test_reported_attacks_reach_no_sink(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = check(tmp_path, REPORTED, caplog, chat=3)
     # the attacks really went through every sink: masks where the numbers were, calls filed
@@ -273,6 +274,7 @@ def test_generated_attacks_reach_no_sink(sample: list[Call],
     check(tmp_path_factory.mktemp("gen"), attacks, caplog, chat=2)
 
 
+@pytest.mark.slow
 def test_subprocess_stdout_and_stderr(tmp_path: Path) -> None:
     """The CLI as a separate process, with the engine's loggers at DEBUG on its stderr."""
     said = [t for a in REPORTED if a.lang == "en" for t in a.turns]

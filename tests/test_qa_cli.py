@@ -164,6 +164,7 @@ def test_write_thresholds_changes_only_the_two_numbers(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
 
+@pytest.mark.slow
 def test_calibrate_proposes_and_writes_thresholds(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     flow = tmp_path / "bank.yaml"

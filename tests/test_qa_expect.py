@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivr.call import CallInput, HangUp, Hotline, Press, Say, Silence
 from ivr.flow import Flow
 from ivr.qa.expect import check_call, check_expect, input_turns, labelled_turns
-from ivr.qa.metrics import NONE, compute_metrics, confusion, intent_targets, percentile
+from ivr.qa.metrics import (
+    NONE,
+    compute_metrics,
+    confusion,
+    confusion_of,
+    intent_targets,
+    percentile,
+)
 from ivr.qa.redact import describe_input, redact_result
 from ivr.qa.report import call_json, format_call, met_expectations
 from ivr.qa.runner import CallRun, RunConfig, run_suite
 from ivr.qa.script import CallScript, load_scripts
+from ivr.qa.svg import confusion_svg
 
 from .conftest import FLOWS
 
@@ -180,6 +192,23 @@ def test_percentiles() -> None:
     assert percentile([3.0], 95) == 3.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([float(i) for i in range(101)], 95) == pytest.approx(95.0)
+
+
+@given(st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=50),
+       st.sampled_from([50.0, 90.0, 95.0, 99.0]))
+def test_percentile_is_numpys_linear_definition(values: list[float], q: float) -> None:
+    """One meaning of "p95" for the QA report and the benchmarks (they import this one)."""
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), abs=1e-9)
+
+
+def test_a_benchmark_confusion_matrix_draws_with_its_title() -> None:
+    conf = confusion_of({"out_of_scope": {NONE: 3, "a": 1}, "a": {"a": 2, "b": 1}})
+    assert conf.labels == ("a", "b", "out_of_scope", NONE)
+    assert conf.cell("a", "b") == 1 and conf.cell("out_of_scope", NONE) == 3
+    svg = confusion_svg(conf, "zh (heldout)")
+    root = ElementTree.fromstring(svg)  # well-formed: one font-size per element
+    assert "zh (heldout)" in "".join(root.itertext())
+    assert "zh (heldout)" not in confusion_svg(conf)
 
 
 def test_check_expect_slots_and_latency(hotline: Hotline) -> None:

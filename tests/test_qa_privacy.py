@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from ivr.cli import main
 
 from .conftest import BANK, FLOWS
@@ -184,6 +186,7 @@ def test_generated_numbers_are_luhn_valid_and_in_every_form() -> None:
             assert leaks("self-check", f"x {shown} y", [c.card for c in CALLS]), shown
 
 
+@pytest.mark.slow
 def test_no_card_number_cvv_or_pin_anywhere(tmp_path: Path) -> None:
     jobs = "2"  # the parallel runner, as CI runs it
     suite, keyed = tmp_path / "bank.yaml", tmp_path / "keyed.yaml"

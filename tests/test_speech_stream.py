@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.trust_audio import measure, write_noise_call
 from ivr.asr import DecoderConfig, ServiceConfig, SpeechService, StreamSpec
 from ivr.audio import frames, read_wav
-from ivr.bench.trust_audio import measure, write_noise_call
 from ivr.call import Hotline, Speak
 from ivr.flow import Flow
 from ivr.handoff import open_queue

@@ -53,7 +53,7 @@ def _model(flow: Flow) -> tuple[list[_Box], list[_Line]]:
         boxes.append(_Box("announcement", "announcement", "announce"))
         lines.append(_Line("announcement", flow.start, "", "solid"))
     for nid, node in flow.nodes.items():
-        boxes.append(_Box(nid, f"{nid}\n({node.type})", node.type))
+        boxes.append(_Box(nid, f"{nid}\n({node.type})", node.type or "unknown"))
         for e in edges(flow, nid):
             if e.kind == "dtmf":
                 lines.append(_Line(nid, e.target, f"key {e.label}", "solid"))

@@ -9,7 +9,7 @@ from ..errors import FlowErrors, FlowProblem
 from ..types import LANGS, Lang, Priority
 from .checks import Checker, bad_id, show, suggest
 from .limits import check_size
-from .model import NODE_TYPES, Flow, Intent, Node, Settings
+from .model import NODE_TYPES, Flow, Intent, Node, NodeType, Settings
 from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 
 __all__ = ["NODE_KEYS", "SYSTEM_PROMPTS", "TOP_KEYS", "build_flow", "load_flow", "suggest"]
@@ -115,7 +115,7 @@ def _node(c: Checker, nid: str, raw: LDict, langs: tuple[Lang, ...], line: int) 
         c.add(raw.get("type"), f"node '{nid}': unknown type '{ntype}' "
                                f"(one of {', '.join(NODE_TYPES)}){suggest(ntype, NODE_TYPES)}")
     return Node(
-        id=nid, type=ntype,
+        id=nid, type=NodeType(ntype) if ntype in NODE_TYPES else None,
         prompt=c.per_lang(raw.get("prompt"), langs, f"node '{nid}' prompt", raw),
         intents=c.ids(raw.get("intents"), f"node '{nid}': 'intents'"),
         dtmf=_dtmf(c, nid, raw.get("dtmf")),

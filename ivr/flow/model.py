@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Lang, Priority
 
-__all__ = ["NODE_TYPES", "Flow", "Intent", "Node", "Settings"]
+__all__ = ["NODE_TYPES", "Flow", "Intent", "Node", "NodeType", "Settings"]
 
-NODE_TYPES = ("menu", "service", "transfer", "end")
-"""menu asks and routes; service is a business node; transfer hands to a queue; end hangs up."""
+
+class NodeType(enum.StrEnum):
+    """menu asks and routes; service is a business node; transfer hands to a queue; end hangs up.
+
+    The values are the flow file's `type:` strings."""
+
+    MENU = "menu"
+    SERVICE = "service"
+    TRANSFER = "transfer"
+    END = "end"
+
+
+NODE_TYPES = tuple(t.value for t in NodeType)
+"""The `type:` values a flow file may use."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,9 @@ class Node:
 
     id: str
     """Node id."""
-    type: str
-    """One of NODE_TYPES."""
+    type: NodeType | None
+    """What the node does; None only in a flow with problems (the type missing or unknown:
+    reported, and lint skips the node)."""
     prompt: Mapping[Lang, str]
     """What the caller hears on arrival."""
     intents: tuple[str, ...] = ()

@@ -50,7 +50,7 @@ class ClassifierConfig:
     c: float = 30.0
     """Inverse L2 regularisation strength of the logistic regression (CV on BANKING77 train:
     1 -> 70.2, 10 -> 71.8, 30 -> 71.9, 100 -> 72.2 % at 10 per intent; 10 -> 90.5, 30 -> 90.8 %
-    on the whole set; `python -m ivr.bench.banking77 --tune`)."""
+    on the whole set; `python -m bench.banking77 --tune`)."""
     word_max: int = 2
     """Longest word n-gram (en, ko)."""
     char_max: int = 5

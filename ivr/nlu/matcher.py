@@ -15,7 +15,7 @@ Signals, all over normalised text:
 
 These make one raw score per intent. The confidence is a logistic function of the raw score,
 the margin over the best other intent and the weight of evidence (fitted on the tune split of
-tests/data/intents by `python -m ivr.bench.fit`), so thresholds in the flow mean the same
+tests/data/intents by `python -m bench.fit`), so thresholds in the flow mean the same
 thing in every language. Ties are broken by intent id, never by order in the file.
 """
 
@@ -53,7 +53,7 @@ _PHRASE_SIDE = 0.65
 _MIX = (0.55, 0.25, 0.20)
 """Raw score = phrase n-gram score, pooled coverage, rapidfuzz ratio, in these shares."""
 CALIBRATION = (1.25, 10.38, 1.06, 2.67, -4.57)
-"""Logistic weights for (raw, margin, log evidence, explained, bias): `python -m ivr.bench.fit`."""
+"""Logistic weights for (raw, margin, log evidence, explained, bias): `python -m bench.fit`."""
 
 _FUZZY_POOL = 64
 """How many phrases (best by n-grams) are also aligned with rapidfuzz."""

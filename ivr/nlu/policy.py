@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..types import Decision, DecisionKind, Slot
+from ..types import Decision, DecisionKind
 from .escalation import Count, Rule
 from .matcher import Scores
 
@@ -40,15 +40,13 @@ def _gives_up(settings: Thresholds, low_streak: int) -> bool:
     return Rule.of(settings).limit(Count(said=low_streak + 1)) == "said"
 
 
-def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0,
-           slots: tuple[Slot, ...] = ()) -> Decision:
+def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0) -> Decision:
     """One decision for one turn.
 
     Args:
         scores: the matcher's ranking.
         settings: the flow's thresholds.
         low_streak: answers not understood at this node before this one.
-        slots: values found in the utterance, carried on the decision.
 
     Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
     confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
@@ -61,13 +59,13 @@ def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0,
         kind, reason = DecisionKind.REPROMPT, "no_match"
         if _gives_up(settings, low_streak):
             kind = DecisionKind.HANDOFF
-        return Decision(kind, None, 0.0, cands, reason, slots)
+        return Decision(kind, None, 0.0, cands, reason)
     if top.score >= settings.accept and scores.margin >= settings.margin:
-        return Decision(DecisionKind.ACCEPT, top.intent, top.score, cands, None, slots)
+        return Decision(DecisionKind.ACCEPT, top.intent, top.score, cands, None)
     if top.score >= settings.confirm:
         why = "close_second" if top.score >= settings.accept else "medium_confidence"
-        return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why, slots)
+        return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why)
     kind = DecisionKind.REPROMPT
     if _gives_up(settings, low_streak):
         kind = DecisionKind.HANDOFF
-    return Decision(kind, None, top.score, cands, "low_confidence", slots)
+    return Decision(kind, None, top.score, cands, "low_confidence")

@@ -15,7 +15,7 @@ from typing import Any
 from ..call import CallInput, CallResult, HangUp, Press, Speak
 from ..errors import FlowProblem
 from ..flow.model import Flow
-from ..types import TraceEvent
+from ..types import TraceEvent, TurnKind
 from .redact import describe_input, redact_result
 from .script import CallScript, suggest
 
@@ -24,7 +24,7 @@ __all__ = [
     "input_turns", "labelled_turns", "routed_intent", "unknown_names",
 ]
 
-MATCHER_DECISIONS = ("accept", "confirm", "reprompt", "handoff")
+MATCHER_DECISIONS = (TurnKind.ACCEPT, TurnKind.CONFIRM, TurnKind.REPROMPT, TurnKind.HANDOFF)
 """Turn decisions made by the intent matcher (the others: dtmf, no_input, yes, no)."""
 NAVIGATION_KEYS = frozenset({"outcome", "node", "queue", "reason", "path"})
 """Call expectations about where the call ended: navigation accuracy counts these."""
@@ -142,7 +142,7 @@ def _slot_failures(want: Mapping[str, Any], got: Mapping[str, str]) -> list[tupl
 def routed_intent(result: CallResult) -> str | None:
     """The intent that routed the call: the last accepted or confirmed one, else the handoff's."""
     for t in reversed(result.turns):
-        if t.decision in ("accept", "yes") and t.intent:
+        if t.decision in (TurnKind.ACCEPT, TurnKind.YES) and t.intent:
             return t.intent
     return result.handoff.intent if result.handoff is not None else None
 

@@ -11,10 +11,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..textio import write_output
 from .runner import CallRun
 
-__all__ = ["junit_xml", "write_junit"]
+__all__ = ["junit_xml"]
 
 _SKIPPED = ("xfail", "unchecked")
 """Statuses reported as `<skipped>`: nothing was shown to pass."""
@@ -64,11 +63,3 @@ def junit_xml(runs: Sequence[CallRun], name: str = "ivr") -> str:
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
-
-def write_junit(path: str | Path, runs: Sequence[CallRun]) -> None:
-    """Write the report to `path` (missing folders are created).
-
-    Raises:
-        UsageError: it cannot be written (one line: the path and why).
-    """
-    write_output(path, junit_xml(runs), make_folders=True)

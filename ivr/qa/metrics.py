@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..flow.model import Flow
+from ..types import TurnKind
 from .expect import MATCHER_DECISIONS, NAVIGATION_KEYS, Label, labelled_turns
 from .runner import CallRun
 
 __all__ = ["NONE", "Confusion", "Metrics", "Rate", "compute_metrics", "confusion",
-           "intent_targets", "percentile", "run_labels"]
+           "confusion_of", "intent_targets", "percentile", "run_labels"]
 
 NONE = "(none)"
 """The confusion matrix's name for "no intent"."""
@@ -113,7 +114,12 @@ _STATUSES = ("pass", "fail", "xfail", "xpass", "unchecked", "error")
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), linear between closest ranks; None for no values."""
+    """The q-th percentile (0..100), linear between closest ranks; None for no values.
+
+    The one definition of "p50" / "p95" in the QA reports and the benchmarks alike: numpy's
+    default (`method="linear"`), so p50 is the median, and a percentile moves smoothly with
+    the values instead of jumping from one observed value to the next.
+    """
     if not values:
         return None
     xs = sorted(values)
@@ -157,8 +163,8 @@ def compute_metrics(runs: Sequence[CallRun], flow: Flow) -> Metrics:
         calls=len(runs), statuses=Counter(r.status for r in runs),
         navigation=_navigation(runs),
         intent=Rate(sum(lab.got == lab.expected for lab in labels), len(labels)),
-        confirm=Rate(decided.count("confirm"), len(decided)),
-        reprompt=Rate(decided.count("reprompt"), len(decided)),
+        confirm=Rate(decided.count(TurnKind.CONFIRM), len(decided)),
+        reprompt=Rate(decided.count(TurnKind.REPROMPT), len(decided)),
         containment=Rate(len(played) - len(handoffs), len(played)),
         transfer=Rate(len(handoffs), len(played)),
         transfer_by_reason={k: Rate(n, len(played))
@@ -186,6 +192,13 @@ class Confusion:
         """JSON shape: labels, and matrix[row = expected][column = decided]."""
         return {"labels": list(self.labels),
                 "matrix": [[self.cell(e, g) for g in self.labels] for e in self.labels]}
+
+
+def confusion_of(rows: Mapping[str, Mapping[str, int]]) -> Confusion:
+    """A confusion matrix from counts per expected label (row) and decided label (column)."""
+    names = ({e for e in rows} | {g for r in rows.values() for g in r}) - {NONE}
+    counts = {(e, g): n for e, r in rows.items() for g, n in r.items() if n}
+    return Confusion((*sorted(names), NONE), counts)
 
 
 def confusion(runs: Sequence[CallRun], flow: Flow) -> Confusion:

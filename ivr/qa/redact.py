@@ -19,7 +19,7 @@ from typing import Any
 from ..call import CallInput, CallResult, Press, Say, Silence, Speak
 from ..dialog import Turn
 from ..privacy import FULL_MASK, mask_sensitive
-from ..types import TraceEvent
+from ..types import TraceEvent, TurnKind
 
 __all__ = ["KEYED_RUN", "describe_input", "redact_result", "redact_text"]
 
@@ -52,9 +52,10 @@ def _runs(flags: list[bool], breaks: list[bool]) -> set[int]:
 
 
 def _turns(turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
-    keyed = [t.decision == "dtmf" for t in turns]
+    keyed = [t.decision == TurnKind.DTMF for t in turns]
     hide = _runs(keyed, [not k for k in keyed])
-    hide.update(i for i, t in enumerate(turns) if t.decision == "dtmf" and t.confidence < 1.0)
+    hide.update(i for i, t in enumerate(turns)
+                if t.decision == TurnKind.DTMF and t.confidence < 1.0)
     return tuple(replace(t, heard=f"dtmf:{FULL_MASK}") if i in hide
                  else replace(t, heard=redact_text(t.heard)) for i, t in enumerate(turns))
 

@@ -15,27 +15,32 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from itertools import pairwise
 
-from ..flow.model import Flow
+from ..flow.model import Flow, NodeType
 from .metrics import Confusion
 
 __all__ = ["confusion_svg", "curve_svg", "flow_edges", "flow_svg"]
 
 _FONT = "font-family='sans-serif' font-size='11'"
-_TYPE_FILL = {"menu": "#dbe9f6", "service": "#dff3e3", "transfer": "#fde8d7", "end": "#eeeeee"}
+_TYPE_FILL: dict[NodeType | None, str] = {
+    NodeType.MENU: "#dbe9f6", NodeType.SERVICE: "#dff3e3", NodeType.TRANSFER: "#fde8d7",
+    NodeType.END: "#eeeeee"}
 
 
 def _text(x: float, y: float, s: str, extra: str = "") -> str:
     return f"<text x='{x:.1f}' y='{y:.1f}' {_FONT} {extra}>{escape(s)}</text>"
 
 
-def confusion_svg(conf: Confusion) -> str:
-    """The confusion matrix: rows expected, columns decided, darker for more turns."""
+def confusion_svg(conf: Confusion, title: str = "") -> str:
+    """The confusion matrix: rows expected, columns decided, darker for more turns; `title`,
+    if any, above it."""
     n, cell = len(conf.labels), 24
     left = 12 + 6.5 * max((len(s) for s in conf.labels), default=4)
-    top = left
+    top = left + (20 if title else 0)
     width, height = left + n * cell + 20, top + n * cell + 30
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='confusion' width='{width:.0f}' "
            f"height='{height:.0f}' role='img' aria-label='intent confusion matrix'>"]
+    if title:
+        out.append(_text(10, 18, title, "style='font-size:14px'"))
     for i, name in enumerate(conf.labels):
         y = top + i * cell + cell / 2 + 4
         out.append(_text(left - 6, y, name, "text-anchor='end'"))
@@ -65,7 +70,7 @@ def flow_edges(flow: Flow) -> set[tuple[str, str]]:
     edges: set[tuple[str, str]] = set()
     for node in flow.nodes.values():
         targets: list[str | None] = [*node.dtmf.values(), node.on_fail, node.next]
-        if node.type == "menu":
+        if node.type is NodeType.MENU:
             targets.extend(flow.intents[i].target for i in flow.intents_at(node.id))
         edges.update((node.id, t) for t in targets if t and t in flow.nodes)
     return edges

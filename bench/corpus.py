@@ -12,8 +12,8 @@ from typing import cast
 
 import yaml
 
-from ..errors import UsageError
-from ..types import Lang
+from ivr.errors import UsageError
+from ivr.types import Lang
 
 __all__ = ["OUT_OF_SCOPE", "Example", "load_corpus"]
 

@@ -1,6 +1,6 @@
 """Fit the matcher's confidence calibration — never on held-out data.
 
-    python -m ivr.bench.fit --flow flows/bank_hotline.yaml
+    python -m bench.fit --flow flows/bank_hotline.yaml
 
 Data, all from outside the held-out sets: the flow's own phrases (which include the tune split
 of tests/data/intents) and the built-in out-of-scope examples (which include the tune split's
@@ -18,9 +18,10 @@ import math
 
 import numpy as np
 
-from ..flow import Flow, load_flow
-from ..nlu.matcher import IntentMatcher, Scores, builtin_out_of_scope
-from ..types import Lang
+from ivr.flow import Flow, load_flow
+from ivr.nlu.matcher import IntentMatcher, Scores, builtin_out_of_scope
+from ivr.types import Lang
+
 from .corpus import OUT_OF_SCOPE
 
 LANGS: tuple[Lang, ...] = ("zh", "en", "ko")

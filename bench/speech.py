@@ -1,13 +1,13 @@
 """`make bench-speech`: the speech front-end beside the plain pipeline, on synthetic callers.
 
-    python -m ivr.bench.speech --flow flows/bank_hotline.yaml --out bench/results [--quick]
+    python -m bench.speech --flow flows/bank_hotline.yaml --out bench/results [--quick]
 
 Korean caller sentences (samples/speech/ko_callers.yaml, held-out half by default) spoken by
 espeak-ng at run time in three conditions (16 kHz, 8 kHz mu-law, 8 kHz mu-law with pink noise
 at 10 dB SNR). Measured, each beside the plain pipeline (free decoding + rapidfuzz best match)
 and ivr's earlier grammar-only pipeline where it applies:
 
-1. navigation accuracy and out-of-scope acceptance (`ivr.bench.speech_accuracy`);
+1. navigation accuracy and out-of-scope acceptance (`bench.speech_accuracy`);
 2. decoding cost, real-time factor on one core;
 3. end of speech -> decision, p50/p95, at live pace, and callers who pause mid-sentence;
 4. concurrent real-time calls on this machine, p95 lag and latency per level;
@@ -26,11 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..asr import DecoderConfig, ServiceConfig, SpeechService
-from ..call import Hotline
-from ..flow import load_flow
-from ..models import resolve_model
-from ..speech import SpeechConfig
+from ivr.asr import DecoderConfig, ServiceConfig, SpeechService
+from ivr.call import Hotline
+from ivr.flow import load_flow
+from ivr.models import resolve_model
+from ivr.speech import SpeechConfig
+
 from .speech_accuracy import PIPELINES, PLAIN_CUTOFF, Router, decoding_cost, route_all
 from .speech_data import CONDITIONS, Caller, load_callers, make_caller
 from .speech_load import plain_level, run_level, sustain, vosk_endpointing

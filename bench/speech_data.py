@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..audio import decode_wav, resample, wav_bytes
-from ..bench.corpus import Example, load_corpus
-from ..errors import UsageError
-from ..types import SAMPLE_RATE, Audio
+from ivr.audio import decode_wav, resample, wav_bytes
+from ivr.errors import UsageError
+from ivr.types import SAMPLE_RATE, Audio
+
+from .corpus import Example, load_corpus
 
 __all__ = ["CONDITIONS", "CORPUS", "Caller", "load_callers", "make_caller", "synthesize"]
 

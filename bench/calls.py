@@ -1,6 +1,6 @@
 """The sample calls as a benchmark: navigation accuracy, decode RTF, latency, memory.
 
-    python -m ivr.bench.calls --flow flows/bank_hotline.yaml [SCRIPTS...]
+    python -m bench.calls --flow flows/bank_hotline.yaml [SCRIPTS...]
 
 Replays every call script (default: samples/calls/*.yaml) through one Hotline with the
 embedded Vosk model and prints: expectations met, decode real-time factor, time from the last
@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
-from ..call import Hotline
-from ..flow import load_flow
-from ..qa.report import met_expectations
-from ..qa.script import load_scripts
+from ivr.asr.pool import rss_mb
+from ivr.call import Hotline
+from ivr.flow import load_flow
+from ivr.qa.metrics import percentile
+from ivr.qa.report import met_expectations
+from ivr.qa.script import load_scripts
 
 
-def rss_mb() -> float:
-    """Resident memory of this process, MB (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def main() -> None:
@@ -53,14 +50,11 @@ def main() -> None:
             audio += result.audio_seconds
             decode += result.decode_seconds
             latencies.extend(result.latencies)
-    latencies.sort()
     figures = {
         "calls": total, "expectations_met": met, "audio_seconds": round(audio, 2),
         "decode_rtf": round(decode / audio, 4) if audio else None,
-        "end_of_audio_to_decision_ms_p50": round(statistics.median(latencies) * 1000, 1)
-        if latencies else None,
-        "end_of_audio_to_decision_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))]
-                                                 * 1000, 1) if latencies else None,
+        "end_of_audio_to_decision_ms_p50": _ms(percentile(latencies, 50)),
+        "end_of_audio_to_decision_ms_p95": _ms(percentile(latencies, 95)),
         "model_load_seconds": round(load_s, 2), "rss_mb_before_model": round(before),
         "rss_mb_after_model": round(loaded), "rss_mb_after_calls": round(rss_mb()),
     }

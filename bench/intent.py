@@ -1,6 +1,6 @@
 """`make bench-intent`: intent understanding on held-out caller sentences.
 
-    python -m ivr.bench.intent --flow flows/bank_hotline.yaml --out bench/results
+    python -m bench.intent --flow flows/bank_hotline.yaml --out bench/results
 
 Per corpus (zh, zh with homophone errors, en, ko): routed correctly (accept or confirm to the
 right node), accepted correctly, confirmation rate, out-of-scope false accepts, per-intent
@@ -21,14 +21,17 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from ..call import Hotline
-from ..flow import Flow, load_flow
-from ..nlu.normalize import normalize
-from ..types import Lang
-from .corpus import OUT_OF_SCOPE, Example, load_corpus
-from .svg import confusion_svg
+from ivr.call import Hotline
+from ivr.flow import Flow, load_flow
+from ivr.nlu.normalize import normalize
+from ivr.qa.metrics import confusion_of
+from ivr.qa.svg import confusion_svg
+from ivr.types import Lang
 
-CORPORA = Path(__file__).resolve().parents[2] / "tests" / "data" / "intents"
+from . import ROOT
+from .corpus import OUT_OF_SCOPE, Example, load_corpus
+
+CORPORA = ROOT / "tests" / "data" / "intents"
 NAMES = ("zh", "zh_homophones", "en", "ko")
 
 Router = Callable[[str], tuple[str | None, str]]
@@ -170,7 +173,7 @@ def main() -> None:
         results.append(evaluate(name, "ivr", _ours(hotline, lang), examples))
         results.append(evaluate(name, "baseline", _baseline(flow, lang, examples), examples))
         (out / f"confusion_{name}.svg").write_text(
-            confusion_svg(results[-2].confusion, f"{name} ({args.split})"), "utf-8")
+            confusion_svg(confusion_of(results[-2].confusion), f"{name} ({args.split})"), "utf-8")
     (out / "intent.json").write_text(json.dumps([asdict(r) for r in results], indent=1,
                                                 ensure_ascii=False), "utf-8")
     matrices = "\n\n".join(f"### {r.corpus}\n\n{_confusion_text(r)}"

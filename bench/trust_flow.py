@@ -1,8 +1,8 @@
 """Flow size vs cost: time and peak memory to route one sentence and to lint, per flow size.
 
-    python -m ivr.bench.trust_flow --out bench/results [--quick]
+    python -m bench.trust_flow --out bench/results [--quick]
 
-Synthetic flows (ivr.bench.synthflow: made-up banking requests, fixed seed) of 100, 1,000 and
+Synthetic flows (bench.synthflow: made-up banking requests, fixed seed) of 100, 1,000 and
 10,000 intents with two phrases each, one flow per language (zh, en, ko). Each measurement runs
 in a fresh `python -m ivr.cli` subprocess: wall time and peak RSS (the child's ru_maxrss) for
 `ivr route` of one sentence (load the flow, build the matcher, route) and for `ivr lint`.
@@ -91,7 +91,7 @@ def _growth(runs: list[Run], lang: str, command: str, field: str) -> list[str]:
 def _markdown(runs: list[Run]) -> str:
     lines = ["# Flow size vs cost (route one sentence, lint)", "",
              "Fresh process per cell: wall time / peak RSS (interpreter and imports included, "
-             "~0.5 s / ~50 MB). Flows: ivr.bench.synthflow, two phrases per intent.", "",
+             "~0.5 s / ~50 MB). Flows: bench.synthflow, two phrases per intent.", "",
              "| lang | intents | route s | route MB | lint s | lint MB |",
              "|---|---|---|---|---|---|"]
     for r in (r for r in runs if r.command == "route"):
@@ -112,7 +112,7 @@ def _markdown(runs: list[Run]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the flows, measure each in a fresh process, write json and md."""
-    ap = argparse.ArgumentParser(prog="python -m ivr.bench.trust_flow", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench.trust_flow", description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("bench/results"))
     ap.add_argument("--quick", action="store_true", help="100 and 1,000 intents, English only")
     args = ap.parse_args(argv)

@@ -24,13 +24,13 @@ from typing import Any
 
 from rapidfuzz import fuzz, process, utils
 
-from ..asr import DecoderConfig, Engine, SpeechService, StreamSpec
-from ..audio import frames
-from ..call import Hotline
-from ..dialog import Dialog
-from ..nlu.policy import decide
-from ..speech import Listener, TurnContext
-from ..types import DecisionKind
+from ivr.asr import DecoderConfig, Engine, SpeechService, StreamSpec
+from ivr.audio import frames, pcm_frames
+from ivr.call import Hotline
+from ivr.nlu.policy import decide
+from ivr.speech import Listener, TurnContext
+from ivr.types import DecisionKind
+
 from .corpus import OUT_OF_SCOPE
 from .speech_data import Caller
 
@@ -42,7 +42,6 @@ PLAIN_CUTOFF = 50.0
 """rapidfuzz `fuzz.ratio` score a plain-pipeline best match needs."""
 WRATIO_CUTOFF = 80.0
 """rapidfuzz WRatio score for the plain_wratio variant (the customary 80)."""
-_FRAME = 640
 
 
 @dataclass
@@ -92,9 +91,9 @@ class Router:
         flow = hotline.flow
         self.matcher = hotline.matcher("ko")
         self.allowed = flow.intents_at(flow.start)
-        dialog = Dialog(flow, "ko", self.matcher, "bench")
-        dialog.start()
-        self.dialog_grammar = hotline.grammar(dialog)
+        call = hotline.open_call("bench", "ko")
+        call.start()
+        self.dialog_grammar = hotline.grammar(call.dialog)
         self.phrases = [(p, i) for i in self.allowed for p in flow.intents[i].phrases["ko"]]
         self._choices = [p for p, _ in self.phrases]
 
@@ -114,15 +113,16 @@ class Router:
 
     def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
         """Per pipeline: (decision kind, intent, what was heard)."""
-        dialog = Dialog(self.hotline.flow, "ko", self.matcher, "bench")
-        dialog.start()
+        call = self.hotline.open_call("bench", "ko")
+        call.start()
+        dialog = call.dialog
         heard = self.hotline.listener("ko").listen(frames(caller.audio, 20), TurnContext(
             self.hotline.grammar(dialog), frozenset(self.hotline.flow.intents_at(dialog.node.id)),
             narrowband=caller.audio.narrowband))
         text = heard.utterance.text if heard.utterance else ""
         stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
-        for start in range(0, len(caller.audio.pcm), _FRAME):
-            stream.feed(caller.audio.pcm[start:start + _FRAME])
+        for frame in pcm_frames(caller.audio.pcm):
+            stream.feed(frame)
         result = stream.final()
         free = result.free.text if result.free else ""
         gram = result.grammar.text if result.grammar else ""
@@ -152,10 +152,10 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
     """Real-time factor on one core, in this process, per pipeline (wall s / audio s)."""
     model = hotline.recognizer("ko")
     model_dir = model.model_dir
-    dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "bench")
-    dialog.start()
-    grammar = hotline.grammar(dialog)
-    allowed = hotline.flow.intents_at(hotline.flow.start)
+    call = hotline.open_call("bench", "ko")
+    call.start()
+    grammar = hotline.grammar(call.dialog)
+    allowed = hotline.flow.intents_at(call.node)
     audio_s = sum(c.audio.seconds for c in callers)
     out: dict[str, float] = {}
     engine = Engine(model_dir, "ko", DecoderConfig(views=("plain",)))
@@ -163,14 +163,14 @@ def decoding_cost(hotline: Hotline, callers: Sequence[Caller]) -> dict[str, floa
         started = time.perf_counter()
         for c in callers:
             stream = engine.stream(StreamSpec(grammar if name == "grammar" else None, **kwargs))
-            for start in range(0, len(c.audio.pcm), _FRAME):
-                stream.feed(c.audio.pcm[start:start + _FRAME])
+            for frame in pcm_frames(c.audio.pcm):
+                stream.feed(frame)
             stream.final()
         out[name] = round((time.perf_counter() - started) / audio_s, 4)
     del engine
-    from ..asr import VoskRecognizer
-    from ..audio import frames
-    from ..speech import Judge
+    from ivr.asr import VoskRecognizer
+    from ivr.audio import frames
+    from ivr.speech import Judge
 
     local = VoskRecognizer(model_dir, "ko", hotline.speech.service.decoder)
     listener = Listener(local, Judge(hotline.matcher("ko"), hotline.flow.settings,

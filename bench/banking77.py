@@ -1,6 +1,6 @@
 """BANKING77 beside our own sets: a public benchmark of 77 English banking intents.
 
-    python -m ivr.bench.banking77 [--data DIR] [--out bench/results] [--quick]
+    python -m bench.banking77 [--data DIR] [--out bench/results] [--quick]
 
 The data (CC BY 4.0, PolyAI) stays in ../shared/data/banking77 (or --data, or
 $IVR_BANKING77); it is not copied into the repository. Each training regime — the first 10
@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
-from ..nlu.classifier import ClassifierConfig, IntentClassifier
-from ..nlu.matcher import IntentMatcher
+from ivr.errors import UsageError
+from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
+from ivr.nlu.matcher import IntentMatcher
+
 from .banking77_cv import (
     GRID,
     Row,

@@ -11,8 +11,6 @@ worker waited for an answer (the backlog of frames still to decode, plus the rou
 from __future__ import annotations
 
 import json
-import math
-import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -21,25 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..asr import SpeechService, StreamSpec
-from ..audio import frames
-from ..call import Hotline
-from ..dialog import Dialog
-from ..speech import Event, TurnContext
+from ivr.asr import SpeechService, StreamSpec
+from ivr.audio import frames, pcm_frames
+from ivr.call import Hotline
+from ivr.qa.metrics import percentile
+from ivr.speech import Event, TurnContext
+from ivr.types import FRAME_BYTES, FRAME_MS
+
 from .speech_accuracy import Router
 from .speech_data import Caller
 
-__all__ = ["Level", "percentile", "plain_level", "run_level", "sustain", "vosk_endpointing"]
+__all__ = ["Level", "plain_level", "run_level", "sustain", "vosk_endpointing"]
 
-_FRAME_S = 0.02
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100), nearest rank; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+_FRAME_S = FRAME_MS / 1000
 
 
 def _ms(value: float | None) -> float | None:
@@ -90,7 +82,7 @@ def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) ->
     turn = listener.turn(TurnContext(router.dialog_grammar, frozenset(router.allowed),
                                      narrowband=caller.audio.narrowband, realtime=True))
     start, late = time.perf_counter(), 0.0
-    for i, frame in enumerate(frames(caller.audio, 20)):
+    for i, frame in enumerate(frames(caller.audio)):
         late = max(late, _pace(start, i))
         if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
             break
@@ -143,7 +135,7 @@ def plain_level(service: SpeechService, router: Router, callers: Sequence[Caller
             i += streams
             stream = service.open_stream(StreamSpec())
             start, late = time.perf_counter(), 0.0
-            for j, frame in enumerate(frames(caller.audio, 20)):
+            for j, frame in enumerate(frames(caller.audio)):
                 late = max(late, _pace(start, j))
                 stream.feed(frame)
             asked = time.perf_counter()
@@ -174,7 +166,7 @@ def vosk_endpointing(model_dir: Path, router: Router, callers: Sequence[Caller],
 
     vosk.SetLogLevel(-1)
     model = vosk.Model(str(model_dir))
-    silence = bytes(640)
+    silence = bytes(FRAME_BYTES)
     level = Level(threads)
     missed = [0]
 
@@ -182,7 +174,7 @@ def vosk_endpointing(model_dir: Path, router: Router, callers: Sequence[Caller],
         rec = vosk.KaldiRecognizer(model, 16000)
         pcm = caller.audio.pcm
         start = time.perf_counter()
-        chunks = [pcm[i:i + 640] for i in range(0, len(pcm), 640)]
+        chunks = list(pcm_frames(pcm))
         total = len(chunks) + int((wait_s - (caller.audio.seconds - caller.speech_end_s))
                                   / _FRAME_S)
         for j in range(max(total, len(chunks))):
@@ -219,9 +211,9 @@ def sustain(hotline: Hotline, callers: Sequence[Caller], streams: int, audio_tar
     service = hotline.recognizer("ko")
     if not isinstance(service, SpeechService):
         raise TypeError("sustain needs the hotline's SpeechService")
-    dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "bench")
-    dialog.start()
-    grammar, allowed = hotline.grammar(dialog), hotline.flow.intents_at(hotline.flow.start)
+    session = hotline.open_call("bench", "ko")
+    session.start()
+    grammar, allowed = hotline.grammar(session.dialog), hotline.flow.intents_at(session.node)
     listener = hotline.listener("ko")
     fed = [0.0]
     lock = threading.Lock()
@@ -256,8 +248,3 @@ def sustain(hotline: Hotline, callers: Sequence[Caller], streams: int, audio_tar
     sample()
     return samples
 
-
-def summarize(values: Sequence[float]) -> dict[str, float | None]:
-    """Median and p95 in ms."""
-    return {"p50_ms": _ms(statistics.median(values)) if values else None,
-            "p95_ms": _ms(percentile(values, 95))}

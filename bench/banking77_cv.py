@@ -1,7 +1,7 @@
 """BANKING77 for the bench: loading, the training regimes, score matrices and the CV fit.
 
 Everything tuned here is tuned by cross-validation on train.csv only; test.csv is read by
-`ivr.bench.banking77` for the final report and never reaches this module's fitting code.
+`bench.banking77` for the final report and never reaches this module's fitting code.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
-from ..nlu.classifier import ClassifierConfig, IntentClassifier
-from ..nlu.matcher import IntentMatcher
+from ivr.errors import UsageError
+from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
+from ivr.nlu.matcher import IntentMatcher
+
+from . import ROOT
 
 __all__ = ["GRID", "WEIGHTS", "CvResult", "Row", "baseline", "combine", "cross_validate",
            "data_dir", "examples", "first_k", "load_rows", "matcher_matrix", "tune"]
@@ -29,7 +31,7 @@ Row = tuple[str, str]
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 """Candidate weights w of the matcher in the combination log p_classifier + w * matcher."""
 
-_DEFAULT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "banking77"
+_DEFAULT = ROOT.parent / "shared" / "data" / "banking77"
 
 
 def data_dir(arg: str | None) -> Path:

@@ -1,6 +1,6 @@
 """Memory against recording length: peak RSS of `ivr replay` on 1 min, 15 min and 1 h calls.
 
-    python -m ivr.bench.trust_audio --out bench/results [--quick]
+    python -m bench.trust_audio --out bench/results [--quick]
 
 Writes 8 kHz μ-law recordings (seeded speech-like noise: syllable-rate bursts of shaped noise
 with pauses, over a line-noise floor) to a temporary folder, replays each with `ivr replay
@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..audio.g711 import encode_mulaw
+from ivr.audio.g711 import encode_mulaw
+from ivr.types import FRAME_MS
+
+from . import ROOT
 
 __all__ = ["Peak", "measure", "write_noise_call"]
 
@@ -168,11 +171,11 @@ def measure(wav: Path, flow: str, *, label: str = "", seconds: int = 0,
                 peak_rss_mb=round(figures["self_kb"] / 1024, 1),
                 worker_rss_mb=round(figures["children_kb"] / 1024, 1),
                 exit_code=int(figures["code"]), outcome=outcome,
-                read_all_rss_mb=round(read_kb / 1024, 1), read_all_seconds=count * 0.02)
+                read_all_rss_mb=round(read_kb / 1024, 1), read_all_seconds=count * FRAME_MS / 1000)
 
 
 def _package_root() -> str:
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(ROOT)
     old = os.environ.get("PYTHONPATH")
     return f"{root}{os.pathsep}{old}" if old else root
 
@@ -184,7 +187,7 @@ def _markdown(peaks: list[Peak], ratio: float) -> str:
     return "\n".join([
         "# Peak memory of `ivr replay` against recording length", "",
         "8 kHz μ-law speech-like noise, one bare WAV per replay, each in a fresh process "
-        "(`python -m ivr.bench.trust_audio`).", "",
+        "(`python -m bench.trust_audio`).", "",
         "| recording | file MB | peak RSS MB (ivr replay) | worker peak RSS MB | outcome "
         "| peak RSS MB, every frame streamed |",
         "| --- | ---: | ---: | ---: | --- | ---: |", *rows, "",
