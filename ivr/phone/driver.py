@@ -133,20 +133,24 @@ class PhoneDriver:
 
     async def run(self, line: LineCall, call_id: str) -> CallResult:
         """One call, from answer to hang-up; returns when the line may hang up."""
-        with ThreadPoolExecutor(1, thread_name_prefix=f"call-{call_id[:8]}") as worker:
+        # one thread per call: its recognition and dialog steps in order, off the event loop
+        worker = ThreadPoolExecutor(1, thread_name_prefix=f"call-{call_id[:8]}")
+        loop = asyncio.get_running_loop()
+        player = Player(line, self.audio)
+        try:
             session = self.hotline.open_call(call_id, self.lang)
-            player = Player(line, self.audio)
-            loop = asyncio.get_running_loop()
             player.say(await loop.run_in_executor(worker, session.start))
             call = _CallLoop(session, line, player, worker)
             try:
                 while not session.done and not line.ended.is_set():
                     player.say(await call.turn())
-            finally:
+            finally:  # files the handoff (if any) before the caller hears "please hold"
                 result = await loop.run_in_executor(worker, session.hang_up)
             if not line.ended.is_set():
-                await player.finish()  # the last prompts (e.g. "please hold"), then BYE
+                await player.finish()  # the last prompts, then the line hangs up
+        finally:
             player.stop()
+            worker.shutdown(wait=False)  # never block the loop on a step still running
         log.info("call %s ended: %s at %s (%s)", call_id, result.outcome.type,
                  result.outcome.node or "-",
                  "caller hung up" if line.ended.is_set() else "we hung up")
@@ -177,8 +181,7 @@ class _CallLoop:
                     continue
                 if isinstance(event, KeyPressed | DtmfKey):
                     self.player.stop()  # a key cuts the prompt short
-                    if turn.endpointer.speaking:
-                        await loop.run_in_executor(self.worker, turn.finish)
+                    await loop.run_in_executor(self.worker, _abandon, turn)
                     return await loop.run_in_executor(self.worker, session.press,
                                                       str(event.key.value))
                 if not isinstance(event, Media | Audio):
@@ -190,6 +193,7 @@ class _CallLoop:
                     self.player.stop()  # barge-in: the caller talks over the prompt
                 elif ended is not None:
                     return await loop.run_in_executor(self.worker, self._heard, turn)
+            await loop.run_in_executor(self.worker, _abandon, turn)  # the caller hung up
         except AsrCrash as exc:
             return await loop.run_in_executor(self.worker, session.fail, "asr_error", str(exc))
         return ()
@@ -212,3 +216,10 @@ class _CallLoop:
     def _heard(self, turn: Turn) -> tuple[Prompt, ...]:
         heard: Heard = turn.finish()
         return self.session.heard(heard)
+
+
+def _abandon(turn: Turn) -> None:
+    """End a turn whose words no longer matter (a key, a hang-up), so its recognition
+    stream is released on the worker; what it heard is dropped."""
+    if turn.heard is None and turn.endpointer.started_at is not None:
+        turn.finish()
