@@ -129,8 +129,9 @@ def test_a_baresip_call_is_answered_routed_as_replay_and_hears_prompts(
     assert energy(pcm) > 300, energy(pcm)  # prompts, not silence (digital silence is 0)
 
 
-async def baresip_call(tmp: Path, wav: Path, port: int) -> Path:
-    """Place one call from baresip, recording what it hears; the recording's path."""
+async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
+    """Place one call from baresip (pressing `keys` a second after it is answered),
+    recording what it hears; the recording's path."""
     from tests.test_phone_sip_baresip import Baresip, closed
 
     tmp.mkdir()
@@ -153,8 +154,15 @@ async def baresip_call(tmp: Path, wav: Path, port: int) -> Path:
             pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
         phone = Baresip(reader, writer, process, sip)
         await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+        if keys:
+            assert await phone.until(lambda events: any(
+                e.get("type") == "CALL_ESTABLISHED" for e in events), 10), phone.events
+            await asyncio.sleep(1.0)
+            for key in keys:
+                await phone.command("sndcode", key)
+                await asyncio.sleep(0.4)
         assert await phone.until(closed(1), 60), phone.events
-        assert phone.count("CALL_ESTABLISHED") == 1, phone.events
+        assert phone.count("CALL_ESTABLISHED") >= 1, phone.events  # 2 once transferred
         writer.close()
     finally:
         if process.returncode is None:
@@ -226,3 +234,37 @@ async def audiosocket_call(wav: Path, port: int, call_id: uuid.UUID) -> tuple[by
     writer.close()
     return b"".join(heard), hung_up
 
+
+
+@needs_baresip
+def test_a_caller_keying_7_is_handed_off_and_referred_to_the_queues_sip_destination(
+    tmp_path: Path
+) -> None:
+    from tests.test_phone_sip_baresip import baresip, tone_wav
+
+    wav = tmp_path / "quiet.wav"  # the caller keys 7 (fraud_report) and stays on the line
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(wav), "trim", "0",
+                    "25"], check=True, capture_output=True)
+    port = free_port(socket.SOCK_DGRAM)
+    (tmp_path / "agent").mkdir()
+    tone = tone_wav(tmp_path / "agent.wav", 20.0)
+
+    async def run() -> tuple[Served, bool]:
+        async with baresip(tmp_path / "agent", tone, user="agent", answer=True) as agent:
+            served = Served(tmp_path, "--sip", f"127.0.0.1:{port}", "--transfer",
+                            f"fraud=sip:agent@127.0.0.1:{agent.port}")
+            try:
+                await baresip_call(tmp_path / "caller", wav, port, keys="7")
+                reached = await agent.until(
+                    lambda events: any(e.get("type") == "CALL_ESTABLISHED" for e in events), 15)
+            finally:
+                served.stop()
+            return served, reached
+
+    served, reached = asyncio.run(run())
+    assert reached, served.text()[-2000:]  # the caller's phone called the agent
+    assert re.search(r"transfer to queue fraud: 200", served.text()), served.text()[-2000:]
+    queued = subprocess.run([sys.executable, "-m", "ivr.cli", "queue", "list", "--json",
+                             "--queue", str(served.queue)], env=env(), capture_output=True,
+                            text=True, timeout=60)
+    assert len(queued.stdout.splitlines()) == 1  # filed before the transfer

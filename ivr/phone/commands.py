@@ -57,9 +57,25 @@ def register(sub: Any) -> dict[str, Handler]:
     s.add_argument("--max-calls", type=int, default=24, help="calls at once (default 24)")
     s.add_argument("--trust", action="append", default=[], metavar="ADDR",
                    help="source address allowed to call (repeatable; default 127.0.0.1)")
+    s.add_argument("--transfer", action="append", default=[], metavar="QUEUE=SIP-URI",
+                   help="REFER SIP callers handed off to QUEUE to this URI (repeatable)")
     s.add_argument("--prompts", default=DEFAULT_CACHE,
                    help=f"prompt audio cache (default {DEFAULT_CACHE})")
     return {"prompts": _cmd_prompts, "serve": _cmd_serve}
+
+
+def _transfers(given: list[str], queues: Any) -> dict[str, str]:
+    """`QUEUE=sip:...` options → a map; UsageError naming what is wrong."""
+    out: dict[str, str] = {}
+    for item in given:
+        queue, sep, uri = item.partition("=")
+        if not sep or not uri.startswith(("sip:", "sips:")):
+            raise UsageError(f"--transfer must be QUEUE=sip:user@host[:port], got {item!r}")
+        if queue not in queues:
+            raise UsageError(f"--transfer names queue {queue!r}, which the flow does not have "
+                             f"(its queues: {', '.join(sorted(queues))})")
+        out[queue] = uri
+    return out
 
 
 def _flow(args: argparse.Namespace) -> Any:
@@ -95,6 +111,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from ivr.phone.prompts import PromptAudio
 
     flow = _flow(args)
+    transfers = _transfers(args.transfer, flow.queues)
     lang = args.lang or flow.languages[0]
     audio = PromptAudio(flow, args.prompts)
     audio.require_synthesis()
@@ -102,7 +119,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     hotline = Hotline(flow, queue=open_queue(args.queue or None), model=args.model)
     try:
         hotline.listener(lang)  # load the speech model before the first call
-        driver = PhoneDriver(hotline, audio, lang)
+        driver = PhoneDriver(hotline, audio, lang, transfers)
         asyncio.run(_serve(driver, sip, audiosocket, args.max_calls,
                            frozenset(args.trust or ["127.0.0.1"])))
     finally:

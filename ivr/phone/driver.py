@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -120,6 +120,9 @@ class PhoneDriver:
     hotline: Hotline
     audio: PromptAudio
     lang: Lang
+    transfers: Mapping[str, str] = field(default_factory=dict)
+    """Queue name → SIP URI: a SIP caller handed off to that queue is REFERred there after
+    the handoff prompt (the record is filed first, whatever the transfer does)."""
     results: list[CallResult] | None = None
     """Every finished call's result, when a list is given (tests, the bench)."""
 
@@ -147,16 +150,28 @@ class PhoneDriver:
             finally:  # files the handoff (if any) before the caller hears "please hold"
                 result = await loop.run_in_executor(worker, session.hang_up)
             if not line.ended.is_set():
-                await player.finish()  # the last prompts, then the line hangs up
+                await player.finish()  # the last prompts, then the transfer or the hang-up
+                await self._transfer(line, call_id, result)
         finally:
             player.stop()
             worker.shutdown(wait=False)  # never block the loop on a step still running
-        log.info("call %s ended: %s at %s (%s)", call_id, result.outcome.type,
-                 result.outcome.node or "-",
-                 "caller hung up" if line.ended.is_set() else "we hung up")
+        log.info("call %s ended: %s at %s (%s); turns: %s; end of speech to decision: %s",
+                 call_id, result.outcome.type, result.outcome.node or "-",
+                 "caller hung up" if line.ended.is_set() else "we hung up",
+                 " ".join(t.decision for t in result.turns) or "-",  # no words, no keys
+                 " ".join(f"{s * 1000:.0f} ms" for s in result.latencies) or "-")
         if self.results is not None:
             self.results.append(result)
         return result
+
+
+    async def _transfer(self, line: LineCall, call_id: str, result: CallResult) -> None:
+        queue = result.outcome.queue if result.outcome.type == "handoff" else None
+        target = self.transfers.get(queue or "")
+        if target is None or not isinstance(line, PhoneCall) or line.ended.is_set():
+            return
+        status = await line.transfer(target)
+        log.info("call %s transfer to queue %s: %d", call_id, queue, status)
 
 
 class _CallLoop:
