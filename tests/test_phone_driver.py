@@ -167,3 +167,11 @@ def test_without_espeak_ng_render_is_one_line_naming_the_package(
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "espeak-ng" in done.stderr, done.stderr
+
+
+@needs_tools
+def test_a_line_that_sends_nothing_is_ended_not_held_for_ever(hotline: Hotline) -> None:
+    line = StandInLine()  # no audio, no key, no hang-up: a phone that stopped its RTP
+    driver = PhoneDriver(hotline, PromptAudio(hotline.flow, CACHE), "ko", media_timeout_s=1.0)
+    result = asyncio.run(asyncio.wait_for(driver.run(line, "drv-dead"), 30))
+    assert result.path == ("root",) and result.outcome.type == "hangup"

@@ -43,6 +43,9 @@ FRAME_BYTES = SAMPLE_RATE * 2 // 50
 """One 20 ms frame at 16 kHz PCM16, as the speech front-end takes it."""
 POLL_S = 0.2
 """How often a call waiting for caller audio checks that the line is still up."""
+MEDIA_TIMEOUT_S = 15.0
+"""A line that sends nothing (no audio, no key) for this long is dead: the call is ended
+(a caller's phone that stops its RTP without a BYE must not hold a call, or a drain, for ever)."""
 
 
 class LineCall(Protocol):
@@ -123,6 +126,8 @@ class PhoneDriver:
     transfers: Mapping[str, str] = field(default_factory=dict)
     """Queue name → SIP URI: a SIP caller handed off to that queue is REFERred there after
     the handoff prompt (the record is filed first, whatever the transfer does)."""
+    media_timeout_s: float = MEDIA_TIMEOUT_S
+    """A line silent (no RTP, no frame) this long is dead."""
     results: list[CallResult] | None = None
     """Every finished call's result, when a list is given (tests, the bench)."""
 
@@ -144,12 +149,13 @@ class PhoneDriver:
             session = self.hotline.open_call(call_id, self.lang)
             player.say(await loop.run_in_executor(worker, session.start))
             call = _CallLoop(session, line, player, worker)
+            call.media_timeout_s = self.media_timeout_s
             try:
-                while not session.done and not line.ended.is_set():
+                while not session.done and not line.ended.is_set() and not call.dead:
                     player.say(await call.turn())
             finally:  # files the handoff (if any) before the caller hears "please hold"
                 result = await loop.run_in_executor(worker, session.hang_up)
-            if not line.ended.is_set():
+            if not line.ended.is_set() and not call.dead:
                 await player.finish()  # the last prompts, then the transfer or the hang-up
                 await self._transfer(line, call_id, result)
         finally:
@@ -181,6 +187,9 @@ class _CallLoop:
                  worker: ThreadPoolExecutor) -> None:
         self.session, self.line, self.player, self.worker = session, line, player, worker
         self.upsampler = Upsampler()
+        self.media_timeout_s = MEDIA_TIMEOUT_S
+        self.dead = False
+        """No audio nor key came for `media_timeout_s`."""
 
     async def turn(self) -> tuple[Prompt, ...]:
         """Listen until the caller said something, pressed a key, or went silent."""
@@ -189,11 +198,19 @@ class _CallLoop:
         try:
             turn = await loop.run_in_executor(
                 self.worker, lambda: session.listen(narrowband=True, realtime=True))
+            quiet = 0.0
             while not self.line.ended.is_set():
                 try:
                     event = await asyncio.wait_for(self.line.events.get(), POLL_S)
                 except TimeoutError:
+                    quiet += POLL_S
+                    if quiet >= self.media_timeout_s:
+                        log.warning("call %s: nothing from the line for %.0f s; ending it",
+                                    session.id, quiet)
+                        self.dead = True
+                        break
                     continue
+                quiet = 0.0
                 if isinstance(event, KeyPressed | DtmfKey):
                     self.player.stop()  # a key cuts the prompt short
                     await loop.run_in_executor(self.worker, _abandon, turn)
@@ -208,7 +225,7 @@ class _CallLoop:
                     self.player.stop()  # barge-in: the caller talks over the prompt
                 elif ended is not None:
                     return await loop.run_in_executor(self.worker, self._heard, turn)
-            await loop.run_in_executor(self.worker, _abandon, turn)  # the caller hung up
+            await loop.run_in_executor(self.worker, _abandon, turn)  # hung up, or a dead line
         except AsrCrash as exc:
             return await loop.run_in_executor(self.worker, session.fail, "asr_error", str(exc))
         return ()
