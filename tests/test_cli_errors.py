@@ -87,6 +87,10 @@ HOSTILE: dict[str, Kind] = {
     "name": lambda p: ["", "../../etc/passwd"], "agent": lambda p: [""],
     "url": lambda p: ["not a url", "file:///nonexistent/model.zip"],
     "catalog": lambda p: [p.missing, p.folder, p.bad, p.under_file],
+    "out": lambda p: [p.under_file], "prompts": lambda p: [p.under_file],
+    "sip": lambda p: ["abc", "127.0.0.1:99999"], "audiosocket": lambda p: ["127.0.0.1:abc"],
+    "max_calls": lambda p: ["0", "abc"], "trust": lambda p: ["not-an-address"],
+    "transfer": lambda p: ["nobody", "fraud="],
     "sha256": lambda p: ["", "abc", "z" * 64],
 }
 """Hostile values per argument (by argparse `dest`)."""
