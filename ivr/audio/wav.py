@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
+from typing import BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,15 +68,10 @@ def read_wav(
     return decode_wav(data, source=name, channel=channel, max_bytes=max_bytes)
 
 
-def read_bytes(name: str, max_bytes: int) -> bytes:
-    """The whole file, refused with an AudioError over `max_bytes` (also for pipes)."""
-    limit = f"over the {_size(max_bytes)} limit"
+def open_audio_file(name: str) -> BinaryIO:
+    """`name` opened for reading, or one AudioError saying why not."""
     try:
-        with open(name, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
-                raise AudioError(f"{name}: file is {_size(info.st_size)}, {limit}")
-            data = handle.read(max_bytes + 1)
+        return open(name, "rb")
     except FileNotFoundError:
         raise AudioError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -84,6 +80,19 @@ def read_bytes(name: str, max_bytes: int) -> bytes:
         raise AudioError(f"{name}: permission denied") from None
     except OSError as exc:
         raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_bytes(name: str, max_bytes: int) -> bytes:
+    """The whole file, refused with an AudioError over `max_bytes` (also for pipes)."""
+    limit = f"over the {_size(max_bytes)} limit"
+    with open_audio_file(name) as handle:
+        try:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                raise AudioError(f"{name}: file is {_size(info.st_size)}, {limit}")
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise AudioError(f"{name}: more data than the {_size(max_bytes)} limit")
     return data

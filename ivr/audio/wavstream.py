@@ -23,7 +23,7 @@ from ivr.audio.pcm import channel_index, decode_samples, to_int16, to_mono
 from ivr.audio.resample import StreamResampler, converts
 from ivr.audio.riff import BytesSource, Source, WavFormat, WavProblem, locate_chunks, parse_fmt
 from ivr.audio.stream import frame_samples
-from ivr.audio.wav import DEFAULT_MAX_BYTES, read_bytes
+from ivr.audio.wav import DEFAULT_MAX_BYTES, open_audio_file, read_bytes
 from ivr.errors import AudioError
 from ivr.types import SAMPLE_RATE
 
@@ -48,19 +48,6 @@ class _FileSource:
             raise AudioError(f"{self.name}: cannot read ({exc.strerror or exc})") from None
         except ValueError:  # read after close()
             raise AudioError(f"{self.name}: read after the file was closed") from None
-
-
-def _open(name: str) -> BinaryIO:
-    try:
-        return open(name, "rb")
-    except FileNotFoundError:
-        raise AudioError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise AudioError(f"{name}: is a directory, not a WAV file") from None
-    except PermissionError:
-        raise AudioError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
 
 
 class WavReader:
@@ -160,7 +147,7 @@ def open_wav(path: str | os.PathLike[str], *, channel: str | int = "mix",
     """
     name = os.fspath(path)
     channel_index(channel)
-    handle = _open(name)
+    handle = open_audio_file(name)
     try:
         info = os.fstat(handle.fileno())
         if stat.S_ISREG(info.st_mode):
