@@ -92,6 +92,11 @@ HOSTILE: dict[str, Kind] = {
     "max_calls": lambda p: ["0", "abc"], "trust": lambda p: ["not-an-address"],
     "transfer": lambda p: ["nobody", "fraud="],
     "sha256": lambda p: ["", "abc", "z" * 64],
+    "out": lambda p: [p.file, p.under_file], "prompts": lambda p: [p.file, p.under_file],
+    "sip": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"],
+    "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
+    "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
+    "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
 }
 """Hostile values per argument (by argparse `dest`)."""
 

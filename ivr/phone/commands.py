@@ -23,9 +23,19 @@ DEFAULT_CACHE = os.path.join("var", "prompts")
 
 def _address(text: str, what: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not port.isascii() or not port.isdigit() \
+            or not 0 <= int(port) < 65536:
         raise UsageError(f"{what} must be HOST:PORT, got {text!r}")
     return host, int(port)
+
+
+def _ip(text: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise UsageError(f"--trust must be an IP address, got {text!r}") from None
 
 
 def _add_flow(p: argparse.ArgumentParser) -> None:
@@ -103,6 +113,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("nothing to listen on: give --sip or --audiosocket")
     if args.max_calls < 1:
         raise UsageError(f"--max-calls must be at least 1, got {args.max_calls}")
+    trusted = frozenset(_ip(a) for a in args.trust or ["127.0.0.1"])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from ivr.call import Hotline
@@ -113,15 +124,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     flow = _flow(args)
     transfers = _transfers(args.transfer, flow.queues)
     lang = args.lang or flow.languages[0]
+    queue = open_queue(args.queue or None)
     audio = PromptAudio(flow, args.prompts)
     audio.require_synthesis()
     audio.render_all()  # every known prompt is audio before the first call
-    hotline = Hotline(flow, queue=open_queue(args.queue or None), model=args.model)
+    hotline = Hotline(flow, queue=queue, model=args.model)
     try:
         hotline.listener(lang)  # load the speech model before the first call
         driver = PhoneDriver(hotline, audio, lang, transfers)
-        asyncio.run(_serve(driver, sip, audiosocket, args.max_calls,
-                           frozenset(args.trust or ["127.0.0.1"])))
+        asyncio.run(_serve(driver, sip, audiosocket, args.max_calls, trusted))
     finally:
         hotline.close()
     return 0
