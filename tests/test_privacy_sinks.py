@@ -53,6 +53,8 @@ _KO_RE = re.compile("|".join(k for k in _WORDS if not k.isascii()))
 _NOISE_RE = re.compile(
     r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?"  # times
     r"|(?<![\d.])(?:\d|\d{9,10})\.\d+(?![\d.])"  # scores 0.6077, epoch seconds 1796398771.78
+    r'|"(?:oldest_waiting_seconds|waited_seconds|at|created_at|taken_at)": -?\d+(?:\.\d+)?'
+    # ^ the queue's own ages and clocks in JSON (12.34 s of waiting is not a PIN)
 )
 """Numbers the engine writes itself (timestamps, scores): no caller ever says one."""
 _JOIN_RE = re.compile(r"(?<=\d)(?:[\s\-./_,、·…—–杠\"'\\]|dash|\\n){1,6}(?=\d)")
