@@ -10,7 +10,8 @@ others note from outside the queue (`HandoffQueue.note`: the phone line's "trans
 An event carries who and when, the call id and the queue — never caller text. `actor` and
 `detail` are labels (agent names, queue names, dispositions, SIP status codes); they pass
 through `label`, which refuses control characters and long text, and masks digit runs that
-could be a card number or a PIN like every text the queue stores.
+could be a card number or a PIN like every text the queue stores (a detail that is exactly a
+SIP status, "486" or "503 Service Unavailable", is kept).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ ENGINE = "engine"
 _LABEL_MAX = 64
 _EVENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_SIP_STATUS = re.compile(r"[1-6][0-9]{2}(?: [A-Za-z][A-Za-z ]*)?")
+"""A SIP status ("486", "503 Service Unavailable"): kept as it is in an event's detail."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def label(value: object, what: str, *, where: str, empty: bool = True) -> str:
         value.encode("utf-8")
     except UnicodeError:
         raise QueueError(f"{where}: {what} is not valid text") from None
+    if what == "detail" and _SIP_STATUS.fullmatch(value):
+        return value
     return mask_sensitive(value)
 
 
