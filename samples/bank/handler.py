@@ -88,6 +88,7 @@ class Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line
     server_version = "samplebank/1"
     sys_version = ""
     server: Server
@@ -131,6 +132,12 @@ class _Handler(BaseHTTPRequestHandler):
             _log.exception("request %s %s failed", self.command, self.path[:80])
             return self._send_error(500, "internal")
         self._send(reply)
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, headers too long …), as JSON."""
+        self._send_error(code, {400: "bad_request", 414: "uri_too_long",
+                                431: "headers_too_large"}.get(code, "bad_request"))
 
     def _send_error(self, status: int, code: str) -> None:
         from .service import Reply
