@@ -62,8 +62,10 @@ class BankServer:
         line = self.process.stdout.readline()
         found = _LINE_RE.search(line)
         if found is None:
+            self.process.kill()
+            error = self.process.communicate()[1]
             self.stop()
-            raise RuntimeError(f"the sample bank did not start: {line!r}")
+            raise RuntimeError(f"the sample bank did not start: {line!r} {error[-400:]}")
         self.url, self.admin_port = found[1], int(found[3])
         return self
 
