@@ -89,6 +89,11 @@ def test_verify_locks_after_repeated_failures(client: Backend) -> None:
     assert locked["verified"] is False and locked["locked"] is True
 
 
+def test_verify_by_a_national_number(client: Backend) -> None:
+    reply = client.call("verify", {"caller_number": "010-1234-5678", "pin": KO.pin})
+    assert reply["verified"] is True and reply["customer_id"] == KO.id
+
+
 def test_verify_by_card_tail_and_birth_date(client: Backend) -> None:
     reply = client.call("verify", {"card_tail": ZH.cards[0], "birth_date": ZH.birth_date})
     assert reply["verified"] is True and reply["customer_id"] == ZH.id

@@ -47,6 +47,17 @@ def _reference(db: sqlite3.Connection, prefix: str, kind: str, customer: object,
     return ref
 
 
+def _by_number(db: sqlite3.Connection, number: str) -> list[sqlite3.Row]:
+    """Customers with this caller number: E.164 digits (``821012345678``), or a national number
+    with its trunk 0 (``01012345678``) matched against the end of one."""
+    rows = db.execute("SELECT * FROM customers WHERE caller_number = ?", (number,)).fetchall()
+    national = number[1:] if number.startswith("0") else ""
+    if rows or len(national) < 8:
+        return rows
+    return db.execute("SELECT * FROM customers WHERE substr(caller_number, -?) = ?",
+                      (len(national), national)).fetchall()
+
+
 def verify(ctx: Context, req: dict[str, Any]) -> Reply:
     """Identify by caller number (else card tail + birth date), then check every fact given.
 
@@ -56,8 +67,7 @@ def verify(ctx: Context, req: dict[str, Any]) -> Reply:
     """
     db, _ = ctx
     if "caller_number" in req:
-        rows = db.execute("SELECT * FROM customers WHERE caller_number = ?",
-                          (req["caller_number"],)).fetchall()
+        rows = _by_number(db, req["caller_number"])
     elif "card_tail" in req and "birth_date" in req:
         rows = db.execute("SELECT c.* FROM customers c JOIN cards k ON k.customer_id = c.id "
                           "WHERE k.tail = ? AND c.birth_date = ?",

@@ -28,12 +28,14 @@ from .requestlog import RequestLog, fingerprint
 from .schema import ApiError, decode_json, parse_body
 from .store import Store
 
-__all__ = ["MODES", "BankService", "Reply"]
+__all__ = ["IDEMPOTENCY_S", "MODES", "BankService", "Reply"]
 
 MODES = ("ok", "slow", "fail", "down", "huge", "garbage", "array")
 _KEY_RE = re.compile(r"[A-Za-z0-9_\-]{8,128}")
 _OP_RE = re.compile(r"[a-z_]{1,64}")
 _MAX_DELAY_S = 120.0
+IDEMPOTENCY_S = 86_400.0
+"""How long an Idempotency-Key's answer is kept (forgotten when the service next starts)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class BankService:
         self._admin: Server | None = None
         self._main_address: tuple[str, int] = ("127.0.0.1", 0)
         self._timer: threading.Timer | None = None
+        with store.tx() as db:  # answers are replayed for a day, then forgotten
+            db.execute("DELETE FROM idempotency WHERE at < ?", (time.time() - IDEMPOTENCY_S,))
 
     # -- listeners ---------------------------------------------------------------------------
 
