@@ -196,7 +196,7 @@ def _reply(response: urllib3.BaseHTTPResponse, deadline: float, config: BackendC
     raw = bytearray()
     try:
         while len(raw) <= limit:
-            chunk = response.read(_CHUNK)
+            chunk = response.read1(_CHUNK)  # one recv: a trickle cannot outlast the deadline
             if not chunk:
                 break
             raw += chunk

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
             self.send_header("Connection", "close")
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                pass
+            elif reply.trickle_s:
+                for i in range(len(reply.body)):
+                    self.wfile.write(reply.body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
+            else:
                 self.wfile.write(reply.body)
         except (TimeoutError, OSError):
             self.close_connection = True
