@@ -4,7 +4,8 @@
 from a fixed seed, PINs hashed with a small scrypt cost so seeding is quick), runs
 ``python -m samples.bank`` on 127.0.0.1 port 0 (the service prints the ports it got), and waits
 for its line; `mode()` flips its switches through the admin port, `requests()` reads its
-request log, `stop()` ends it. Pass `tls=(cert, key)` for HTTPS.
+request log, `config()` is the engine's `BackendConfig` for it, `stop()` ends it. Pass
+`tls=(cert, key)` for HTTPS.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.backend import BackendConfig
 from samples.bank.seed import seed_db
 from samples.bank.store import Store
 
@@ -72,6 +74,11 @@ class BankServer:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    def config(self, **options: Any) -> BackendConfig:
+        """The engine's client config for this service (the token in $IVR_TEST_BANK_TOKEN:
+        the `bank_api` fixture sets it)."""
+        return BackendConfig(self.url, token_env=TOKEN_ENV, **options)
 
     def admin(self, method: str, path: str, body: object = None) -> Any:
         """A request to the admin port; the decoded reply."""
