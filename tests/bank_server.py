@@ -3,9 +3,9 @@
 `BankServer(folder).start()` seeds a database (the demo personas first, then made-up customers
 from a fixed seed, PINs hashed with a small scrypt cost so seeding is quick), runs
 ``python -m samples.bank`` on 127.0.0.1 port 0 (the service prints the ports it got), and waits
-for its line; `mode()` flips its switches through the admin port, `requests()` reads its
-request log, `config()` is the engine's `BackendConfig` for it, `stop()` ends it. Pass
-`tls=(cert, key)` for HTTPS.
+for its line; `mode()` flips its switches through the admin port, `reset()` re-seeds it,
+`requests()` reads its request log, `config()` is the engine's `BackendConfig` for it, `stop()`
+ends it. Pass `tls=(cert, key)` for HTTPS.
 """
 
 from __future__ import annotations
@@ -98,6 +98,10 @@ class BankServer:
     def mode(self, mode: str, **options: float) -> None:
         """Switch the service: ok, slow (delay_s), fail, down (for_s), huge, garbage, array."""
         self.admin("POST", "/admin/mode", {"mode": mode, **options})
+
+    def reset(self) -> None:
+        """The bank as freshly seeded: cards unfrozen, failure counts, loans and logs as new."""
+        self.admin("POST", "/admin/reset", {})
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         """The request log after sequence number `since`."""

@@ -61,7 +61,8 @@ def test_no_pin_in_the_request_log_except_the_verify_request_as_a_hash(
         bank_api: BankServer) -> None:
     pin = "90817263"
     since = bank_api.last_seq()
-    _post(bank_api, "/v1/verify", {"caller_number": "+" + KO.caller_number, "pin": pin})
+    who = list(customers(40))[28]  # a wrong PIN counts against it: not a demo persona
+    _post(bank_api, "/v1/verify", {"caller_number": "+" + who.caller_number, "pin": pin})
     _post(bank_api, "/v1/balance", {"customer_id": KO.id, "pin": pin})  # a misrouted PIN
     _post(bank_api, "/v1/open_dispute", {"customer_id": KO.id, "transaction": "x",
                                          "extra": {"card_pin": pin, "cvv": pin}})
@@ -84,6 +85,19 @@ def _database_text(path: Path) -> list[str]:
         return [str(v) for t in tables for row in db.execute(f"SELECT * FROM {t}") for v in row]
     finally:
         db.close()
+
+
+def test_reset_makes_the_bank_new(tmp_path: Path) -> None:
+    server = BankServer(tmp_path, customers=5).start()
+    try:
+        body = {"customer_id": KO.id}
+        assert _post(server, "/v1/freeze_card", body)[1]["already_frozen"] is False
+        assert _post(server, "/v1/freeze_card", body)[1]["already_frozen"] is True
+        server.reset()
+        assert server.requests() == []
+        assert _post(server, "/v1/freeze_card", body)[1]["already_frozen"] is False
+    finally:
+        server.stop()
 
 
 def test_admin_port_serves_only_admin(bank_api: BankServer) -> None:

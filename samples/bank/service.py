@@ -8,7 +8,8 @@ refused, as from a crashed gateway), so a test or the demo can bring it back.
 Modes (``POST /admin/mode {"mode": …}``): ok; slow (sleep `delay_s`, then answer); fail (500);
 down (close the main socket; `for_s` brings it back by itself); and hostile replies for the
 client's tests: huge (a 2 MiB reply), garbage (200, not JSON), array (200, a JSON array),
-trickle (the real reply, one byte every 50 ms).
+trickle (the real reply, one byte every 50 ms). ``POST /admin/reset`` seeds the bank again as
+it was first seeded (for tests that need the personas as new).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .handler import Server
 from .ops import OPERATIONS
 from .requestlog import RequestLog, fingerprint
 from .schema import ApiError, decode_json, parse_body
+from .seed import reseed
 from .store import Store
 
 __all__ = ["IDEMPOTENCY_S", "MODES", "BankService", "Reply"]
@@ -202,6 +204,12 @@ class BankService:
                 return Reply.json(e.status, {"error": e.code})
             self.set_mode(mode, delay, for_s)
             return Reply.json(200, {"mode": mode})
+        if method == "POST" and route == "/admin/reset":
+            try:
+                count = reseed(self.store)
+            except (KeyError, ValueError):
+                return Reply.json(409, {"error": "not_seeded_here"})
+            return Reply.json(200, {"customers": count})
         return Reply.json(404, {"error": "not_found"})
 
 
