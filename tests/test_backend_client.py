@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ivr.backend import BackendError
@@ -39,3 +41,19 @@ def test_a_reply_must_have_the_operations_fields() -> None:
     assert _checked("some_new_operation", {}) == {}
     with pytest.raises(BackendError):
         _checked("balance", [1, 2])
+
+
+def test_the_engines_operation_table_is_the_services() -> None:
+    """ivr.backend.OPERATIONS (what lint and the client know) and the sample bank's parser
+    (samples/bank/schema.py) and docs/backend.md list the same operations and fields."""
+    from ivr.backend import OPERATIONS
+    from samples.bank.ops import OPERATIONS as DONE
+    from samples.bank.schema import FIELDS
+
+    from .conftest import ROOT
+    assert OPERATIONS.keys() == FIELDS.keys() == DONE.keys()
+    for name, op in OPERATIONS.items():
+        required = {f for f, (needed, _) in FIELDS[name].items() if needed}
+        assert (op.required, op.optional) == (required, set(FIELDS[name]) - required), name
+    doc = (ROOT / "docs" / "backend.md").read_text("utf-8")
+    assert set(re.findall(r"^\| `(\w+)` \|", doc, re.M)) == set(OPERATIONS)
