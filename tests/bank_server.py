@@ -3,8 +3,9 @@
 `BankServer(folder).start()` seeds a database (the demo personas first, then made-up customers
 from a fixed seed, PINs hashed with a small scrypt cost so seeding is quick), runs
 ``python -m samples.bank`` on 127.0.0.1 port 0 (the service prints the ports it got), and waits
-for its line; `mode()` flips its switches through the admin port, `requests()` reads its
-request log, `stop()` ends it. Pass `tls=(cert, key)` for HTTPS.
+for its line; `mode()` flips its switches through the admin port, `reset()` re-seeds it,
+`requests()` reads its request log, `config()` is the engine's `BackendConfig` for it, `stop()`
+ends it. Pass `tls=(cert, key)` for HTTPS.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.backend import BackendConfig
 from samples.bank.seed import seed_db
 from samples.bank.store import Store
 
@@ -62,14 +64,21 @@ class BankServer:
         line = self.process.stdout.readline()
         found = _LINE_RE.search(line)
         if found is None:
+            self.process.kill()
+            error = self.process.communicate()[1]
             self.stop()
-            raise RuntimeError(f"the sample bank did not start: {line!r}")
+            raise RuntimeError(f"the sample bank did not start: {line!r} {error[-400:]}")
         self.url, self.admin_port = found[1], int(found[3])
         return self
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
+
+    def config(self, **options: Any) -> BackendConfig:
+        """The engine's client config for this service (the token in $IVR_TEST_BANK_TOKEN:
+        the `bank_api` fixture sets it)."""
+        return BackendConfig(self.url, token_env=TOKEN_ENV, **options)
 
     def admin(self, method: str, path: str, body: object = None) -> Any:
         """A request to the admin port; the decoded reply."""
@@ -89,6 +98,10 @@ class BankServer:
     def mode(self, mode: str, **options: float) -> None:
         """Switch the service: ok, slow (delay_s), fail, down (for_s), huge, garbage, array."""
         self.admin("POST", "/admin/mode", {"mode": mode, **options})
+
+    def reset(self) -> None:
+        """The bank as freshly seeded: cards unfrozen, failure counts, loans and logs as new."""
+        self.admin("POST", "/admin/reset", {})
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         """The request log after sequence number `since`."""

@@ -182,6 +182,14 @@ def test_hostile_replies_are_bad_replies(bank_api: BankServer, mode: str) -> Non
     assert len(_logged(bank_api, since)) == 1  # never retried: the answer would be the same
 
 
+def test_a_trickled_reply_times_out(bank_api: BankServer) -> None:
+    """One byte every 50 ms: every read succeeds, but the whole reply is past the deadline."""
+    bank_api.mode("trickle")
+    with pytest.raises(BackendError) as e:
+        _client(bank_api, timeout_s=0.5, retries=0).call("balance", {"customer_id": ZH.id})
+    assert e.value.reason == "timeout" and "not read in 0.5 s" in e.value.detail
+
+
 def test_reply_over_the_limit_is_a_bad_reply(bank_api: BankServer) -> None:
     with pytest.raises(BackendError) as e:
         _client(bank_api, max_reply_bytes=64).call("transactions",
@@ -222,17 +230,18 @@ def test_neither_token_nor_pin_reaches_logs_or_errors(
         bank_api: BankServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     client = _client(bank_api)
-    client.call("verify", {"caller_number": "+" + KO.caller_number, "pin": KO.pin})
+    who = list(customers(40))[26]  # not a demo persona: wrong PINs below count against it
+    client.call("verify", {"caller_number": "+" + who.caller_number, "pin": who.pin})
     pin = "73515948"  # eight digits nothing else in a log line has by chance
     messages = [repr(client)]
-    for mode in ("fail", "garbage", "down"):
+    for mode in ("fail", "garbage", "down", "huge"):
         bank_api.mode(mode)
         with pytest.raises(BackendError) as e:
-            client.call("verify", {"caller_number": "+" + KO.caller_number, "pin": pin})
+            client.call("verify", {"caller_number": "+" + who.caller_number, "pin": pin})
         messages.append(str(e.value))
         bank_api.mode("ok")
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("ivr"))
     text = caplog.text + "\n".join(messages)
     assert "verify" in ours and "fail" not in messages[0]
-    assert bank_api.token not in text and pin not in text and KO.pin not in ours
+    assert bank_api.token not in text and pin not in text and who.pin not in ours
     assert '"pin"' not in text

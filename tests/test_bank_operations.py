@@ -89,15 +89,25 @@ def test_verify_locks_after_repeated_failures(client: Backend) -> None:
     assert locked["verified"] is False and locked["locked"] is True
 
 
+def test_verify_by_a_national_number(client: Backend) -> None:
+    reply = client.call("verify", {"caller_number": "010-1234-5678", "pin": KO.pin})
+    assert reply["verified"] is True and reply["customer_id"] == KO.id
+
+
 def test_verify_by_card_tail_and_birth_date(client: Backend) -> None:
     reply = client.call("verify", {"card_tail": ZH.cards[0], "birth_date": ZH.birth_date})
     assert reply["verified"] is True and reply["customer_id"] == ZH.id
 
 
-def test_verify_needs_a_knowledge_fact(client: Backend) -> None:
-    reply = client.call("verify", {"caller_number": "+" + KO.caller_number,
-                                   "card_tail": KO.cards[0]})
-    assert reply["verified"] is False
+def test_verify_needs_a_knowledge_fact_and_counts_nothing_without(client: Backend) -> None:
+    who = list(customers(40))[27]
+    for _ in range(LOCK_AFTER + 1):
+        with pytest.raises(BackendError) as e:
+            client.call("verify", {"caller_number": "+" + who.caller_number,
+                                   "card_tail": who.cards[0]})
+        assert e.value.reason == "http_4xx" and "not_enough_facts" in e.value.detail
+    reply = client.call("verify", {"caller_number": "+" + who.caller_number, "pin": who.pin})
+    assert reply["verified"] is True
 
 
 def test_verify_unknown_caller_counts_nobody(client: Backend) -> None:

@@ -48,6 +48,8 @@ JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, J
 _log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _CHUNK = 64 * 1024
+_CODE_RE = re.compile(r"[A-Za-z_:.\-]{1,64}")
+"""An error code from the service as it may be logged: words, never digits (a PIN, a card)."""
 
 
 class _Failed(Exception):
@@ -196,7 +198,7 @@ def _reply(response: urllib3.BaseHTTPResponse, deadline: float, config: BackendC
     raw = bytearray()
     try:
         while len(raw) <= limit:
-            chunk = response.read(_CHUNK)
+            chunk = response.read1(_CHUNK)  # one recv: a trickle cannot outlast the deadline
             if not chunk:
                 break
             raw += chunk
@@ -223,7 +225,8 @@ def _decoded(status: int, raw: bytes) -> object:
             raise _Failed("bad_reply", f"HTTP {status} reply is not JSON", sent=True,
                           retry=False) from None
     code = value.get("error") if isinstance(value, dict) else None
-    code = code[:64] if isinstance(code, str) and code.isprintable() else "no error code"
+    if not isinstance(code, str) or not _CODE_RE.fullmatch(code):  # no digits: it is logged
+        code = "no error code" if code is None else "unreadable error code"
     if status >= 500:
         raise _Failed("http_500", f"HTTP {status} ({code})", sent=True)
     if 400 <= status < 500:

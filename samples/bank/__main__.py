@@ -99,9 +99,9 @@ def _serve(argv: list[str]) -> int:
                     f"{e.strerror or e}") from None
     scheme = "https" if tls else "http"
     (host, port), (ahost, aport) = service.main_address, service.admin_address
-    print(f"bank listening on {scheme}://{host}:{port} admin http://{ahost}:{aport}", flush=True)
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGTERM, lambda *_: done.set())  # before the line: a test may stop us
+    print(f"bank listening on {scheme}://{host}:{port} admin http://{ahost}:{aport}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     service.stop()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,7 @@ class Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line
     server_version = "samplebank/1"
     sys_version = ""
     server: Server
@@ -132,6 +134,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_error(500, "internal")
         self._send(reply)
 
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, headers too long …), as JSON."""
+        self._send_error(code, {400: "bad_request", 414: "uri_too_long",
+                                431: "headers_too_large"}.get(code, "bad_request"))
+
     def _send_error(self, status: int, code: str) -> None:
         from .service import Reply
         self._send(Reply.json(status, {"error": code}))
@@ -144,7 +152,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
             self.send_header("Connection", "close")
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                pass
+            elif reply.trickle_s:
+                for i in range(len(reply.body)):
+                    self.wfile.write(reply.body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
+            else:
                 self.wfile.write(reply.body)
         except (TimeoutError, OSError):
             self.close_connection = True

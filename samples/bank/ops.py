@@ -47,17 +47,30 @@ def _reference(db: sqlite3.Connection, prefix: str, kind: str, customer: object,
     return ref
 
 
+def _by_number(db: sqlite3.Connection, number: str) -> list[sqlite3.Row]:
+    """Customers with this caller number: E.164 digits (``821012345678``), or a national number
+    with its trunk 0 (``01012345678``) matched against the end of one."""
+    rows = db.execute("SELECT * FROM customers WHERE caller_number = ?", (number,)).fetchall()
+    national = number[1:] if number.startswith("0") else ""
+    if rows or len(national) < 8:
+        return rows
+    return db.execute("SELECT * FROM customers WHERE substr(caller_number, -?) = ?",
+                      (len(national), national)).fetchall()
+
+
 def verify(ctx: Context, req: dict[str, Any]) -> Reply:
     """Identify by caller number (else card tail + birth date), then check every fact given.
 
-    Verified only when the customer is found, not locked, every given fact matches, and a
-    knowledge fact (PIN or birth date) was among them. Each mismatch counts a failure for
-    that customer; `LOCK_AFTER` in a row lock them; success resets the count.
+    A request without a knowledge fact (PIN or birth date) is refused (400 not_enough_facts)
+    and counts nothing. Verified only when the customer is found, not locked and every given
+    fact matches. Each mismatch counts a failure for that customer; `LOCK_AFTER` in a row lock
+    them; success resets the count.
     """
     db, _ = ctx
+    if "pin" not in req and "birth_date" not in req:  # nothing secret to check: not an attempt
+        raise ApiError(400, "not_enough_facts")
     if "caller_number" in req:
-        rows = db.execute("SELECT * FROM customers WHERE caller_number = ?",
-                          (req["caller_number"],)).fetchall()
+        rows = _by_number(db, req["caller_number"])
     elif "card_tail" in req and "birth_date" in req:
         rows = db.execute("SELECT c.* FROM customers c JOIN cards k ON k.customer_id = c.id "
                           "WHERE k.tail = ? AND c.birth_date = ?",
@@ -71,7 +84,7 @@ def verify(ctx: Context, req: dict[str, Any]) -> Reply:
         return {"verified": False, "failures": row["failures"], "locked": True,
                 "reason": "locked"}
     tails = {r[0] for r in db.execute("SELECT tail FROM cards WHERE customer_id = ?", (row["id"],))}
-    ok = ("pin" in req or "birth_date" in req) and all((
+    ok = all((
         req.get("card_tail", next(iter(tails), None)) in tails,
         req.get("birth_date", row["birth_date"]) == row["birth_date"],
         "pin" not in req or check_pin(req["pin"], row["pin_hash"]),

@@ -24,6 +24,9 @@ SECRET_KEY_RE = re.compile(r"pin|passw|passcode|cvv|cvc|otp|secret|card_number|s
                            re.IGNORECASE)
 """Field names whose values are secrets."""
 
+KEEP = 100_000
+"""Request log entries kept (older ones are dropped, a thousand at a time)."""
+
 _KEY = os.urandom(32)
 
 
@@ -67,9 +70,12 @@ class RequestLog:
         text = (json.dumps(masked(operation, body), ensure_ascii=False)
                 if isinstance(body, dict) else None)
         with self._store.tx() as db:
-            db.execute("INSERT INTO request_log (at, operation, status, error, replayed, size, "
-                       "body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (time.time(), operation[:64], status, error, int(replayed), size, text))
+            seq = db.execute("INSERT INTO request_log (at, operation, status, error, replayed, "
+                             "size, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (time.time(), operation[:64], status, error, int(replayed), size,
+                              text)).lastrowid
+            if seq is not None and seq % 1000 == 0:  # keep the newest KEEP entries
+                db.execute("DELETE FROM request_log WHERE seq <= ?", (seq - KEEP,))
 
     def read(self, since: int = 0, limit: int = 1000) -> dict[str, Any]:
         """Entries after sequence number `since`, oldest first, and how many there are."""

@@ -18,7 +18,7 @@ from .atms import ATMS
 from .pins import DEFAULT_COST, hash_pin
 from .store import Store
 
-__all__ = ["PERSONAS", "Customer", "customers", "seed_db"]
+__all__ = ["PERSONAS", "Customer", "customers", "reseed", "seed_db"]
 
 _HOME_CURRENCY = {"zh": "CNY", "en": "USD", "ko": "KRW"}
 _PIN_DIGITS = {"zh": 6, "en": 4, "ko": 4}
@@ -96,10 +96,12 @@ def seed_db(store: Store, n: int, seed: int = 0, *, today: dt.date | None = None
     today = today or dt.date.today()
     rng = random.Random(seed + 1)
     with store.tx() as db:
-        for table in ("customers", "cards", "accounts", "transactions", "atms", "loans", "cases",
-                      "idempotency", "request_log", "meta"):
+        for table in ("cards", "accounts", "transactions", "loans", "customers", "atms", "cases",
+                      "idempotency", "request_log", "meta"):  # rows that refer to others first
             db.execute(f"DELETE FROM {table}")
-        db.execute("INSERT INTO meta VALUES ('seed', ?), ('today', ?)", (str(seed), str(today)))
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("seed", str(seed)), ("today", str(today)), ("customers", str(n)),
+            ("pin_cost", str(pin_cost))])
         count = 0
         for c in customers(n, seed):
             _store_customer(db, c, rng, today, pin_cost)
@@ -143,3 +145,12 @@ def _store_customer(db: sqlite3.Connection, c: Customer, rng: random.Random, tod
         db.execute("INSERT INTO loans (customer_id, principal_minor, currency, due_date, "
                    "arrears_months) VALUES (?, ?, ?, ?, ?)",
                    (c.id, rng.randrange(_BALANCE[home] * 10), home, due.isoformat(), arrears))
+
+
+def reseed(store: Store) -> int:
+    """Seed `store` again as it was first seeded (the same customers, seed, day and PIN cost):
+    the bank as new, its request log and idempotency records emptied."""
+    with store.tx() as db:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    return seed_db(store, int(meta["customers"]), int(meta["seed"]),
+                   today=dt.date.fromisoformat(meta["today"]), pin_cost=int(meta["pin_cost"]))

@@ -7,7 +7,9 @@ refused, as from a crashed gateway), so a test or the demo can bring it back.
 
 Modes (``POST /admin/mode {"mode": …}``): ok; slow (sleep `delay_s`, then answer); fail (500);
 down (close the main socket; `for_s` brings it back by itself); and hostile replies for the
-client's tests: huge (a 2 MiB reply), garbage (200, not JSON), array (200, a JSON array).
+client's tests: huge (a 2 MiB reply), garbage (200, not JSON), array (200, a JSON array),
+trickle (the real reply, one byte every 50 ms). ``POST /admin/reset`` seeds the bank again as
+it was first seeded (for tests that need the personas as new).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from .handler import Server
 from .ops import OPERATIONS
 from .requestlog import RequestLog, fingerprint
 from .schema import ApiError, decode_json, parse_body
+from .seed import reseed
 from .store import Store
 
-__all__ = ["MODES", "BankService", "Reply"]
+__all__ = ["IDEMPOTENCY_S", "MODES", "BankService", "Reply"]
 
-MODES = ("ok", "slow", "fail", "down", "huge", "garbage", "array")
+MODES = ("ok", "slow", "fail", "down", "huge", "garbage", "array", "trickle")
 _KEY_RE = re.compile(r"[A-Za-z0-9_\-]{8,128}")
 _OP_RE = re.compile(r"[a-z_]{1,64}")
 _MAX_DELAY_S = 120.0
+IDEMPOTENCY_S = 86_400.0
+"""How long an Idempotency-Key's answer is kept (forgotten when the service next starts)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Reply:
     status: int
     body: bytes
     content_type: str = "application/json"
+    trickle_s: float = 0.0
+    """Send the body one byte at a time, this long apart (the "trickle" mode)."""
 
     @classmethod
     def json(cls, status: int, value: object) -> Reply:
@@ -63,6 +70,8 @@ class BankService:
         self._admin: Server | None = None
         self._main_address: tuple[str, int] = ("127.0.0.1", 0)
         self._timer: threading.Timer | None = None
+        with store.tx() as db:  # answers are replayed for a day, then forgotten
+            db.execute("DELETE FROM idempotency WHERE at < ?", (time.time() - IDEMPOTENCY_S,))
 
     # -- listeners ---------------------------------------------------------------------------
 
@@ -143,8 +152,8 @@ class BankService:
         status, value, replayed = self._answer(operation, headers.get("idempotency-key"), body)
         self.log.add(operation, status, value.get("error"), replayed=replayed, size=len(body),
                      body=decoded)
-        if status == 200 and mode in ("huge", "garbage", "array"):
-            return _hostile(mode)
+        if status == 200 and mode in ("huge", "garbage", "array", "trickle"):
+            return _hostile(mode, value)
         return Reply.json(status, value)
 
     def _answer(self, operation: str, key: str | None,
@@ -195,6 +204,12 @@ class BankService:
                 return Reply.json(e.status, {"error": e.code})
             self.set_mode(mode, delay, for_s)
             return Reply.json(200, {"mode": mode})
+        if method == "POST" and route == "/admin/reset":
+            try:
+                count = reseed(self.store)
+            except (KeyError, ValueError):
+                return Reply.json(409, {"error": "not_seeded_here"})
+            return Reply.json(200, {"customers": count})
         return Reply.json(404, {"error": "not_found"})
 
 
@@ -212,7 +227,9 @@ def _mode_request(value: object) -> tuple[str, float, float | None]:
     return value["mode"], numbers[0] or 0.0, numbers[1]
 
 
-def _hostile(mode: str) -> Reply:
+def _hostile(mode: str, value: dict[str, Any]) -> Reply:
+    if mode == "trickle":
+        return Reply(200, json.dumps(value).encode(), trickle_s=0.05)
     if mode == "huge":
         return Reply.json(200, {"padding": "x" * (2 << 20)})
     if mode == "garbage":
