@@ -189,9 +189,10 @@ class PhoneDriver:
         filed in the queue; either way the queue record and the result say what happened."""
         queue = result.outcome.queue if result.outcome.type == "handoff" else None
         target = self.transfers.get(queue or "")
-        if target is None or not isinstance(line, PhoneCall) or line.ended.is_set():
+        transfer = getattr(line, "transfer", None)  # SIP calls transfer; AudioSocket cannot
+        if target is None or transfer is None or line.ended.is_set():
             return result
-        status = await line.transfer(target)
+        status: int = await transfer(target)
         failed = not 200 <= status < 300
         log.info("call %s transfer to queue %s: %d", call_id, queue, status)
         event = "transfer_failed" if failed else "transferred"
