@@ -17,18 +17,21 @@ __all__ = ["LANG_HEADER", "call_lang", "called_number", "info_key"]
 
 LANG_HEADER: Final = "x-ivr-lang"
 """The header a trusted PBX sets to choose the caller's language (`X-IVR-Lang: ko`)."""
-_USER: Final = re.compile(r"^\s*(?:[^<]*<)?\s*(?:sips?|tel):([^@;>?\s]+)", re.IGNORECASE)
+_USER: Final = re.compile(r"^\s*(?:[^<]*<)?\s*(?:sips?:([^@;>?\s:]+)(?::[^@;>?\s]*)?@"
+                          r"|tel:([^;>?\s]+))", re.IGNORECASE)
+"""The user part of a sip/sips URI (before `@`, without a password) or a tel URI's number."""
 _SIGNAL: Final = re.compile(r"^\s*signal\s*=\s*(\S)\s*$", re.IGNORECASE | re.MULTILINE)
 _MAX_BODY: Final = 512
 """INFO bodies longer than this are not keys."""
 
 
 def called_number(request_uri: str, to: str | None) -> str | None:
-    """The user part of the Request-URI (`sip:1588@pbx` → "1588"), else of the To header."""
+    """The user part of the Request-URI (`sip:1588@pbx` → "1588"), else of the To header
+    (a Request-URI without a user, `sip:pbx:5080`, names no number)."""
     for text in (request_uri, to or ""):
         found = _USER.match(text[:2048])
         if found:
-            return found.group(1)
+            return found.group(1) or found.group(2)
     return None
 
 
