@@ -34,7 +34,7 @@ def test_the_header_wins_then_the_number_then_the_default() -> None:
     assert call_lang("1599", None, lang_for=lang_for, languages=LANGS) == "en"
     assert call_lang("1599", " KO ", lang_for=lang_for, languages=LANGS) == "ko"
     assert call_lang("1600", None, lang_for=lang_for, languages=LANGS) is None
-    assert call_lang(None, "zh", lang_for=lang_for, languages=("ko", "en")) is None  # not the flow's
+    assert call_lang(None, "zh", lang_for=lang_for, languages=("ko", "en")) is None
     assert call_lang("1588", "fr", lang_for=lang_for, languages=LANGS) == "ko"
 
 
@@ -51,7 +51,7 @@ def test_the_header_wins_then_the_number_then_the_default() -> None:
     ("application/media_control+xml", "<x/>", False),
     (None, "Signal=5", False),
 ])
-def test_info_bodies(kind: str | None, body: str, key: Dtmf | None | bool) -> None:
+def test_info_bodies(kind: str | None, body: str, key: Dtmf | bool | None) -> None:
     assert info_key(kind, body) == key
 
 
