@@ -129,9 +129,10 @@ def test_a_baresip_call_is_answered_routed_as_replay_and_hears_prompts(
     assert energy(pcm) > 300, energy(pcm)  # prompts, not silence (digital silence is 0)
 
 
-async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
-    """Place one call from baresip (pressing `keys` a second after it is answered),
-    recording what it hears; the recording's path."""
+async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
+                       number: str = "ivr") -> Path:
+    """Place one call from baresip to `number` (pressing `keys` a second after it is
+    answered), recording what it hears; the recording's path."""
     from tests.test_phone_sip_baresip import Baresip, closed
 
     tmp.mkdir()
@@ -153,7 +154,7 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
         else:
             pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
         phone = Baresip(reader, writer, process, sip)
-        await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+        await phone.dial(f"sip:{number}@127.0.0.1:{port}")
         if keys:
             assert await phone.until(lambda events: any(
                 e.get("type") == "CALL_ESTABLISHED" for e in events), 10), phone.events

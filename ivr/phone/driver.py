@@ -204,6 +204,8 @@ class PhoneDriver:
             except Exception as exc:  # the caller must still hear the message
                 log.error("call %s: queue note failed: %s", call_id, type(exc).__name__)
         if failed and not line.ended.is_set():
+            log.info("call %s: the transfer failed (SIP %d); saying transfer_failed",
+                     call_id, status)
             player.say([line_prompt(self.hotline.flow, "transfer_failed", result.lang)])
             await player.finish()
         node = result.outcome.node or "-"
