@@ -1,7 +1,7 @@
 """`/metrics` of `ivr serve` in the Prometheus text format (prometheus-client).
 
     ivr_calls_in_progress                     calls the driver is running now
-    ivr_calls_total{outcome}                  calls ended: handoff, completed, hangup, … error
+    ivr_calls_total{outcome}                  calls ended: node, handoff, hangup (or error)
     ivr_transfers_total{result}               transferred | transfer_failed
     ivr_decisions_total{kind}                 turn decisions: accept, confirm, reprompt, dtmf, …
     ivr_decision_latency_seconds              end of speech → decision, per spoken turn
