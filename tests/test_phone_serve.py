@@ -9,6 +9,7 @@ must have heard prompt audio. Everything listens on 127.0.0.1; every wait is bou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -130,9 +131,10 @@ def test_a_baresip_call_is_answered_routed_as_replay_and_hears_prompts(
 
 
 async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
-                       number: str = "ivr") -> Path:
+                       number: str = "ivr", calls: int = 1) -> Path:
     """Place one call from baresip to `number` (pressing `keys` a second after it is
-    answered), recording what it hears; the recording's path."""
+    answered), recording what it hears until `calls` calls closed (2 when it is
+    transferred and the transfer fails); the recording's path."""
     from tests.test_phone_sip_baresip import Baresip, closed
 
     tmp.mkdir()
@@ -162,8 +164,11 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
             for key in keys:
                 await phone.command("sndcode", key)
                 await asyncio.sleep(0.4)
-        assert await phone.until(closed(1), 60), phone.events
+        assert await phone.until(closed(calls), 60), phone.events
         assert phone.count("CALL_ESTABLISHED") >= 1, phone.events  # 2 once transferred
+        await phone.command("quit", "")  # so its recorder writes out the whole call
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 5)
         writer.close()
     finally:
         if process.returncode is None:
