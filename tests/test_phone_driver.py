@@ -223,11 +223,21 @@ class TransferringLine(StandInLine):
         return self.status
 
 
-@needs_tools
-@pytest.mark.parametrize("status", [486, 403, 408, 200])
-def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(status: int) -> None:
+@pytest.fixture(scope="module")
+def noted() -> Iterator[tuple[Hotline, NotedQueue]]:
     queue = NotedQueue(open_queue(":memory:"))
     hot = Hotline(load_linted(FLOW), queue=queue)  # type: ignore[arg-type]
+    yield hot, queue
+    hot.close()
+
+
+@needs_tools
+@pytest.mark.parametrize("status", [486, 403, 408, 200])
+def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(
+    status: int, noted: tuple[Hotline, NotedQueue]
+) -> None:
+    hot, queue = noted
+    queue.notes.clear()
     audio = PromptAudio(hot.flow, CACHE)
     line = TransferringLine(status)
     driver = PhoneDriver(hot, audio, "ko", {"fraud": "sip:agent@127.0.0.1:5090"})
@@ -238,10 +248,7 @@ def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(status: int) -> N
         await line.events.put(DtmfKey(Dtmf.D7))  # fraud_report, handed to fraud
         return await asyncio.wait_for(task, 60)
 
-    try:
-        result = asyncio.run(run())
-    finally:
-        hot.close()
+    result = asyncio.run(run())
     assert result.outcome.type == "handoff" and result.outcome.queue == "fraud", result
     assert line.referred == ["sip:agent@127.0.0.1:5090"]
     event = "transferred" if status == 200 else "transfer_failed"
