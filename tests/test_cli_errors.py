@@ -54,7 +54,8 @@ class Paths:
         return str(self.root / {"suite": "s.yaml", "file": "plain.txt", "folder": "folder",
                                 "bad": "bad.yaml", "missing": "missing/none.yaml",
                                 "under_file": "plain.txt/x.out", "queue": "q.sqlite3",
-                                "new_dir": "new/out.txt"}[name])
+                                "new_dir": "new/out.txt", "toml_key": "key.toml",
+                                "toml_value": "value.toml"}[name])
 
 
 Kind = Callable[[Paths], list[str]]
@@ -100,6 +101,9 @@ HOSTILE: dict[str, Kind] = {
     "disposition": lambda p: ["", "line\nbreak", "x" * 100],
     "days": lambda p: ["-1", "nan", "inf", "abc", "1e9"],
     "status": lambda p: ["closed", ""],
+    "config": lambda p: [p.missing, p.folder, p.file, p.bad, p.toml_key, p.toml_value],
+    "lang_for": lambda p: ["1588", "=ko", "1588=xx", "15 88=ko", "1588=ko"],  # mini is en
+    "metrics": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"],
 }
 """Hostile values per argument (by argparse `dest`)."""
 
@@ -173,6 +177,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     (root / "plain.txt").write_text("not a flow, not a script\n", "utf-8")
     (root / "folder").mkdir()
     (root / "bad.yaml").write_bytes(b"lang: en\ncalls: [\xff\xfe]\n")
+    (root / "key.toml").write_text('sip = "127.0.0.1:5080"\nmax_call = 3\n', "utf-8")
+    (root / "value.toml").write_text('max_calls = "many"\n', "utf-8")
     return Paths(root)
 
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,13 @@ from ivr.flow import load_linted
 from ivr.handoff import open_queue
 from ivr.phone.audiosocket import Audio, DtmfKey
 from ivr.phone.driver import PhoneDriver
-from ivr.phone.prompts import PromptAudio, flow_prompts, to_line_audio
+from ivr.phone.prompts import (
+    TRANSFER_FAILED,
+    PromptAudio,
+    flow_prompts,
+    line_prompt,
+    to_line_audio,
+)
 from ivr.types import Dtmf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,4 +181,93 @@ def test_a_line_that_sends_nothing_is_ended_not_held_for_ever(hotline: Hotline) 
     line = StandInLine()  # no audio, no key, no hang-up: a phone that stopped its RTP
     driver = PhoneDriver(hotline, PromptAudio(hotline.flow, CACHE), "ko", media_timeout_s=1.0)
     result = asyncio.run(asyncio.wait_for(driver.run(line, "drv-dead"), 30))
-    assert result.path == ("root",) and result.outcome.type == "hangup"
+    assert result.path == ("root",)
+    # ended through Call.fail: the handoff and the trace carry why
+    assert (result.outcome.type, result.outcome.reason) == ("handoff", "line_dead")
+    assert result.handoff is not None and result.handoff.reason == "line_dead"
+    assert any(e.kind == "handoff" and e.get("reason") == "line_dead" for e in result.trace)
+    assert hotline.queue is not None
+    (filed,) = [q for q in hotline.queue.list() if q.handoff.call_id == "drv-dead"]
+    assert filed.handoff.reason == "line_dead"
+
+
+class NotedQueue:
+    """The real queue, plus `note` as the queue helper adds it (INTERFACES.md A), recorded."""
+
+    def __init__(self, queue: object) -> None:
+        self._queue = queue
+        self.notes: list[tuple[str, str, str, str]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._queue, name)
+
+    def note(self, call_id: str, event: str, actor: str, detail: str = "") -> None:
+        self.notes.append((call_id, event, actor, detail))
+
+
+class TransferringLine(StandInLine):
+    """A SIP-like line whose REFER ends with `status`; what it played is kept."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+        self.referred: list[str] = []
+        self.pcm: list[bytes] = []
+
+    async def play(self, pcm: bytes) -> None:
+        self.pcm.append(pcm)
+        await super().play(pcm[:3200])  # 0.1 s each: the order matters here, not the pacing
+
+    async def transfer(self, target: str) -> int:
+        self.referred.append(target)
+        return self.status
+
+
+@pytest.fixture(scope="module")
+def noted() -> Iterator[tuple[Hotline, NotedQueue]]:
+    queue = NotedQueue(open_queue(":memory:"))
+    hot = Hotline(load_linted(FLOW), queue=queue)  # type: ignore[arg-type]
+    yield hot, queue
+    hot.close()
+
+
+@needs_tools
+@pytest.mark.parametrize("status", [486, 403, 408, 200])
+def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(
+    status: int, noted: tuple[Hotline, NotedQueue]
+) -> None:
+    hot, queue = noted
+    queue.notes.clear()
+    audio = PromptAudio(hot.flow, CACHE)
+    line = TransferringLine(status)
+    driver = PhoneDriver(hot, audio, "ko", {"fraud": "sip:agent@127.0.0.1:5090"})
+
+    async def run() -> CallResult:
+        task = asyncio.create_task(driver.run(line, f"drv-xfer-{status}"))
+        await asyncio.sleep(0.3)
+        await line.events.put(DtmfKey(Dtmf.D7))  # fraud_report, handed to fraud
+        return await asyncio.wait_for(task, 60)
+
+    result = asyncio.run(run())
+    assert result.outcome.type == "handoff" and result.outcome.queue == "fraud", result
+    assert line.referred == ["sip:agent@127.0.0.1:5090"]
+    event = "transferred" if status == 200 else "transfer_failed"
+    assert queue.notes == [(f"drv-xfer-{status}", event, "engine", f"SIP {status}")]
+    assert result.trace[-1].kind == event and result.trace[-1].get("status") == status
+    filed = [q.handoff.call_id for q in queue.list()]
+    assert f"drv-xfer-{status}" in filed  # filed before the transfer, kept
+    failed = audio.audio(line_prompt(hot.flow, "transfer_failed", "ko"))
+    said = [pcm == failed for pcm in line.pcm]  # the message comes last, after the REFER
+    assert said == [False] * (len(said) - 1) + [status != 200], said
+
+
+def test_transfer_failed_has_a_built_in_text_in_every_language() -> None:
+    flow = load_linted(FLOW)
+    for lang in ("ko", "zh", "en"):
+        assert line_prompt(flow, "transfer_failed", lang).text == \
+            flow.prompts["transfer_failed"][lang]
+    bare = replace(flow, prompts={k: v for k, v in flow.prompts.items()
+                                  if k != "transfer_failed"})
+    for lang in ("ko", "zh", "en"):
+        assert line_prompt(bare, "transfer_failed", lang).text == TRANSFER_FAILED[lang]
+    assert {p.text for p in flow_prompts(bare)} >= set(TRANSFER_FAILED.values())

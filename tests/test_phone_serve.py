@@ -9,6 +9,7 @@ must have heard prompt audio. Everything listens on 127.0.0.1; every wait is bou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -129,9 +130,11 @@ def test_a_baresip_call_is_answered_routed_as_replay_and_hears_prompts(
     assert energy(pcm) > 300, energy(pcm)  # prompts, not silence (digital silence is 0)
 
 
-async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
-    """Place one call from baresip (pressing `keys` a second after it is answered),
-    recording what it hears; the recording's path."""
+async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
+                       number: str = "ivr", calls: int = 1) -> Path:
+    """Place one call from baresip to `number` (pressing `keys` a second after it is
+    answered), recording what it hears until `calls` calls closed (2 when it is
+    transferred and the transfer fails); the recording's path."""
     from tests.test_phone_sip_baresip import Baresip, closed
 
     tmp.mkdir()
@@ -153,7 +156,7 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
         else:
             pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
         phone = Baresip(reader, writer, process, sip)
-        await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+        await phone.dial(f"sip:{number}@127.0.0.1:{port}")
         if keys:
             assert await phone.until(lambda events: any(
                 e.get("type") == "CALL_ESTABLISHED" for e in events), 10), phone.events
@@ -161,8 +164,11 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "") -> Path:
             for key in keys:
                 await phone.command("sndcode", key)
                 await asyncio.sleep(0.4)
-        assert await phone.until(closed(1), 60), phone.events
+        assert await phone.until(closed(calls), 60), phone.events
         assert phone.count("CALL_ESTABLISHED") >= 1, phone.events  # 2 once transferred
+        await phone.command("quit", "")  # so its recorder writes out the whole call
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 5)
         writer.close()
     finally:
         if process.returncode is None:

@@ -15,6 +15,8 @@ from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 __all__ = ["NODE_KEYS", "SYSTEM_PROMPTS", "TOP_KEYS", "build_flow", "load_flow", "suggest"]
 
 SYSTEM_PROMPTS = ("confirm", "reprompt", "no_input", "handoff")
+OPTIONAL_PROMPTS = ("transfer_failed",)
+"""System prompts a flow may leave out (the phone line has a built-in text for each)."""
 _PRIORITIES = {p.name.lower(): p for p in Priority}
 TOP_KEYS = ("flow", "languages", "start", "settings", "queues", "prompts", "confirm_words",
             "intents", "nodes", "announcement", "overlays")
@@ -219,9 +221,10 @@ def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
     c.unknown_keys(top, TOP_KEYS, "the flow")
     langs = _languages(c, top)
     prompts_raw = c.mapping(top.get("prompts"), "prompts", top)
-    c.unknown_keys(prompts_raw, SYSTEM_PROMPTS, "prompts")
+    c.unknown_keys(prompts_raw, SYSTEM_PROMPTS + OPTIONAL_PROMPTS, "prompts")
     prompts = {k: c.per_lang(prompts_raw.get(k), langs, f"prompts '{k}'", prompts_raw)
-               for k in SYSTEM_PROMPTS if "prompts" in top}
+               for k in SYSTEM_PROMPTS + OPTIONAL_PROMPTS
+               if "prompts" in top and (k in SYSTEM_PROMPTS or k in prompts_raw)}
     intents_raw = c.mapping(top.get("intents"), "intents", top)
     intents = {k: _intent(c, k, c.mapping(v, f"intent '{k}'"), langs, intents_raw.key_pos[k].line)
                for k, v in intents_raw.items()}

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,13 +27,14 @@ from ivr.asr import AsrCrash
 from ivr.audio.pcm import to_int16
 from ivr.audio.resample import StreamResampler
 from ivr.call import Call, CallResult, Hotline, Prompt
+from ivr.errors import ModelError
 from ivr.phone.audiosocket import Audio, DtmfKey
 from ivr.phone.audiosocket_line import AudioSocketCall
-from ivr.phone.prompts import PromptAudio
+from ivr.phone.prompts import PromptAudio, line_prompt
 from ivr.phone.rtp import KeyPressed, Media
 from ivr.phone.sipline import PhoneCall
 from ivr.speech import Event, Heard, Turn
-from ivr.types import SAMPLE_RATE, Lang
+from ivr.types import SAMPLE_RATE, Lang, TraceEvent
 
 __all__ = ["LineCall", "PhoneDriver"]
 
@@ -130,6 +131,8 @@ class PhoneDriver:
     """A line silent (no RTP, no frame) this long is dead."""
     results: list[CallResult] | None = None
     """Every finished call's result, when a list is given (tests, the bench)."""
+    observe: Callable[[str, CallResult | None], None] | None = None
+    """Told "start" (no result) when a call begins and "end" with its result (metrics)."""
 
     async def sip(self, line: PhoneCall) -> None:
         """The `SipLine` handler."""
@@ -145,24 +148,32 @@ class PhoneDriver:
         worker = ThreadPoolExecutor(1, thread_name_prefix=f"call-{call_id[:8]}")
         loop = asyncio.get_running_loop()
         player = Player(line, self.audio)
+        if self.observe is not None:
+            self.observe("start", None)
+        result: CallResult | None = None
         try:
-            session = self.hotline.open_call(call_id, self.lang)
+            session = self.hotline.open_call(call_id, getattr(line, "lang", None) or self.lang)
             player.say(await loop.run_in_executor(worker, session.start))
             call = _CallLoop(session, line, player, worker)
             call.media_timeout_s = self.media_timeout_s
             try:
                 while not session.done and not line.ended.is_set() and not call.dead:
                     player.say(await call.turn())
+                if call.dead:  # the handoff carries why: the line went quiet
+                    await loop.run_in_executor(worker, session.fail, "line_dead",
+                                               f"no media for {self.media_timeout_s:g} s")
             finally:  # files the handoff (if any) before the caller hears "please hold"
                 result = await loop.run_in_executor(worker, session.hang_up)
             if not line.ended.is_set() and not call.dead:
                 await player.finish()  # the last prompts, then the transfer or the hang-up
-                await self._transfer(line, call_id, result)
+                result = await self._transfer(line, call_id, result, player)
         finally:
             player.stop()
             worker.shutdown(wait=False)  # never block the loop on a step still running
-        log.info("call %s ended: %s at %s (%s); turns: %s; end of speech to decision: %s",
-                 call_id, result.outcome.type, result.outcome.node or "-",
+            if self.observe is not None:
+                self.observe("end", result)
+        log.info("call %s ended: %s at %s (%s; %s); turns: %s; end of speech to decision: %s",
+                 call_id, result.outcome.type, result.outcome.node or "-", result.lang,
                  "caller hung up" if line.ended.is_set() else "we hung up",
                  " ".join(t.decision for t in result.turns) or "-",  # no words, no keys
                  " ".join(f"{s * 1000:.0f} ms" for s in result.latencies) or "-")
@@ -171,13 +182,36 @@ class PhoneDriver:
         return result
 
 
-    async def _transfer(self, line: LineCall, call_id: str, result: CallResult) -> None:
+    async def _transfer(self, line: LineCall, call_id: str, result: CallResult,
+                        player: Player) -> CallResult:
+        """REFER a handed-off SIP caller to its queue's destination. A failed transfer
+        (refused, a failure in the NOTIFY, no answer) is said to the caller, who stays
+        filed in the queue; either way the queue record and the result say what happened."""
         queue = result.outcome.queue if result.outcome.type == "handoff" else None
         target = self.transfers.get(queue or "")
-        if target is None or not isinstance(line, PhoneCall) or line.ended.is_set():
-            return
-        status = await line.transfer(target)
+        transfer = getattr(line, "transfer", None)  # SIP calls transfer; AudioSocket cannot
+        if target is None or transfer is None or line.ended.is_set():
+            return result
+        status: int = await transfer(target)
+        failed = not 200 <= status < 300
         log.info("call %s transfer to queue %s: %d", call_id, queue, status)
+        event = "transfer_failed" if failed else "transferred"
+        note = getattr(self.hotline.queue, "note", None)  # the queue's audit trail (if any)
+        if note is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, note, call_id, event, "engine", f"SIP {status}")
+            except Exception as exc:  # the caller must still hear the message
+                log.error("call %s: queue note failed: %s", call_id, type(exc).__name__)
+        if failed and not line.ended.is_set():
+            log.info("call %s: the transfer failed (SIP %d); saying transfer_failed",
+                     call_id, status)
+            player.say([line_prompt(self.hotline.flow, "transfer_failed", result.lang)])
+            await player.finish()
+        node = result.outcome.node or "-"
+        step = TraceEvent(len(result.trace), event, node,
+                          (("queue", queue or ""), ("status", status)))
+        return replace(result, trace=(*result.trace, step))
 
 
 class _CallLoop:
@@ -226,7 +260,7 @@ class _CallLoop:
                 elif ended is not None:
                     return await loop.run_in_executor(self.worker, self._heard, turn)
             await loop.run_in_executor(self.worker, _abandon, turn)  # hung up, or a dead line
-        except AsrCrash as exc:
+        except (AsrCrash, ModelError) as exc:  # no recogniser for the caller: a human takes it
             return await loop.run_in_executor(self.worker, session.fail, "asr_error", str(exc))
         return ()
 

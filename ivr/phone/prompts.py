@@ -30,7 +30,8 @@ from ivr.errors import AudioError, UsageError
 from ivr.flow.model import Flow
 from ivr.types import Lang
 
-__all__ = ["LINE_RATE", "VOICES", "PromptAudio", "RenderReport", "flow_prompts", "to_line_audio"]
+__all__ = ["LINE_RATE", "TRANSFER_FAILED", "VOICES", "PromptAudio", "RenderReport", "flow_prompts",
+           "line_prompt", "to_line_audio"]
 
 LINE_RATE = 8000
 """Phone audio: 8 kHz mono PCM16."""
@@ -40,6 +41,16 @@ WORDS_PER_MINUTE = 175
 """espeak-ng's default speed, at prompt rate 1.0."""
 SYNTH_VERSION = "espeak-ng-1"
 """Part of every cache key: bump it when the rendering changes, so old files are not reused."""
+TRANSFER_FAILED: dict[Lang, str] = {
+    "zh": "抱歉，现在无法为您接通人工客服。您的请求已经记录，客服会尽快回电给您。再见。",
+    "en": "Sorry, I could not connect you to an agent right now. Your request is saved and "
+          "an agent will call you back soon. Goodbye.",
+    "ko": "죄송합니다, 지금은 상담원 연결이 어렵습니다. 요청하신 내용은 접수되었으며, "
+          "상담원이 곧 다시 전화드리겠습니다. 안녕히 계세요.",
+}
+"""Built-in `transfer_failed` prompt, for flows that do not say their own."""
+LINE_PROMPTS: dict[str, dict[Lang, str]] = {"transfer_failed": TRANSFER_FAILED}
+"""System prompts only the phone line says, with their built-in texts."""
 _MAX_WAV = 50 * 1024 * 1024
 _MEMORY = 512
 """Prompts kept in memory per renderer (the flow's prompts are few; filled-in ones are not)."""
@@ -71,6 +82,14 @@ class RenderReport:
     """Audio length of all of them together."""
 
 
+def line_prompt(flow: Flow, name: str, lang: Lang) -> Prompt:
+    """A prompt only the phone line says (`transfer_failed`): the flow's text, else the
+    built-in one (English when the language has none)."""
+    texts = flow.prompts.get(name) or LINE_PROMPTS[name]
+    text = texts.get(lang) or LINE_PROMPTS[name].get(lang) or LINE_PROMPTS[name]["en"]
+    return Prompt(text, lang, name, flow.settings.prompt_rate)
+
+
 def flow_prompts(flow: Flow) -> Iterator[Prompt]:
     """Every prompt the flow can say whose text is known ahead of time, in every language:
     node prompts, the announcement, system prompts (the confirm prompt once per intent
@@ -91,6 +110,9 @@ def flow_prompts(flow: Flow) -> Iterator[Prompt]:
                         yield Prompt(text.replace("{label}", label), lang, name, rate)
             elif text and "{" not in text:
                 yield Prompt(text, lang, name, rate)
+        for name in LINE_PROMPTS:
+            if name not in flow.prompts:
+                yield line_prompt(flow, name, lang)
 
 
 class PromptAudio:

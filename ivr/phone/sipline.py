@@ -5,8 +5,10 @@ Every datagram passes `ivr.phone.sip.parse_message` first: a malformed one costs
 docs/phone.md for why this stack). An INVITE is refused with 403 from an untrusted source,
 503 while draining, 486 past the call limit and 488 when its SDP offers no G.711; otherwise
 it is answered with an SDP answer from `ivr.phone.sdp`, and a `PhoneCall` (RTP in and out via
-`ivr.phone.rtp`) is handed to the call handler. The call session wiring comes later; the
-default handler plays a second of silence and hangs up.
+`ivr.phone.rtp`, keys from RFC 4733 and SIP INFO, the caller's language from the called number
+or the `X-IVR-Lang` header) is handed to the call handler (`ivr.phone.driver` in `ivr serve`;
+the default handler plays a second of silence and hangs up). A blind transfer (REFER) reports
+the final status: the NOTIFY's sipfrag, the REFER's own refusal, or 408 when nothing came.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +27,11 @@ from aiosipua import parse_sdp as lib_parse_sdp
 from aiosipua.transport import UdpSipTransport
 from aiosipua.uac import SipUAC
 
+from ivr.phone.callinfo import LANG_HEADER, call_lang, called_number, info_key
 from ivr.phone.rtp import Codec, KeyPressed, Media, Pacer, RtpEvent, RtpReceiver, RtpSender
 from ivr.phone.sdp import Answer, SdpError, SessionDescription, answer_offer, parse_sdp
-from ivr.phone.sip import SipProblem, parse_message
+from ivr.phone.sip import SipProblem, SipResponse, parse_message
+from ivr.types import Dtmf, Lang
 
 __all__ = ["CallRecord", "LineConfig", "PhoneCall", "SipLine"]
 
@@ -46,6 +50,10 @@ class LineConfig:
     """Source addresses allowed to place calls; everything else gets 403."""
     max_calls: int = 24
     codecs: tuple[Codec, ...] = ("PCMU", "PCMA")
+    lang_for: Mapping[str, Lang] = field(default_factory=dict)
+    """Called number (user part of the Request-URI, else of To) → the caller's language."""
+    languages: tuple[Lang, ...] = ()
+    """Languages an `X-IVR-Lang` header may choose (the flow's)."""
 
 
 @dataclass
@@ -61,6 +69,10 @@ class CallRecord:
     """"us", "caller" or "error"."""
     transfer_status: int | None = None
     """The final status of a blind transfer, if one was tried."""
+    called: str | None = None
+    """The number the caller dialled (user part of the Request-URI)."""
+    lang: Lang | None = None
+    """The caller's language chosen by the number or header (None: the line's default)."""
 
 
 class _GatedProtocol(asyncio.DatagramProtocol):
@@ -81,6 +93,10 @@ class GatedUdpTransport(UdpSipTransport):
     Python 3.11's selector loop does not have, and logs a traceback at every start.
     """
 
+    on_response: Callable[[SipResponse], None] | None = None
+    """Sees every well-formed response first (the REFER's own answer is not surfaced by
+    aiosipua: a refused transfer is read here)."""
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
@@ -94,6 +110,8 @@ class GatedUdpTransport(UdpSipTransport):
             if checked.reply is not None and self._udp_transport is not None:
                 self._udp_transport.sendto(checked.reply, addr)
             return
+        if isinstance(checked, SipResponse) and self.on_response is not None:
+            self.on_response(checked)
         super()._dispatch(data, addr)
 
 
@@ -116,6 +134,8 @@ class PhoneCall:
     def __init__(self, record: CallRecord, answer: Answer,
                  refer: Callable[[str, float], Awaitable[int]] | None = None) -> None:
         self.record = record
+        self.lang: Lang | None = record.lang
+        """The caller's language when the number or a header chose one."""
         self._refer = refer
         self.answer = answer
         self.receiver = RtpReceiver(answer.codec, telephone_event=answer.telephone_event)
@@ -183,11 +203,13 @@ class SipLine:
 
     async def start(self) -> None:
         transport = GatedUdpTransport(local_addr=(self.config.host, self.config.port))
+        transport.on_response = self._on_response
         self._uas = SipUAS(transport, uac=SipUAC(transport), user_agent="ivr")
         self._uas.on_invite = self._on_invite
         self._uas.on_bye = self._on_bye
         self._uas.on_cancel = self._on_cancel
         self._uas.on_transfer_progress = self._on_transfer_progress
+        self._uas._handlers["INFO"] = self._on_info  # aiosipua answers INFO 405 otherwise
         await self._uas.start()
 
     async def stop(self) -> None:
@@ -239,6 +261,9 @@ class SipLine:
             call.reject(488, "Not Acceptable Here")
             return
         record = CallRecord(call.call_id, answer)
+        record.called = called_number(call.invite.uri, call.invite.get_header("to"))
+        record.lang = call_lang(record.called, call.invite.get_header(LANG_HEADER),
+                                lang_for=self.config.lang_for, languages=self.config.languages)
         phone = PhoneCall(record, answer, lambda target, wait: self._refer(call, target, wait))
         rtp.call = phone
         phone.transport = transport
@@ -279,6 +304,34 @@ class SipLine:
         outcome = self._transfers.get(call_id)
         if outcome is not None and status >= 200 and not outcome.done():
             outcome.set_result(status)
+
+    def _on_response(self, response: SipResponse) -> None:
+        """A REFER refused outright (4xx-6xx): the transfer's outcome."""
+        method = (response.header("cseq") or "").split()[-1:]
+        outcome = self._transfers.get(response.header("call-id") or "")
+        if (method == ["REFER"] and response.status >= 300 and outcome is not None
+                and not outcome.done()):
+            outcome.set_result(response.status)
+
+    def _on_info(self, request: LibRequest, addr: tuple[str, int]) -> None:
+        """SIP INFO in a call: a DTMF body becomes a key (never logged); others get 415."""
+        if self._uas is None:
+            return
+        uas = self._uas
+        _, dialog = uas._find_dialog(request.call_id or "")
+        phone = self._calls.get(request.call_id or "")
+        if dialog is None or phone is None:
+            uas._send_error(request, 481, "Call/Transaction Does Not Exist")
+            return
+        if not uas._validate_in_dialog(dialog, request):
+            return
+        key = info_key(request.get_header("content-type"), request.text)
+        if key is False:
+            uas._send_error(request, 415, "Unsupported Media Type")
+            return
+        uas.transport.send_reply(dialog.create_response(request, 200, "OK"))
+        if isinstance(key, Dtmf):
+            phone.deliver(KeyPressed(key))
 
     def _on_bye(self, call: IncomingCall, request: LibRequest) -> None:
         phone = self._calls.get(call.call_id)
