@@ -43,13 +43,13 @@ from bench.phone_callers import (
     Caller,
     Served,
     audiosocket_batch,
+    free_port,
     prepare,
     sip_batch,
     wav_seconds,
 )
 from bench.phone_report import write_report
 from bench.phone_tap import jitter
-from tests.test_phone_sip_baresip import free_port
 
 FLOW = ROOT / "flows" / "bank_hotline.yaml"
 SCRIPT = ROOT / "samples" / "calls" / "ko_audio.yaml"

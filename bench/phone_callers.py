@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -19,9 +20,20 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.test_phone_serve import audiosocket_call
-from tests.test_phone_sip_baresip import CONFIG, Baresip, free_port
+# The tests' callers (baresip over ctrl_tcp, the AudioSocket client), loaded by name: they
+# are test code, outside what mypy checks for the package and the benches.
+_baresip: Any = importlib.import_module("tests.test_phone_sip_baresip")
+_serve: Any = importlib.import_module("tests.test_phone_serve")
+CONFIG: str = _baresip.CONFIG
+Baresip: Any = _baresip.Baresip
+audiosocket_call: Any = _serve.audiosocket_call
+
+
+def free_port(kind: int) -> int:
+    port: int = _baresip.free_port(kind)
+    return port
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDED = re.compile(r"call (\S+) ended: (\w+) at (\S+)")
@@ -67,7 +79,7 @@ def wav_seconds(path: Path) -> float:
     import wave
 
     with wave.open(str(path)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes() / w.getframerate())
 
 
 class Served:
@@ -144,7 +156,7 @@ class Phone:
     tmp: Path
     index: int
     process: asyncio.subprocess.Process | None = None
-    ctl: Baresip | None = None
+    ctl: Any = None
     call_ids: list[str] = field(default_factory=list)
 
     async def start(self) -> None:

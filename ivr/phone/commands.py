@@ -132,6 +132,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         hotline.listener(lang)  # load the speech model before the first call
         driver = PhoneDriver(hotline, audio, lang, transfers)
+        driver.warm_up()  # the first callers must not find the recognisers cold
         asyncio.run(_serve(driver, sip, audiosocket, args.max_calls, trusted))
     finally:
         hotline.close()
