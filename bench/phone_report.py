@@ -47,6 +47,9 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "settle_and_judge_ms_p95": _ms(settle, 95),
         "p95_wall_over_goal": _ratio(percentile(wall, 95), GOAL_MS),
         "prompt_jitter_ms_p95": load["jitter"]["p95_ms"],
+        "eos_to_decision_wall_ms_p95_by_batch": {
+            line: _ms([float(r["turns_ms"][0][0]) for r in rows if r["turns_ms"]], 95)
+            for line, rows in results["accuracy"].items()},
         "rss_per_call_mb": load["rss_per_call_mb"],
     }
     rep = results["replay"]
@@ -86,6 +89,8 @@ def markdown(results: dict[str, Any], s: dict[str, Any]) -> str:
         f"| the same from the trace (pause + settle and judge), p50 / p95 | "
         f"{s['eos_to_decision_trace_ms_p50']} / {s['eos_to_decision_trace_ms_p95']} |",
         f"| settle and judge alone, p95 (ms) | {s['settle_and_judge_ms_p95']} |",
+        f"| the same wall p95 in the accuracy batches ({len(results['callers'])} calls at once; "
+        f"ms) | {s['eos_to_decision_wall_ms_p95_by_batch']} |",
         f"| prompt frame jitter p95 / max (ms, \\|gap - 20 ms\\|, loopback tap) | "
         f"{j['p95_ms']} / {j['max_ms']} ({j['pairs']} frame pairs, {j['streams']} streams, "
         f"{j['frames_skipped']} frames skipped by the pacer) |",
