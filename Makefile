@@ -6,7 +6,7 @@ IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
 .PHONY: demo test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
-	bench-speech bench-trust install samples clean bank
+	bench-speech bench-trust bench-phone install samples clean bank
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ TRUST := $(basename $(notdir $(wildcard bench/trust_*.py)))
 bench-trust: install
 	@for m in $(TRUST); do echo "$(PY) -m bench.$$m --out bench/results"; \
 	  $(PY) -m bench.$$m --out bench/results || exit 1; done
+
+# Phone calls: 24 concurrent baresip callers through one `ivr serve` on loopback (needs
+# baresip, sox, espeak-ng; the jitter tap needs CAP_NET_RAW); `make bench-phone ARGS=--quick`.
+bench-phone: install
+	$(PY) -m bench.phone --out bench/results $(ARGS)
 
 # Regenerate the committed sample WAVs (needs espeak-ng and sox).
 samples:

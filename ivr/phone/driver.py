@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,12 @@ FRAME_BYTES = SAMPLE_RATE * 2 // 50
 """One 20 ms frame at 16 kHz PCM16, as the speech front-end takes it."""
 POLL_S = 0.2
 """How often a call waiting for caller audio checks that the line is still up."""
+WARM_TURNS = 2
+"""Warm recognisers per grammar view made ready for the first node before the first call."""
+WARM_SECONDS = 2.0
+"""Greeting audio each warm-up turn decodes."""
+MAX_BATCH = 50
+"""Most line events pushed in one handoff to the call's thread (1 s of audio)."""
 MEDIA_TIMEOUT_S = 15.0
 """A line that sends nothing (no audio, no key) for this long is dead: the call is ended
 (a caller's phone that stops its RTP without a BYE must not hold a call, or a drain, for ever)."""
@@ -78,6 +85,42 @@ class Upsampler:
         frames = [self._pending[i:i + FRAME_BYTES] for i in range(0, cut, FRAME_BYTES)]
         self._pending = self._pending[cut:]
         return frames
+
+
+class TurnClock:
+    """Where a turn's time goes, measured on the wall clock (for the log and the bench).
+
+    The line delivers caller audio in real time, so turn audio time T arrived at about
+    `arrived0 + T`, where `arrived0` is when the turn's first frame reached the line: the
+    time it was taken from the line's queue less the 20 ms frames still queued behind it.
+    End of speech → decision on the wall clock is then the decision's `perf_counter` less
+    the arrival of the last speech frame: the pause the endpointer waits, the frames' wait
+    in the line's queue and for the call's thread, the recogniser's settle, the judge.
+    """
+
+    def __init__(self) -> None:
+        self.arrived0: float | None = None
+        self.frames = 0
+        self.batches = 0
+        self.most_queued = 0
+
+    def received(self, frames: int, queued: int) -> None:
+        if frames and self.arrived0 is None:
+            self.arrived0 = time.perf_counter() - (frames + queued) * 0.02
+        self.frames += frames
+        self.batches += bool(frames)
+        self.most_queued = max(self.most_queued, queued)
+
+    def report(self, call_id: str, heard: Heard) -> None:
+        """One log line per decided turn (timings only: no words, no keys)."""
+        if heard.speech_end_s is None or heard.decided_s is None or self.arrived0 is None:
+            return
+        wall = heard.decided_wall - (self.arrived0 + heard.speech_end_s)
+        log.info("call %s turn timing: end of speech to decision %.0f ms wall (trace %.0f ms "
+                 "= pause %.0f ms + settle and judge %.0f ms, judge %.0f ms); %d frames in %d "
+                 "handoffs, at most %d queued", call_id, wall * 1000, heard.latency_s * 1000,
+                 max(0.0, heard.decided_s - heard.speech_end_s) * 1000, heard.compute_s * 1000,
+                 heard.judge_s * 1000, self.frames, self.batches, self.most_queued)
 
 
 class Player:
@@ -133,6 +176,28 @@ class PhoneDriver:
     """Every finished call's result, when a list is given (tests, the bench)."""
     observe: Callable[[str, CallResult | None], None] | None = None
     """Told "start" (no result) when a call begins and "end" with its result (metrics)."""
+
+    def warm_up(self, turns: int = WARM_TURNS) -> int:
+        """Before the first call: decode the greeting's own audio in `turns` listening turns
+        at the first node, open side by side, so the recognition workers hold that many
+        warm recognisers for it (a new one builds its decoding graph as it decodes).
+
+        Without it the first calls after a start decoded 10-30x slower than later ones
+        (settle 2.5-4.5 s against ~0.1 s), the worker fell behind real time, and streams
+        opened then were shed to one grammar view without free decoding: the same caller
+        was routed in one call and reprompted in the call beside it. Returns the frames
+        decoded per turn."""
+        session = self.hotline.open_call("warm-up", self.lang)
+        greeting = b"".join(self.audio.audio(p) for p in session.start())
+        pcm = greeting[:int(WARM_SECONDS * 16000)]  # 8 kHz PCM16: 2 bytes a sample
+        frames = Upsampler().push(pcm)
+        listening = [session.listen(narrowband=True) for _ in range(max(1, turns))]
+        for frame in frames:
+            for turn in listening:
+                turn.push(frame)
+        for turn in listening:
+            turn.finish()
+        return len(frames)
 
     async def sip(self, line: PhoneCall) -> None:
         """The `SipLine` handler."""
@@ -224,6 +289,12 @@ class _CallLoop:
         self.media_timeout_s = MEDIA_TIMEOUT_S
         self.dead = False
         """No audio nor key came for `media_timeout_s`."""
+        self.quiet = 0.0
+        self.clock = TurnClock()
+        self._pending: Any = None
+        self._carry: list[bytes] = []
+        """Frames that came in a batch after the last turn ended: the next turn starts
+        with them (nothing the caller says is dropped between turns)."""
 
     async def turn(self) -> tuple[Prompt, ...]:
         """Listen until the caller said something, pressed a key, or went silent."""
@@ -232,29 +303,21 @@ class _CallLoop:
         try:
             turn = await loop.run_in_executor(
                 self.worker, lambda: session.listen(narrowband=True, realtime=True))
-            quiet = 0.0
+            self.clock = TurnClock()
             while not self.line.ended.is_set():
-                try:
-                    event = await asyncio.wait_for(self.line.events.get(), POLL_S)
-                except TimeoutError:
-                    quiet += POLL_S
-                    if quiet >= self.media_timeout_s:
-                        log.warning("call %s: nothing from the line for %.0f s; ending it",
-                                    session.id, quiet)
-                        self.dead = True
-                        break
-                    continue
-                quiet = 0.0
-                if isinstance(event, KeyPressed | DtmfKey):
+                batch = await self._next_batch()
+                if batch is None:
+                    break  # a dead line
+                if isinstance(batch, KeyPressed | DtmfKey):
                     self.player.stop()  # a key cuts the prompt short
                     await loop.run_in_executor(self.worker, _abandon, turn)
                     return await loop.run_in_executor(self.worker, session.press,
-                                                      str(event.key.value))
-                if not isinstance(event, Media | Audio):
+                                                      str(batch.key.value))
+                if not batch:
                     continue
-                frames = self.upsampler.push(event.pcm)
-                ended = await loop.run_in_executor(self.worker, self._push, turn, frames,
-                                                   self.player.playing)
+                ended, used = await loop.run_in_executor(self.worker, self._push, turn, batch,
+                                                         self.player.playing)
+                self._carry = batch[used:]  # what came after the turn ended: the next turn's
                 if ended is Event.START:
                     self.player.stop()  # barge-in: the caller talks over the prompt
                 elif ended is not None:
@@ -264,23 +327,66 @@ class _CallLoop:
             return await loop.run_in_executor(self.worker, session.fail, "asr_error", str(exc))
         return ()
 
-    def _push(self, turn: Turn, frames: list[bytes], playing: bool) -> Event | None:
-        """Push frames (worker thread); START, COMMIT or NO_INPUT if one came, else None."""
-        started = None
+    async def _next_batch(self) -> list[bytes] | KeyPressed | DtmfKey | None:
+        """The caller audio waiting on the line, as 16 kHz frames, in one batch (one thread
+        handoff for all of it, not one per 20 ms packet: a call that fell behind, e.g. while
+        a speculation settled, catches up at once); a key on its own; None for a dead line.
+        An empty list: nothing yet (the caller of this polls `line.ended`)."""
+        events = self.line.events
+        if self._carry:
+            carried, self._carry = self._carry, []
+            return carried
+        if self._pending is not None:
+            event, self._pending = self._pending, None
+        else:
+            try:
+                event = await asyncio.wait_for(events.get(), POLL_S)
+            except TimeoutError:
+                self.quiet += POLL_S
+                if self.quiet >= self.media_timeout_s:
+                    log.warning("call %s: nothing from the line for %.0f s; ending it",
+                                self.session.id, self.quiet)
+                    self.dead = True
+                    return None
+                return []
+        self.quiet = 0.0
+        frames: list[bytes] = []
+        for n in range(MAX_BATCH):
+            if n:  # the events already waiting, up to MAX_BATCH in all
+                if events.empty():
+                    break
+                event = events.get_nowait()
+            if isinstance(event, KeyPressed | DtmfKey):
+                if not frames:
+                    return event
+                self._pending = event  # the audio before the key goes first
+                break
+            if isinstance(event, Media | Audio):
+                frames.extend(self.upsampler.push(event.pcm))
+        self.clock.received(len(frames), events.qsize())
+        return frames
+
+    def _push(self, turn: Turn, frames: list[bytes],
+              playing: bool) -> tuple[Event | None, int]:
+        """Push frames (worker thread); START, COMMIT or NO_INPUT if one came, else None;
+        and how many frames the turn took (it takes none after its end)."""
+        started, used = None, 0
         for frame in self.session.budget.take(frames):
+            used += 1
             event = turn.push(frame)
             if event in (Event.COMMIT, Event.NO_INPUT):
-                return event
+                return event, used
             if event is Event.START:
                 started = event
             elif playing and not turn.endpointer.speaking:
                 turn.endpointer.restart_no_input_timer()  # no input counts once the prompt ends
         if self.session.budget.exhausted:
-            return Event.COMMIT
-        return started
+            return Event.COMMIT, used
+        return started, len(frames)
 
     def _heard(self, turn: Turn) -> tuple[Prompt, ...]:
         heard: Heard = turn.finish()
+        self.clock.report(self.session.id, heard)
         return self.session.heard(heard)
 
 

@@ -275,14 +275,20 @@ class RtpSender:
         self._talking = False
 
     def frames(self, pcm: bytes) -> list[bytes]:
-        """8 kHz PCM16 LE to datagrams of 20 ms; the last frame is padded with silence."""
+        """8 kHz PCM16 LE to datagrams of 20 ms; the last frame is padded with silence.
+        Each datagram takes the next sequence number now: a sender that may stop before the
+        end (barge-in) should number them as it sends (`payloads`, then `packet`)."""
+        return [self.packet(payload) for payload in self.payloads(pcm)]
+
+    def payloads(self, pcm: bytes) -> list[bytes]:
+        """8 kHz PCM16 LE to encoded 20 ms payloads, not yet numbered (the last padded)."""
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         out = []
         for start in range(0, len(samples), SAMPLES_PER_FRAME):
             frame = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
             chunk = samples[start:start + SAMPLES_PER_FRAME]
             frame[: len(chunk)] = chunk
-            out.append(self.packet(self._encode(frame).tobytes()))
+            out.append(self._encode(frame).tobytes())
         return out
 
     def packet(self, payload: bytes) -> bytes:

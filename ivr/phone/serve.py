@@ -75,6 +75,7 @@ def serve(opts: ServeOptions) -> int:
             print(f"ivr serve: metrics on http://{opts.metrics[0]}:{port}/metrics",
                   file=sys.stderr, flush=True)
         driver = PhoneDriver(hotline, audio, lang, transfers, observe=metrics.observe)
+        driver.warm_up()  # the first callers must not find the recognisers cold
         asyncio.run(_serve(driver, opts, flow.languages))
     finally:
         metrics.close()

@@ -158,13 +158,13 @@ class PhoneCall:
 
     async def play(self, pcm: bytes) -> None:
         """Send 8 kHz PCM16 paced at 20 ms a frame; stops early when the call ends."""
-        datagrams = self.sender.frames(pcm)
+        datagrams = self.sender.payloads(pcm)  # numbered as sent: a cut prompt leaves no gap
         pacer = Pacer(time.monotonic())
         sent = 0
         while sent < len(datagrams) and not self.ended.is_set() and self.transport is not None:
             for _ in range(pacer.due(time.monotonic())):
                 if sent < len(datagrams):
-                    self.transport.sendto(datagrams[sent],
+                    self.transport.sendto(self.sender.packet(datagrams[sent]),
                                           (self.answer.remote_address, self.answer.remote_port))
                     sent += 1
             await asyncio.sleep(max(0.0, pacer.next_due() - time.monotonic()))
