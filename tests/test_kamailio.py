@@ -84,3 +84,169 @@ def test_the_line_copies_record_route_into_its_200_and_routes_its_bye_through_it
     (bye,) = [m for m in seen if isinstance(m, SipRequest) and m.method == "BYE"]
     assert tuple(bye.header_all("route")) == PROXY_ROUTES  # in order, not reversed
     assert bye.uri.startswith("sip:caller@127.0.0.1:")  # to the caller, via the proxies
+
+
+needs_kamailio = pytest.mark.skipif(shutil.which("kamailio") is None,
+                                    reason="kamailio is not installed (apt-get install kamailio)")
+needs_callers = pytest.mark.skipif(
+    shutil.which("baresip") is None or shutil.which("espeak-ng") is None,
+    reason="needs baresip (the callers) and espeak-ng (the engines' prompts)")
+
+
+def test_engines_sh_writes_one_dispatcher_line_per_engine() -> None:
+    done = subprocess.run(["sh", str(DEPLOY / "engines.sh"), "3", "10.0.0.5", "6000"],
+                          capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    lines = [x for x in done.stdout.splitlines() if not x.startswith("#")]
+    assert lines == [f"1 sip:10.0.0.5:{p} 0 0" for p in (6000, 6001, 6002)]
+    bad = subprocess.run(["sh", str(DEPLOY / "engines.sh"), "two"], capture_output=True,
+                         text=True, timeout=10)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
+
+
+class Engine:
+    """One `ivr serve` child on 127.0.0.1 (stderr to a file); started, not yet waited for."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.log = tmp / f"{name}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ivr.cli", "serve", "--flow", str(FLOW), "--lang", "ko",
+             "--queue", str(tmp / f"{name}.sqlite3"), "--prompts", str(PROMPTS),
+             "--sip", f"127.0.0.1:{self.port}", "--trust", "127.0.0.1"],
+            env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.log.open("w"))
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def ready(self) -> bool:
+        assert self.process.poll() is None, self.text()[-2000:]
+        return "listening on" in self.text()
+
+    def ended(self) -> int:
+        return len(ENDED.findall(self.text()))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@contextmanager
+def kamailio(tmp: Path, engines: list[Engine]) -> Iterator[tuple[int, Path]]:
+    """deploy/kamailio/kamailio.cfg in the foreground, its lists and runtime dir under `tmp`,
+    probing every second; (its SIP port, its log)."""
+    run = tmp / "kamailio"
+    run.mkdir()
+    (run / "dispatcher.list").write_text(
+        "".join(f"1 sip:127.0.0.1:{e.port} 0 0\n" for e in engines))
+    (run / "address.list").write_text("1 127.0.0.1 32 0 test\n")
+    port = free_port(socket.SOCK_DGRAM)
+    log = run / "kamailio.log"
+    process = subprocess.Popen(
+        ["kamailio", "-DD", "-E", "-f", str(DEPLOY / "kamailio.cfg"), "-Y", str(run),
+         "-P", str(run / "kamailio.pid"), "-m", "32", "-M", "4",
+         "-A", f"LISTEN=udp:127.0.0.1:{port}",
+         "-A", f'DS_LIST="{run / "dispatcher.list"}"',
+         "-A", f'ADDRESS_LIST="{run / "address.list"}"',
+         "-A", f'CTL_SOCKET="unix:{run / "ctl"}"',
+         "-A", "PING_INTERVAL=1", "-A", "FR_TIMER=1500"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    try:
+        deadline = time.monotonic() + 20
+        while not options_answered(port):
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "kamailio did not answer OPTIONS in 20 s"
+        yield port, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def options_answered(port: int) -> bool:
+    """One OPTIONS to the proxy itself; True on a 200 within half a second."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.5)
+        me = s.getsockname()[1]
+        s.sendto((f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-up-{me};rport\r\n"
+                  f"From: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+                  f"Call-ID: up-{me}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                  f"Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
+        try:
+            reply = parse_message(s.recv(65536))
+        except OSError:
+            return False
+    return isinstance(reply, SipResponse) and reply.status == 200
+
+
+async def calls(phone: Baresip, port: int, n: int, seconds: float) -> None:
+    """`n` calls to the proxy, one at a time a little apart; waits for all to close."""
+    done = phone.count("CALL_CLOSED")
+    for _ in range(n):
+        await phone.dial(f"sip:ivr@127.0.0.1:{port}")
+        await asyncio.sleep(0.3)
+    assert await phone.until(lambda events: sum(
+        e.get("type") == "CALL_CLOSED" for e in events) >= done + n, seconds), phone.events
+
+
+@pytest.mark.slow
+@needs_kamailio
+@needs_callers
+def test_calls_through_kamailio_spread_over_two_engines_and_survive_one_killed(
+    tmp_path: Path
+) -> None:
+    rendered = subprocess.run([sys.executable, "-m", "ivr.cli", "prompts", "render", "--flow",
+                               str(FLOW), "--out", str(PROMPTS)], env=env(),
+                              capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr  # cached after the first run
+    engines = [Engine(tmp_path, "engine_a"), Engine(tmp_path, "engine_b")]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(e.ready() for e in engines):
+            assert time.monotonic() < deadline, "ivr serve did not start in 120 s"
+            time.sleep(0.2)
+        with kamailio(tmp_path, engines) as (port, log):
+            first, then = asyncio.run(place_calls(tmp_path, port, engines))
+            proxy = log.read_text(errors="replace")
+    finally:
+        for engine in engines:
+            engine.stop()
+    a, b = engines
+    assert first == 4  # every call answered
+    assert a.ended() >= 1 and b.ended() >= 1, (a.ended(), b.ended())  # spread over both
+    assert a.ended() + b.ended() == 4 + 4
+    assert then == 4  # after the kill: every new call established, on the survivor
+    assert b.ended() >= 4
+    dead = rf"sip:127\.0\.0\.1:{a.port}"
+    assert re.search(rf"engine ({dead} did not answer|down: {dead}\b)", proxy), proxy[-3000:]
+    assert proxy.count("retried on engine") <= 2  # once marked inactive, no call goes there
+    assert len(re.findall(r"in-dialog (ACK|BYE)", proxy)) >= 2 * 8, proxy[-3000:]
+
+
+async def place_calls(tmp: Path, port: int, engines: list[Engine]) -> tuple[int, int]:
+    """Four calls; SIGKILL the first engine; four more (two at once, two after a probe)."""
+    wav = tone_wav(tmp / "caller.wav", 3.0)
+    (tmp / "caller").mkdir()
+    async with baresip(tmp / "caller", wav) as phone:
+        await calls(phone, port, 4, 30)
+        before = phone.count("CALL_ESTABLISHED")
+        deadline = time.monotonic() + 15  # the engines log each call once its session ends
+        while sum(e.ended() for e in engines) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        engines[0].process.send_signal(signal.SIGKILL)
+        engines[0].process.wait(5)
+        await calls(phone, port, 2, 30)  # the failure route retries on the survivor
+        await asyncio.sleep(2.5)  # the OPTIONS probe has marked the dead engine inactive
+        await calls(phone, port, 2, 30)
+        return before, phone.count("CALL_ESTABLISHED") - before
