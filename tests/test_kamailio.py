@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from ivr.phone.sdp import build_offer
-from ivr.phone.sip import SipRequest, SipResponse, parse_message
+from ivr.phone.sip import SipRequest, SipResponse, build_response, parse_message, serialize
 from ivr.phone.sipline import LineConfig
 from tests.test_phone_serve import ENDED, FLOW, ROOT, env
 from tests.test_phone_sip_baresip import Baresip, baresip, free_port, line, tone_wav
@@ -138,14 +139,16 @@ class Engine:
 
 
 @contextmanager
-def kamailio(tmp: Path, engines: list[Engine]) -> Iterator[tuple[int, Path]]:
-    """deploy/kamailio/kamailio.cfg in the foreground, its lists and runtime dir under `tmp`,
-    probing every second; (its SIP port, its log)."""
+def kamailio(tmp: Path, engines: list[int],
+             trusted: str = "127.0.0.1") -> Iterator[tuple[int, Path]]:
+    """deploy/kamailio/kamailio.cfg in the foreground before the engines on these
+    127.0.0.1 ports, `trusted` its PBX, its lists and runtime dir under `tmp`, probing every
+    second; (its SIP port, its log)."""
     run = tmp / "kamailio"
     run.mkdir()
     (run / "dispatcher.list").write_text(
-        "".join(f"1 sip:127.0.0.1:{e.port} 0 0\n" for e in engines))
-    (run / "address.list").write_text("1 127.0.0.1 32 0 test\n")
+        "".join(f"1 sip:127.0.0.1:{port} 0 0\n" for port in engines))
+    (run / "address.list").write_text(f"1 {trusted} 32 0 pbx\n")
     port = free_port(socket.SOCK_DGRAM)
     log = run / "kamailio.log"
     process = subprocess.Popen(
@@ -159,7 +162,7 @@ def kamailio(tmp: Path, engines: list[Engine]) -> Iterator[tuple[int, Path]]:
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         deadline = time.monotonic() + 20
-        while not options_answered(port):
+        while not options_answered(port, trusted):
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "kamailio did not answer OPTIONS in 20 s"
         yield port, log
@@ -172,10 +175,10 @@ def kamailio(tmp: Path, engines: list[Engine]) -> Iterator[tuple[int, Path]]:
             process.wait(5)
 
 
-def options_answered(port: int) -> bool:
-    """One OPTIONS to the proxy itself; True on a 200 within half a second."""
+def options_answered(port: int, source: str) -> bool:
+    """One OPTIONS to the proxy itself from `source`; True on a 200 within half a second."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((source, 0))
         s.settimeout(0.5)
         me = s.getsockname()[1]
         s.sendto((f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
@@ -216,7 +219,7 @@ def test_calls_through_kamailio_spread_over_two_engines_and_survive_one_killed(
         while not all(e.ready() for e in engines):
             assert time.monotonic() < deadline, "ivr serve did not start in 120 s"
             time.sleep(0.2)
-        with kamailio(tmp_path, engines) as (port, log):
+        with kamailio(tmp_path, [e.port for e in engines]) as (port, log):
             first, then = asyncio.run(place_calls(tmp_path, port, engines))
             proxy = log.read_text(errors="replace")
     finally:
@@ -250,3 +253,72 @@ async def place_calls(tmp: Path, port: int, engines: list[Engine]) -> tuple[int,
         await asyncio.sleep(2.5)  # the OPTIONS probe has marked the dead engine inactive
         await calls(phone, port, 2, 30)
         return before, phone.count("CALL_ESTABLISHED") - before
+
+
+def request(sock: socket.socket, port: int, method: str, uri: str, *,
+            extra: str = "", to_tag: str = "", hops: int = 70) -> SipResponse | None:
+    """Send one request to the proxy; its first final response within 3 s, else None."""
+    me = sock.getsockname()
+    tag = f";tag={to_tag}" if to_tag else ""
+    sock.sendto((f"{method} {uri} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP {me[0]}:{me[1]};branch=z9hG4bK-{method}-{me[1]};rport\r\n"
+                 f"From: <sip:pbx@{me[0]}>;tag=f1\r\nTo: <{uri}>{tag}\r\n"
+                 f"Call-ID: {method}-{me[1]}@test\r\nCSeq: 1 {method}\r\n"
+                 f"Max-Forwards: {hops}\r\nContact: <sip:pbx@{me[0]}:{me[1]}>\r\n{extra}"
+                 f"Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            reply = parse_message(sock.recv(65536))
+        except OSError:
+            return None
+        if isinstance(reply, SipResponse) and reply.status >= 200:
+            return reply
+    return None
+
+
+def engine_receives_invite(engine: socket.socket, seconds: float) -> SipRequest | None:
+    """Play a live engine: answer the proxy's OPTIONS probes until an INVITE arrives."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        engine.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data, addr = engine.recvfrom(65536)
+        except OSError:
+            return None
+        message = parse_message(data)
+        if isinstance(message, SipRequest) and message.method == "INVITE":
+            return message
+        if isinstance(message, SipRequest) and message.method == "OPTIONS":
+            engine.sendto(serialize(build_response(message, 200, "OK", to_tag="e")), addr)
+    return None
+
+
+@needs_kamailio
+def test_kamailio_serves_only_trusted_sources_and_relays_new_calls_only_to_engines(
+    tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as engine, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as pbx, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        engine.bind(("127.0.0.1", 0))
+        pbx.bind(("127.0.0.2", 0))
+        stranger.bind(("127.0.0.3", 0))
+        with kamailio(tmp_path, [engine.getsockname()[1]], trusted="127.0.0.2") as (port, _):
+            me = f"sip:127.0.0.1:{port}"
+            refused = [request(stranger, port, m, me) for m in ("OPTIONS", "INVITE")]
+            registered = request(pbx, port, "REGISTER", me)
+            stray = request(pbx, port, "BYE", "sip:bob@198.51.100.7", to_tag="t")
+            looped = request(pbx, port, "INVITE", me, hops=0)
+            pbx.sendto(b"", ("127.0.0.1", port))  # nothing: no reply, no crash
+            relay = "sip:bob@198.51.100.7"  # a foreign Request-URI goes to an engine only
+            threading.Thread(target=request, args=(pbx, port, "INVITE", relay),
+                             daemon=True).start()
+            arrived = engine_receives_invite(engine, 5)
+    assert [r.status if r else None for r in refused] == [403, 403]
+    assert registered is not None and registered.status == 405
+    assert stray is not None and stray.status == 404  # in-dialog without our route: not relayed
+    assert looped is not None and looped.status == 483
+    assert arrived is not None and arrived.uri == relay
+    assert any(f"127.0.0.1:{port}" in r for r in arrived.header_all("record-route"))
