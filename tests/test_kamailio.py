@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import select
 import shutil
 import signal
 import socket
@@ -322,3 +323,42 @@ def test_kamailio_serves_only_trusted_sources_and_relays_new_calls_only_to_engin
     assert looped is not None and looped.status == 483
     assert arrived is not None and arrived.uri == relay
     assert any(f"127.0.0.1:{port}" in r for r in arrived.header_all("record-route"))
+
+
+@needs_kamailio
+def test_kamailio_retries_an_invite_refused_with_503_on_the_next_engine(tmp_path: Path) -> None:
+    """A draining engine answers new INVITEs 503: the failure route tries the other one."""
+    engines = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+    invites: list[tuple[int, str]] = []  # (engine index, Call-ID) in arrival order
+    try:
+        for sock in engines:
+            sock.bind(("127.0.0.1", 0))
+        ports = [sock.getsockname()[1] for sock in engines]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as pbx, \
+                kamailio(tmp_path, ports) as (port, log):
+            pbx.bind(("127.0.0.1", 0))
+            threading.Thread(target=request, args=(pbx, port, "INVITE", "sip:ivr@bank"),
+                             daemon=True).start()
+            deadline = time.monotonic() + 6
+            while len(invites) < 2 and time.monotonic() < deadline:
+                ready, _, _ = select.select(engines, [], [], 0.2)
+                for sock in ready:
+                    data, addr = sock.recvfrom(65536)
+                    message = parse_message(data)
+                    if not isinstance(message, SipRequest) or message.method not in (
+                            "INVITE", "OPTIONS"):
+                        continue  # the proxy's ACK for our 503
+                    if message.method == "INVITE":
+                        invites.append((engines.index(sock), message.header("call-id") or ""))
+                    status, reason = (200, "OK") if message.method == "OPTIONS" else (
+                        503, "Service Unavailable")  # both engines are draining
+                    sock.sendto(serialize(build_response(message, status, reason,
+                                                         to_tag="e")), addr)
+            proxy = log.read_text(errors="replace")
+    finally:
+        for sock in engines:
+            sock.close()
+    assert len(invites) == 2, proxy[-3000:]
+    (first, call), (second, again) = invites
+    assert {first, second} == {0, 1} and call == again  # the same call, on the other engine
+    assert "with 503" in proxy and "retried on engine" in proxy
