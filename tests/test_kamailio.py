@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,13 +110,14 @@ def test_engines_sh_writes_one_dispatcher_line_per_engine() -> None:
 class Engine:
     """One `ivr serve` child on 127.0.0.1 (stderr to a file); started, not yet waited for."""
 
-    def __init__(self, tmp: Path, name: str) -> None:
+    def __init__(self, tmp: Path, name: str, agent: int) -> None:
         self.port = free_port(socket.SOCK_DGRAM)
         self.log = tmp / f"{name}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ivr.cli", "serve", "--flow", str(FLOW), "--lang", "ko",
              "--queue", str(tmp / f"{name}.sqlite3"), "--prompts", str(PROMPTS),
-             "--sip", f"127.0.0.1:{self.port}", "--trust", "127.0.0.1"],
+             "--sip", f"127.0.0.1:{self.port}", "--trust", "127.0.0.1",
+             "--transfer", f"fraud=sip:agent@127.0.0.1:{agent}"],
             env=env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.log.open("w"))
 
@@ -214,28 +216,51 @@ def test_calls_through_kamailio_spread_over_two_engines_and_survive_one_killed(
                                str(FLOW), "--out", str(PROMPTS)], env=env(),
                               capture_output=True, text=True, timeout=300)
     assert rendered.returncode == 0, rendered.stderr  # cached after the first run
-    engines = [Engine(tmp_path, "engine_a"), Engine(tmp_path, "engine_b")]
-    try:
-        deadline = time.monotonic() + 120
-        while not all(e.ready() for e in engines):
-            assert time.monotonic() < deadline, "ivr serve did not start in 120 s"
-            time.sleep(0.2)
-        with kamailio(tmp_path, [e.port for e in engines]) as (port, log):
-            first, then = asyncio.run(place_calls(tmp_path, port, engines))
-            proxy = log.read_text(errors="replace")
-    finally:
-        for engine in engines:
-            engine.stop()
+    engines, first, then, transferred, proxy = asyncio.run(scale_out(tmp_path))
     a, b = engines
+    assert transferred  # a REFER through Kamailio: the caller's phone reached the agent
+    assert re.search(r"transfer to queue fraud: 200", a.text() + b.text())
+    assert re.search(r"in-dialog REFER", proxy) and re.search(r"in-dialog NOTIFY", proxy)
     assert first == 4  # every call answered
     assert a.ended() >= 1 and b.ended() >= 1, (a.ended(), b.ended())  # spread over both
-    assert a.ended() + b.ended() == 4 + 4
+    assert a.ended() + b.ended() == 1 + 4 + 4
     assert then == 4  # after the kill: every new call established, on the survivor
     assert b.ended() >= 4
     dead = rf"sip:127\.0\.0\.1:{a.port}"
     assert re.search(rf"engine ({dead} did not answer|down: {dead}\b)", proxy), proxy[-3000:]
     assert proxy.count("retried on engine") <= 2  # once marked inactive, no call goes there
     assert len(re.findall(r"in-dialog (ACK|BYE)", proxy)) >= 2 * 8, proxy[-3000:]
+
+
+async def scale_out(tmp: Path) -> tuple[list[Engine], int, int, bool, str]:
+    """An agent, two engines, Kamailio; a transferred call, then `place_calls`."""
+    from tests.test_phone_serve import baresip_call
+
+    (tmp / "agent").mkdir()
+    async with baresip(tmp / "agent", tone_wav(tmp / "agent.wav", 20.0), user="agent",
+                       answer=True) as agent:
+        engines = [Engine(tmp, "engine_a", agent.port), Engine(tmp, "engine_b", agent.port)]
+        try:
+            deadline = time.monotonic() + 120
+            while not all(e.ready() for e in engines):
+                assert time.monotonic() < deadline, "ivr serve did not start in 120 s"
+                await asyncio.sleep(0.2)
+            with kamailio(tmp, [e.port for e in engines]) as (port, log):
+                quiet = tmp / "quiet.wav"  # keys 7 (fraud_report), stays on the line
+                with wave.open(str(quiet), "wb") as out:
+                    out.setnchannels(1)
+                    out.setsampwidth(2)
+                    out.setframerate(8000)
+                    out.writeframes(b"\0\0" * 8000 * 25)
+                await baresip_call(tmp / "transfer", quiet, port, keys="7")
+                transferred = await agent.until(lambda events: any(
+                    e.get("type") == "CALL_ESTABLISHED" for e in events), 15)
+                first, then = await place_calls(tmp, port, engines)
+                proxy = log.read_text(errors="replace")
+        finally:
+            for engine in engines:
+                engine.stop()
+    return engines, first, then, transferred, proxy
 
 
 async def place_calls(tmp: Path, port: int, engines: list[Engine]) -> tuple[int, int]:
@@ -246,7 +271,7 @@ async def place_calls(tmp: Path, port: int, engines: list[Engine]) -> tuple[int,
         await calls(phone, port, 4, 30)
         before = phone.count("CALL_ESTABLISHED")
         deadline = time.monotonic() + 15  # the engines log each call once its session ends
-        while sum(e.ended() for e in engines) < 4 and time.monotonic() < deadline:
+        while sum(e.ended() for e in engines) < 5 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         engines[0].process.send_signal(signal.SIGKILL)
         engines[0].process.wait(5)
