@@ -23,6 +23,7 @@ from typing import Any
 
 from aiosipua import IncomingCall, SipUAS
 from aiosipua import SipRequest as LibRequest
+from aiosipua import SipResponse as LibResponse
 from aiosipua import parse_sdp as lib_parse_sdp
 from aiosipua.transport import UdpSipTransport
 from aiosipua.uac import SipUAC
@@ -96,12 +97,27 @@ class GatedUdpTransport(UdpSipTransport):
     on_response: Callable[[SipResponse], None] | None = None
     """Sees every well-formed response first (the REFER's own answer is not surfaced by
     aiosipua: a refused transfer is read here)."""
+    record_routes: dict[str, tuple[str, ...]]
+    """Call-ID → the Record-Route headers of its INVITE, while the call is being answered."""
 
     async def start(self) -> None:
+        self.record_routes = {}
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _GatedProtocol(self), local_addr=self.local_addr)
         self._udp_transport = transport
+
+    def send_reply(self, response: LibResponse) -> None:
+        """A 2xx to an INVITE carries the INVITE's Record-Route (RFC 3261 §12.1.1), which
+        aiosipua 0.7.1 leaves out: behind a proxy (Kamailio) the caller then sends its ACK,
+        BYE and NOTIFYs through the proxy instead of around it."""
+        routes = self.record_routes.get(response.call_id or "", ())
+        cseq = response.cseq
+        if (routes and 200 <= response.status_code < 300 and cseq is not None
+                and cseq.method == "INVITE" and not response.headers.get("record-route")):
+            for route in routes:
+                response.headers.append("Record-Route", route)
+        super().send_reply(response)
 
     def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
         checked = parse_message(data)
@@ -200,10 +216,12 @@ class SipLine:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _transfers: dict[str, asyncio.Future[int]] = field(default_factory=dict)
     _uas: SipUAS | None = None
+    _transport: GatedUdpTransport | None = None
 
     async def start(self) -> None:
         transport = GatedUdpTransport(local_addr=(self.config.host, self.config.port))
         transport.on_response = self._on_response
+        self._transport = transport
         self._uas = SipUAS(transport, uac=SipUAC(transport), user_agent="ivr")
         self._uas.on_invite = self._on_invite
         self._uas.on_bye = self._on_bye
@@ -244,6 +262,7 @@ class SipLine:
             log.warning("sip call %s refused: %s", call.call_id, offer)
             call.reject(488, "Not Acceptable Here")
             return
+        self._follow_proxy(call)
         task = asyncio.get_running_loop().create_task(self._answer(call, offer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -259,6 +278,8 @@ class SipLine:
             log.warning("sip call %s refused: %s", call.call_id, answer)
             transport.close()
             call.reject(488, "Not Acceptable Here")
+            if self._transport is not None:
+                self._transport.record_routes.pop(call.call_id, None)
             return
         record = CallRecord(call.call_id, answer)
         record.called = called_number(call.invite.uri, call.invite.get_header("to"))
@@ -283,6 +304,17 @@ class SipLine:
             phone.ended.set()
             transport.close()
             self._calls.pop(call.call_id, None)
+            if self._transport is not None:
+                self._transport.record_routes.pop(call.call_id, None)
+
+    def _follow_proxy(self, call: IncomingCall) -> None:
+        """Behind a proxy: our 200 carries the INVITE's Record-Route, and our own in-dialog
+        requests (BYE, REFER) route through the proxies in the Record-Route's order — the UAS
+        route set is not reversed (RFC 3261 §12.1.1; aiosipua 0.7.1 reverses it)."""
+        routes = tuple(call.invite.headers.get("record-route"))
+        if routes and self._transport is not None:
+            self._transport.record_routes[call.call_id] = routes
+            call.dialog.route_set = list(routes)
 
     async def _refer(self, call: IncomingCall, target: str, timeout: float) -> int:
         if self._uas is None or self._uas.uac is None:
