@@ -50,10 +50,11 @@ class Desk:
     def _session(self, request: Request) -> Session | None:
         return self.sessions.find(request.cookies.get(COOKIE))
 
-    def _page(self, name: str, session: Session | None, status: int = 200,
+    def _page(self, template: str, session: Session | None, status: int = 200,
               **context: Any) -> HTMLResponse:
         lang = session.lang if session else "en"
-        html = self.views.render(name, t=Labels(lang, self.floor.flow), session=session,
+        context.setdefault("here", "/")
+        html = self.views.render(template, t=Labels(lang, self.floor.flow), session=session,
                                  langs=LANGS, **context)
         return HTMLResponse(html, status_code=status)
 
@@ -293,6 +294,6 @@ class Desk:
                                  lines=queue_lines(self.floor, stats, snap),
                                  loads=agent_loads(snap, online), hour=hour)
 
-    async def metrics(self, request: Request) -> Response:
+    async def metrics_page(self, request: Request) -> Response:
         body = await run_in_threadpool(self.metrics.text)
         return Response(body, media_type=CONTENT_TYPE)

@@ -81,6 +81,6 @@ class Views:
         self.env.filters["age"] = format_age
         self.env.filters["pct"] = lambda x: "-" if x is None else f"{100 * x:.0f} %"
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, template: str, **context: Any) -> str:
         """A template rendered with `context` (every value escaped unless marked safe)."""
-        return self.env.get_template(name).render(**context)
+        return self.env.get_template(template).render(**context)
