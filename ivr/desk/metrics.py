@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -49,6 +55,7 @@ class DeskMetrics:
     """
 
     def __init__(self, stats: Callable[[], QueueStats]) -> None:
+        disable_created_metrics()  # no *_created series: they only add noise to a scrape
         self.registry = CollectorRegistry()
         self.takes = Counter("ivr_desk_takes", "Callers taken by agents at this desk",
                              registry=self.registry)
