@@ -47,7 +47,7 @@ def test_login_sets_a_strict_httponly_expiring_cookie(floor: Floor) -> None:
     token = csrf_of(page.text)
     r = c.post("/login", data={"name": "alice", "password": PASSWORD, "csrf": token})
     assert r.status_code == 303
-    cookie = [h for h in r.headers.get_list("set-cookie") if h.startswith("ivr_desk=")][0]
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("ivr_desk="))
     flags = cookie.lower()
     assert "httponly" in flags and "samesite=strict" in flags and "max-age=28800" in flags
     assert c.get("/desk").status_code == 200

@@ -38,7 +38,8 @@ calls:
     turns: [{say: "I think I'm being scammed, someone called pretending to be the police"}]
   - call: desk-hostile
     turns:
-      - say: "<script>document.title='pwned'</script><img src=x onerror=alert(1)> I want a real person"
+      - say: "<script>document.title='pwned'</script><img src=x onerror=alert(1)>
+          I want a real person"
       - say: "yes"
 """
 

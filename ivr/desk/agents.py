@@ -133,6 +133,7 @@ class AgentStore:
         """The agent if `password` is theirs, else None (an unknown name takes as long)."""
         row = self._row(name)
         digest = self._dummy if row is None else row[1]
+        ok: bool
         try:
             ok = self._hasher.verify(digest, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -72,9 +72,13 @@ class Hub:
         self.poke()
         try:
             seen = 0
+
+            def moved() -> bool:
+                return self.version != seen
+
             while True:
                 async with self._changed:
-                    await self._changed.wait_for(lambda seen=seen: self.version != seen)
+                    await self._changed.wait_for(moved)
                 if self.version < 0:
                     return
                 seen = self.version
