@@ -29,6 +29,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "desk"
 PASSWORD = "desk-test-password"
+LEASE_S = 3.0
+"""Short leases: the open page must keep renewing them."""
 AGENTS = {"alice": ("agent", "fraud,en"), "bob": ("agent", "en"), "sue": ("supervisor", "en")}
 CALLS = """lang: en
 calls:
@@ -73,7 +75,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ivr.cli", "desk", "--queue", str(queue),
                              "--flow", str(BANK), "--agents", str(agents), "--listen",
-                             f"127.0.0.1:{port}"], cwd=ROOT, stderr=subprocess.PIPE,
+                             f"127.0.0.1:{port}", "--lease", str(LEASE_S)], cwd=ROOT,
+                            stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 60
     while True:
@@ -149,6 +152,13 @@ def test_agents_take_callers_live_with_skills_masking_and_escaping(
     assert "root → human_agent" in alice.inner_text("#path")
     shot(alice, "3-alice-masked-call")
 
+    # the open page keeps the lease: held well past LEASE_S
+    time.sleep(3 * LEASE_S)
+    with open_queue(queue_path) as q:  # type: ignore[attr-defined]
+        q.expire()
+        record = q.get("desk-card")
+        assert record is not None and (record.status, record.taken_by) == ("taken", "alice")
+
     # bob's page loses the caller live
     bob.wait_for_selector('tr[data-call="desk-card"]', state="detached")
     assert bob.evaluate("window.notReloaded")
@@ -180,6 +190,14 @@ def test_agents_take_callers_live_with_skills_masking_and_escaping(
     sue.wait_for_selector("#board")
     assert "bob" in sue.inner_text("#agents") and "desk-hostile" in sue.inner_text("#agents")
     shot(sue, "6-supervisor")
+
+    # bob's browser dies holding the caller: after the lease, the caller is back in line
+    bob.context.close()
+    time.sleep(2 * LEASE_S)
+    with open_queue(queue_path) as q:  # type: ignore[attr-defined]
+        q.expire()
+        record = q.get("desk-hostile")
+        assert record is not None and record.status == "waiting"
 
 
 def _calls(folder: Path) -> Path:

@@ -113,7 +113,8 @@ def build_desk(queue: Any, flow: Any, store: Any, *, lease_s: float = 60.0,
 
     floor = Floor(queue, flow, lease_s=lease_s)
     return Desk(floor=floor, agents=store, sessions=Sessions(clock=time.time),
-                throttle=Throttle(clock=time.time), hub=Hub(floor),
+                throttle=Throttle(clock=time.time),
+                hub=Hub(floor, refresh_s=min(5.0, lease_s / 3)),  # renewals ride on refreshes
                 metrics=DeskMetrics(queue.stats), views=Views(), secure_cookies=secure_cookies)
 
 
