@@ -64,8 +64,10 @@ Kind = Callable[[Paths], list[str]]
 GOOD: dict[str, Kind] = {
     "flow": lambda p: [MINI], "lang": lambda p: ["en"], "suite": lambda p: [p.suite],
     "files": lambda p: [p.suite], "jobs": lambda p: ["1"], "queue": lambda p: [p.queue],
-    "name": lambda p: ["no-such-model"], "agents": lambda p: [p.agents],
-    "agents_file": lambda p: [p.new_agents], "agent": lambda p: ["carol"],
+    "name": lambda p: ["no-such-model"],
+    "call_id": lambda p: ["c1"], "disposition": lambda p: ["resolved"], "days": lambda p: ["30"],
+    "agents": lambda p: [p.agents], "agents_file": lambda p: [p.new_agents],
+    "agent": lambda p: ["carol"],
 }
 """Values for required arguments (and `always` ones) in every case but their own."""
 
@@ -100,12 +102,17 @@ HOSTILE: dict[str, Kind] = {
     "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
     "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
     "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
-    # ivr desk: every value must fail before the server listens
+    # ivr desk: every value must fail before the server listens (--lease: the values above)
     "agents": lambda p: [p.missing, p.folder, p.file, p.under_file],
     "agents_file": lambda p: [p.missing, p.folder, p.file, p.under_file],
     "listen": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x", "256.1.1.1:8080"],
-    "lease": lambda p: ["0", "-1", "nan", "abc", "99999"],
     "role": lambda p: ["root"], "skills": lambda p: ["fraud,<b>", "a b", "x" * 40],
+    "lease": lambda p: ["0", "-5", "nan", "inf", "abc", "1e9"],
+    "sla_target": lambda p: ["0", "-1", "nan", "abc"],
+    "call_id": lambda p: ["", "no-such-call", "c\nx"],
+    "disposition": lambda p: ["", "line\nbreak", "x" * 100],
+    "days": lambda p: ["-1", "nan", "inf", "abc", "1e9"],
+    "status": lambda p: ["closed", ""],
 }
 """Hostile values per argument (by argparse `dest`)."""
 
