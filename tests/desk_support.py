@@ -40,13 +40,15 @@ class Floor:
     agents_path: Path
 
 
-def make_floor(tmp: Path, flow: Flow, *, lease_s: float = 60.0) -> Floor:
+def make_floor(tmp: Path, flow: Flow, *, lease_s: float = 60.0,
+               queue_url: str | None = None) -> Floor:
+    """A desk over `queue_url` (default: a new SQLite file in `tmp`)."""
     queue_path = tmp / "queue.sqlite3"
     agents_path = tmp / "agents.sqlite3"
     store = AgentStore(agents_path, hasher=FAST_HASH)
     for name, (role, skills) in AGENTS.items():
         store.add(name, role, skills, PASSWORD)
-    queue = open_queue(queue_path)
+    queue = open_queue(queue_url or queue_path)
     return Floor(build_desk(queue, flow, store, lease_s=lease_s), queue, queue_path,
                  agents_path)
 

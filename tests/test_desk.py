@@ -1,5 +1,6 @@
 """The agent desk over real HTTP handling (starlette's TestClient), a real SQLite queue and the
-bank flow: login, cookies, CSRF, throttling, skills, escaping, masking, actions, metrics."""
+bank flow: login, cookies, CSRF, throttling, skills, escaping, masking, actions, metrics.
+Every test runs over both queue backends (SQLite and a real redis-server)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from ivr.types import Slot
 from .desk_support import CARD, HOSTILE, PASSWORD, Floor, csrf_of, handoff, make_floor
 
 
-@pytest.fixture
-def floor(tmp_path: Path, bank: Flow) -> Iterator[Floor]:
-    f = make_floor(tmp_path, bank)
+@pytest.fixture(params=["sqlite", "redis"])
+def floor(request: pytest.FixtureRequest, tmp_path: Path, bank: Flow) -> Iterator[Floor]:
+    """The desk over each queue backend: a SQLite file, and a real redis-server."""
+    url = request.getfixturevalue("redis_server").url() if request.param == "redis" else None
+    f = make_floor(tmp_path, bank, queue_url=url)
     yield f
     f.queue.close()
 
@@ -80,6 +83,7 @@ def test_post_without_the_csrf_token_is_refused_and_changes_nothing(floor: Floor
     c = agent(floor, "bob")
     assert c.post("/take", data={}).status_code == 403
     assert c.post("/take", data={"csrf": "wrong"}).status_code == 403
+    assert c.post("/take", data={"csrf": "wrongé"}).status_code == 403  # was a 500
     assert [q.handoff.call_id for q in floor.queue.list(None, "waiting")] == ["c1"]
     assert c.post("/logout", data={}).status_code == 403
     assert c.get("/desk").status_code == 200  # still logged in

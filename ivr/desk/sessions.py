@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from ..types import LANGS
 from .agents import Agent
 
-__all__ = ["COOKIE", "LOGIN_COOKIE", "Session", "Sessions", "Throttle"]
+__all__ = ["COOKIE", "LOGIN_COOKIE", "Session", "Sessions", "Throttle", "csrf_ok", "same"]
 
 COOKIE = "ivr_desk"
 """The session cookie's name."""
@@ -72,7 +72,7 @@ class Sessions:
     def unsign(self, signed: str) -> str | None:
         """The value of a `sign` result, or None when the signature does not match."""
         value = signed.rpartition(".")[0]
-        if not value or not hmac.compare_digest(self.sign(value), signed):
+        if not value or not same(self.sign(value), signed):
             return None
         return value
 
@@ -126,9 +126,16 @@ class Sessions:
             del self._live[token]
 
 
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two texts (any characters: `compare_digest` on str refuses
+    non-ASCII, which a forged cookie or form field may carry)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"),
+                               b.encode("utf-8", "surrogatepass"))
+
+
 def csrf_ok(expected: str, given: object) -> bool:
     """Whether a form's CSRF field matches (constant time; missing or empty never does)."""
-    return isinstance(given, str) and bool(given) and hmac.compare_digest(expected, given)
+    return isinstance(given, str) and bool(given) and same(expected, given)
 
 
 @dataclass
