@@ -40,7 +40,8 @@ def register(sub: Any) -> dict[str, Handler]:
                    help="how long a taken caller is held without a renewal (default 60)")
     p.add_argument("--secure-cookies", action="store_true",
                    help="send cookies over HTTPS only (when served behind TLS)")
-    dsub = p.add_subparsers(dest="desk_command", metavar="ACTION")
+    dsub = p.add_subparsers(dest="desk_command", metavar="[agent add NAME ...]",
+                            title="instead of serving")
     a = dsub.add_parser("agent", help="the desk's agents")
     asub = a.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
     add = asub.add_parser("add", help="add an agent (the password is read from stdin)")
