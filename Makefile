@@ -6,7 +6,7 @@ IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
 .PHONY: demo desk test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
-	bench-speech bench-trust install samples clean
+	bench-speech bench-trust install samples clean bank
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ desk: install
 	@echo $(DESK_LEAD_PASSWORD) | $(IVR) desk agent add $(DESK_LEAD) --agents $(DESK_AGENTS) --role supervisor --skills fraud,zh,en,ko
 	@echo "Agent desk: http://127.0.0.1:8080/  log in as $(DESK_AGENT) / $(DESK_PASSWORD) (agent) or $(DESK_LEAD) / $(DESK_LEAD_PASSWORD) (supervisor)"
 	$(IVR) desk --queue var/demo-queue.sqlite3 --flow $(FLOW) --agents $(DESK_AGENTS) --listen 127.0.0.1:8080
+
+# The sample bank back-end (samples/bank, docs/backend.md), seeded afresh with 300 made-up
+# customers (PIN hashes at scrypt N=4096: ~6 s to seed, not ~25 s); runs in the foreground
+# until Ctrl-C. The engine's client reads the same token from $$IVR_BANK_TOKEN and the URL
+# from $$IVR_BANK_URL (http://127.0.0.1:8765); the switches are on the admin port, 8766.
+BANK_DB     ?= var/bank.sqlite3
+BANK_LISTEN ?= 127.0.0.1:8765
+BANK_TOKEN  ?= demo-token
+bank: install
+	$(PY) -m samples.bank seed --db $(BANK_DB) --customers 300 --pin-cost 4096
+	BANK_TOKEN=$(BANK_TOKEN) $(PY) -m samples.bank --listen $(BANK_LISTEN) --db $(BANK_DB)
 
 # The quick suite (no test marked slow, i.e. no long Vosk decoding); `make test-all` runs everything.
 test: install
