@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
-.PHONY: demo test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
+.PHONY: demo desk test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
 	bench-speech bench-trust bench-phone install samples clean bank
 
 $(VENV)/.installed: pyproject.toml
@@ -23,6 +23,24 @@ demo: install
 	@echo "--- the human queue after the demo (ivr queue list / take) ---"
 	$(IVR) queue list --queue var/demo-queue.sqlite3
 	$(IVR) queue take --queue var/demo-queue.sqlite3
+	@echo
+	@echo "--- the agent desk: run 'make desk', open http://127.0.0.1:8080/ and log in as"
+	@echo "    $(DESK_AGENT) / $(DESK_PASSWORD) (agent) or $(DESK_LEAD) / $(DESK_LEAD_PASSWORD) (supervisor) ---"
+
+# The agent desk over the demo queue (filled by `make demo` if missing), with a demo agent and
+# a demo supervisor (recreated each time; demo passwords, loopback only). Ctrl-C stops it.
+DESK_AGENTS        := var/demo-agents.sqlite3
+DESK_AGENT         := demo
+DESK_PASSWORD      := demo-password
+DESK_LEAD          := lead
+DESK_LEAD_PASSWORD := lead-password
+desk: install
+	@test -f var/demo-queue.sqlite3 || $(IVR) replay --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml >/dev/null
+	@rm -f $(DESK_AGENTS)
+	@echo $(DESK_PASSWORD) | $(IVR) desk agent add $(DESK_AGENT) --agents $(DESK_AGENTS) --role agent --skills fraud,zh,en,ko
+	@echo $(DESK_LEAD_PASSWORD) | $(IVR) desk agent add $(DESK_LEAD) --agents $(DESK_AGENTS) --role supervisor --skills fraud,zh,en,ko
+	@echo "Agent desk: http://127.0.0.1:8080/  log in as $(DESK_AGENT) / $(DESK_PASSWORD) (agent) or $(DESK_LEAD) / $(DESK_LEAD_PASSWORD) (supervisor)"
+	$(IVR) desk --queue var/demo-queue.sqlite3 --flow $(FLOW) --agents $(DESK_AGENTS) --listen 127.0.0.1:8080
 
 # The sample bank back-end (samples/bank, docs/backend.md), seeded afresh with 300 made-up
 # customers (PIN hashes at scrypt N=4096: ~6 s to seed, not ~25 s); runs in the foreground

@@ -184,7 +184,7 @@ _COMMANDS: dict[str, Handler] = {
 # Rooms that bring commands of their own register them here: each module has
 # `register(sub) -> dict[str, Handler]`, adding its subparsers and returning their handlers.
 _ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands", "ivr.models.commands",
-                  "ivr.phone.commands", "ivr.handoff.commands")
+                  "ivr.phone.commands", "ivr.handoff.commands", "ivr.desk.commands")
 
 
 def build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "dialog": 5, "handoff": 5,
     "call": 6,
     "console": 7,
-    "chat": 8, "live": 8, "qa": 8, "phone": 8,
+    "chat": 8, "live": 8, "qa": 8, "phone": 8, "desk": 8,
     "cli": 9,
 }
 """Every room of the package and its layer (the table in docs/architecture.md)."""

@@ -27,6 +27,7 @@ import pytest
 
 from ivr.chat import chat
 from ivr.cli import build, main
+from ivr.desk.agents import AgentStore
 
 from .conftest import FLOWS, ROOT
 
@@ -55,7 +56,8 @@ class Paths:
                                 "bad": "bad.yaml", "missing": "missing/none.yaml",
                                 "under_file": "plain.txt/x.out", "queue": "q.sqlite3",
                                 "new_dir": "new/out.txt", "toml_key": "key.toml",
-                                "toml_value": "value.toml"}[name])
+                                "toml_value": "value.toml", "agents": "agents.sqlite3",
+                                "new_agents": "new-agents.sqlite3"}[name])
 
 
 Kind = Callable[[Paths], list[str]]
@@ -65,11 +67,17 @@ GOOD: dict[str, Kind] = {
     "files": lambda p: [p.suite], "jobs": lambda p: ["1"], "queue": lambda p: [p.queue],
     "name": lambda p: ["no-such-model"],
     "call_id": lambda p: ["c1"], "disposition": lambda p: ["resolved"], "days": lambda p: ["30"],
+    "agents": lambda p: [p.agents], "agents_file": lambda p: [p.new_agents],
+    "agent": lambda p: ["carol"],
 }
 """Values for required arguments (and `always` ones) in every case but their own."""
 
 ALWAYS = ("jobs", "queue")
 """Optional arguments given in every case: one process, and no queue outside the tmp tree."""
+
+NEEDED: dict[tuple[str, ...], tuple[str, ...]] = {("desk",): ("flow", "agents")}
+"""Options a command checks itself (argparse cannot require them: `ivr desk` also has the
+`agent add` subcommand, which needs neither)."""
 
 _FILES: Kind = lambda p: [p.missing, p.folder, p.bad, p.file]  # noqa: E731 - a table entry
 _OUTPUT: Kind = lambda p: [p.folder, p.under_file, p.new_dir]  # noqa: E731
@@ -95,6 +103,11 @@ HOSTILE: dict[str, Kind] = {
     "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
     "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
     "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
+    # ivr desk: every value must fail before the server listens (--lease: the values above)
+    "agents": lambda p: [p.missing, p.folder, p.file, p.under_file],
+    "agents_file": lambda p: [p.missing, p.folder, p.file, p.under_file],
+    "listen": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x", "256.1.1.1:8080"],
+    "role": lambda p: ["root"], "skills": lambda p: ["fraud,<b>", "a b", "x" * 40],
     "lease": lambda p: ["0", "-5", "nan", "inf", "abc", "1e9"],
     "sla_target": lambda p: ["0", "-1", "nan", "abc"],
     "call_id": lambda p: ["", "no-such-call", "c\nx"],
@@ -112,7 +125,7 @@ def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
            ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     """Every runnable subcommand: its words and its parser."""
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
+    if not subs or not all(a.required for a in subs):  # none, or runnable without one
         yield path, parser
     for action in subs:
         for name, child in action.choices.items():
@@ -125,9 +138,10 @@ def _valued(parser: argparse.ArgumentParser) -> list[argparse.Action]:
             and not isinstance(a, argparse._SubParsersAction)]
 
 
-def _needed(action: argparse.Action) -> bool:
+def _needed(action: argparse.Action, words: tuple[str, ...] = ()) -> bool:
     """Given in every case (a positional `nargs="*"` counts as required to argparse only)."""
-    return (action.required and action.nargs not in ("*", "?")) or action.dest in ALWAYS
+    return ((action.required and action.nargs not in ("*", "?")) or action.dest in ALWAYS
+            or action.dest in NEEDED.get(words, ()))
 
 
 def _args(action: argparse.Action, value: str) -> list[str]:
@@ -152,7 +166,7 @@ class Case:
         for action in _valued(parser):
             if action.dest == self.dest:
                 argv += _args(action, HOSTILE[action.dest](paths)[self.index])
-            elif _needed(action):
+            elif _needed(action, self.words):
                 argv += _args(action, GOOD[action.dest](paths)[0])
         return argv
 
@@ -179,6 +193,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     (root / "bad.yaml").write_bytes(b"lang: en\ncalls: [\xff\xfe]\n")
     (root / "key.toml").write_text('sip = "127.0.0.1:5080"\nmax_call = 3\n', "utf-8")
     (root / "value.toml").write_text('max_calls = "many"\n', "utf-8")
+    AgentStore(root / "agents.sqlite3").add("dana", "agent", frozenset({"en"}), "a-password")
     return Paths(root)
 
 
@@ -188,7 +203,7 @@ def test_every_argument_has_hostile_values() -> None:
             assert action.dest in HOSTILE, (
                 f"ivr {' '.join(words)}: give argument '{action.dest}' hostile values in "
                 "HOSTILE (and a good one in GOOD if it is required)")
-            if _needed(action):
+            if _needed(action, words):
                 assert action.dest in GOOD, f"ivr {' '.join(words)}: '{action.dest}' in GOOD"
     assert len(list(leaves(build()[0]))) >= 15  # route, replay, chat, call, queue x3, ...
 

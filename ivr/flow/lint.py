@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from ..errors import FlowError, FlowErrors, FlowProblem
 from ..nlu.escalation import Rule
+from ..types import LANGS
 from .checks import bad_id, escape
 from .confusable import confusions, empty_phrases
 from .graphcheck import miss_loops, reachable, traps
@@ -44,7 +45,7 @@ class Finding:
     """error | warning | note."""
     code: str
     """Short kind: flow, dead-end, cycle, miss-loop, unreachable, unused-intent, no-on-fail,
-    confusable, same-phrase, filler-phrase, label."""
+    confusable, same-phrase, filler-phrase, label, skills."""
     problem: FlowProblem
     """Where and what."""
 
@@ -213,11 +214,23 @@ def _ids(flow: Flow, w: _Where) -> list[Finding]:
     return out
 
 
+def _skills(flow: Flow, w: _Where) -> list[Finding]:
+    """A queue that asks for a language the flow does not speak never gets a caller."""
+    out: list[Finding] = []
+    for queue, skills in flow.queue_skills.items():
+        for lang in sorted(s for s in skills if s in LANGS and s not in flow.languages):
+            where = w.value("queues", queue, "skills") or w.key("queues", queue)
+            out.append(_at(where, "warning", "skills",
+                           f"queue '{queue}' needs language skill '{lang}', but the flow's "
+                           f"callers speak {', '.join(flow.languages)}: no caller reaches it"))
+    return out
+
+
 def check_flow(flow: Flow) -> list[Finding]:
-    """The whole-flow checks (ids, graph, phrases) on a built flow; the loader's come
+    """The whole-flow checks (ids, skills, graph, phrases) on a built flow; the loader's come
     separately."""
     w = _Where(flow)
-    return _ids(flow, w) + _graph(flow, w) + _phrases(flow, w)
+    return _ids(flow, w) + _skills(flow, w) + _graph(flow, w) + _phrases(flow, w)
 
 
 def _errors(problems: Iterable[FlowProblem]) -> list[Finding]:

@@ -57,13 +57,36 @@ def _priority(c: Checker, value: Any, what: str, where: Any) -> Priority | None:
     return _PRIORITIES[str(value)]
 
 
-def _queues(c: Checker, raw: LDict) -> dict[str, Priority]:
+def _queues(c: Checker, raw: LDict) -> tuple[dict[str, Priority], dict[str, frozenset[str]]]:
+    """Queue -> priority, and queue -> the skills an agent needs (`skills: [fraud, zh]`)."""
     out: dict[str, Priority] = {}
+    skills: dict[str, frozenset[str]] = {}
     for name, spec in raw.items():
         spec = c.mapping(spec, f"queue '{name}'")
-        c.unknown_keys(spec, ("priority",), f"queue '{name}'")
+        c.unknown_keys(spec, ("priority", "skills"), f"queue '{name}'")
         out[name] = _priority(c, spec.get("priority"), f"queue '{name}'", spec) or Priority.NORMAL
-    return out
+        skills[name] = _skills(c, spec.get("skills"), f"queue '{name}' skills")
+    return out, skills
+
+
+def _skills(c: Checker, value: Any, what: str) -> frozenset[str]:
+    """A list of skill names: plain ids, each once."""
+    if value is None or isinstance(value, LNone):
+        return frozenset()
+    if not isinstance(value, LList):
+        c.add(value, f"{what} must be a list, got {show(value)}")
+        return frozenset()
+    names: set[str] = set()
+    for item in value:
+        name = c.text(item, f"{what} item", value)
+        why = bad_id(name) if name else None
+        if why:
+            c.add(item, f"{what}: skill {why}", value)
+        elif name in names:
+            c.add(item, f"{what}: skill '{name}' is listed twice", value)
+        elif name:
+            names.add(name)
+    return frozenset(names)
 
 
 def _languages(c: Checker, top: LDict) -> tuple[Lang, ...]:
@@ -232,12 +255,13 @@ def build_flow(root: Any, path: str) -> tuple[Flow, list[FlowProblem]]:
     nodes = {k: _node(c, k, c.mapping(v, f"node '{k}'"), langs, nodes_raw.key_pos[k].line)
              for k, v in nodes_raw.items()}
     announce = top.get("announcement")
+    queues, queue_skills = _queues(c, c.mapping(top.get("queues"), "queues", top))
     flow = Flow(
         name=c.string(top, "flow", "the flow", required=False) or Path(path).stem,
         path=path, languages=langs,
         start=c.string(top, "start", "the flow") or "root",
         settings=_settings(c, c.mapping(top.get("settings", LDict()), "settings")),
-        queues=_queues(c, c.mapping(top.get("queues"), "queues", top)),
+        queues=queues, queue_skills=queue_skills,
         prompts=prompts, confirm_words=_confirm_words(c, top, langs),
         intents=intents, nodes=nodes,
         announcement=c.per_lang(announce, langs, "announcement", top) if announce else {},

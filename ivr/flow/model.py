@@ -125,6 +125,9 @@ class Flow:
     """Overlay files the flow lists (applied when active; see ivr.flow.overlay)."""
     overlays: tuple[str, ...] = ()
     """Names of the overlays applied to this flow, in order (recorded in every call's trace)."""
+    queue_skills: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Queue -> the skills an agent needs to see it (`skills:`; languages zh/en/ko are skills
+    too). A queue without `skills:` is open to every agent (empty set)."""
     source: Any = field(default=None, compare=False, repr=False)
     """The located YAML the flow was built from (positions for lint, base for overlays)."""
 
