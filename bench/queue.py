@@ -114,7 +114,7 @@ def commit_order(q: HandoffQueue) -> list[AuditEvent]:
         return [AuditEvent(*row) for row in rows]
     assert isinstance(q, RedisQueue)
     client = redis.Redis.from_url(q.url.split("?")[0], decode_responses=True)
-    members = sorted(client.zrange(f"{q.prefix}:audit", 0, -1))  # 20-digit sequence first
+    members = sorted(str(m) for m in client.zrange(f"{q.prefix}:audit", 0, -1))  # sequence
     client.close()
     return [event_from_json(m[20:]) for m in members]
 
