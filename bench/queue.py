@@ -286,6 +286,7 @@ def run(quick: bool, seed: int, out: Path | None) -> dict[str, Any]:
         results["redis"]["restart"] = redis_restart(Path(tmp) / "aof", engines,
                                                     kill_total // engines, seed)
     results["ok"] = all(r["lost"] == 0 and r["duplicated"] == 0 and r["held_twice"] == 0
+                        and r["priority_inversions"] == 0
                         and r["done"] == r["records"]
                         for b in ("sqlite", "redis") for r in (results[b]["load"],
                                                                results[b]["drain"],
@@ -310,7 +311,17 @@ def table(r: dict[str, Any]) -> str:
                          f"| {x['duplicated']} | {x['held_twice']} | {x['expired']} "
                          f"| {x['done']} | {x['priority_inversions']} "
                          f"| {x.get('filing_per_s', '-')} | {x.get('taking_per_s', '-')} |")
-    lines += ["", f"ok: {r['ok']}", ""]
+    kills = {b: r[b]["kill9"] for b in ("sqlite", "redis")}
+    lines += ["", "kill -9 phase: " + "; ".join(
+        f"{b}: {k['killed_engines']} engine and {k['killed_agents']} agent processes killed, "
+        f"{k['expired']} leases expired and went back in line" for b, k in kills.items()),
+        f"Redis restart: redis-server killed (SIGKILL) after "
+        f"{r['redis']['restart']['acknowledged_before_kill']} acknowledged filings and restarted "
+        "from its append-only file (appendfsync always).",
+        "filing/s: acknowledged puts per second from the first to the last ack of 4 engine "
+        "processes (agents taking at the same time); taking/s: 20 agent threads taking and "
+        "closing a full line. Inversions: takes that passed over a waiting caller of higher "
+        "priority, in the store's commit order.", "", f"ok: {r['ok']}", ""]
     return "\n".join(lines)
 
 
