@@ -176,6 +176,9 @@ def test_purge_drops_caller_text_of_old_closed_records_and_keeps_the_audit(store
     assert [e for e, _, _ in events(q, "old")] == ["filed", "taken", "done", "purged"]
     assert q.put(handoff("old")) is False  # a late retry of a purged record is still one
     assert q.purge(older_than_s=0) == 1
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(QueueError, match="age in seconds"):
+            q.purge(bad)
 
 
 def test_stats_count_done_and_the_service_level(store: Store) -> None:

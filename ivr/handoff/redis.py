@@ -57,6 +57,7 @@ from ..types import LANGS, Handoff
 from . import redis_lua as lua
 from .audit import (
     AuditEvent,
+    check_age,
     check_lease,
     event_from_json,
     event_name,
@@ -268,7 +269,8 @@ class RedisQueue:
         """Drop the transcripts, slots and candidates of records closed more than
         `older_than_s` seconds ago (the audit trail stays); how many were purged."""
         now = self._clock()
-        rows = self._run("PURGEABLE", "cannot purge", repr(now - float(older_than_s)), now=now)
+        cutoff = now - check_age(older_than_s, where=self._where)
+        rows = self._run("PURGEABLE", "cannot purge", repr(cutoff), now=now)
         purged = 0
         for rowid, record in rows:  # a closed record never changes again but by purging
             kept = encode_json(strip_caller_text(self._decode(rowid, record)))

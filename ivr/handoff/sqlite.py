@@ -30,7 +30,16 @@ from typing import Any
 
 from ..errors import QueueError
 from ..types import Handoff
-from .audit import ENGINE, AuditEvent, check_lease, event_name, label, lang_filter, queue_filter
+from .audit import (
+    ENGINE,
+    AuditEvent,
+    check_age,
+    check_lease,
+    event_name,
+    label,
+    lang_filter,
+    queue_filter,
+)
 from .record import (
     DEFAULT_LEASE_S,
     STATUSES,
@@ -265,7 +274,7 @@ class SqliteQueue:
         """Drop the transcripts, slots and candidates of records closed more than
         `older_than_s` seconds ago (the audit trail stays); how many were purged."""
         now = self._clock()
-        cutoff = now - float(older_than_s)
+        cutoff = now - check_age(older_than_s, where=self._where)
         with self._transaction("cannot purge") as conn:
             rows = conn.execute(
                 "SELECT id, call_id, queue, record FROM handoffs WHERE status = 'done'"
