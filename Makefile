@@ -6,7 +6,7 @@ IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
 .PHONY: demo desk test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
-	bench-speech bench-trust bench-phone install samples clean bank
+	bench-speech bench-trust bench-phone bench-queue install samples clean bank
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench-banking77: install
 
 bench-calls: install
 	$(PY) -m bench.calls --flow $(FLOW) --out bench/results
+
+# The human queue, SQLite and Redis in one run: 4 engines x 250 handoffs with 20 agents, kill -9
+# of engines and agents, a Redis restart (AOF, fsync always); needs redis-server (~3 min).
+bench-queue: install
+	$(PY) -m bench.queue --out bench/results
 
 # Speech front-end vs the plain pipeline on synthetic Korean callers (needs espeak-ng; ~30 min).
 bench-speech: install

@@ -33,7 +33,7 @@ from ivr.handoff.format import (
     handoff_to_json,
 )
 from ivr.handoff.record import check_refiling, decode_json, encode_json, prepare, same_call
-from ivr.handoff.stats import Tally, build_stats, tally
+from ivr.handoff.stats import Tally, build_stats, percentile, tally, waits
 from ivr.types import Candidate, Priority, Slot
 
 from .conftest import BANK, ROOT
@@ -97,15 +97,27 @@ def test_stats_from_tallies_and_their_table() -> None:
     ]
     tallies = tally(records)
     assert Tally("cards", "waiting", Priority.NORMAL, "low_confidence", 2, 700.0) in tallies
-    stats = build_stats(tallies, 1_000.0)
-    assert build_stats(reversed(tallies), 1_000.0) == stats
+    spans = waits([(r, r.taken_at) for r in records])
+    stats = build_stats(tallies, 1_000.0, spans)
+    assert build_stats(reversed(tallies), 1_000.0, reversed(spans)) == stats
     assert format_stats(stats).splitlines() == [
-        "queue  waiting  taken  urgent  high  normal  low  oldest  reasons",
-        "cards        3      0       1     0       2    0  5m 00s  low_confidence 2, no_match 1",
-        "loans        0      1       0     0       0    0       -  -",
-        "total        3      1       1     0       2    0  5m 00s",
+        "queue  waiting  taken  done  urgent  high  normal  low  oldest  in 20s  p50  p90  reasons",
+        "cards        3      0     0       1     0       2    0  5m 00s      0%    -    -  "
+        "low_confidence 2, no_match 1",
+        "loans        0      1     0       0     0       0    0       -    100%   5s   5s  -",
+        "total        3      1     0       1     0       2    0  5m 00s",
     ]
+    assert [(c.answered, c.missed) for c in stats.queues] == [(0, 3), (1, 0)]
     assert json.loads(json.dumps(stats.as_dict()))["queues"][0]["by_priority"]["urgent"] == 1
+
+
+@given(st.lists(st.floats(0, 1e6), min_size=1, max_size=50), st.floats(0.01, 1))
+def test_percentile_is_a_value_with_enough_below_it(values: list[float], share: float) -> None:
+    values.sort()
+    p = percentile(values, share)
+    assert p in values
+    assert sum(v <= p for v in values) >= share * len(values)  # nearest rank: the smallest
+    assert sum(v < p for v in values) < share * len(values)  # such value
 
 
 def test_format_handoff_gives_the_whole_context() -> None:

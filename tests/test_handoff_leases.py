@@ -4,6 +4,7 @@ backend must do (the shared suite's second half, over SQLite and a real redis-se
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import threading
 import time
@@ -175,6 +176,9 @@ def test_purge_drops_caller_text_of_old_closed_records_and_keeps_the_audit(store
     assert [e for e, _, _ in events(q, "old")] == ["filed", "taken", "done", "purged"]
     assert q.put(handoff("old")) is False  # a late retry of a purged record is still one
     assert q.purge(older_than_s=0) == 1
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(QueueError, match="age in seconds"):
+            q.purge(bad)
 
 
 def test_stats_count_done_and_the_service_level(store: Store) -> None:
@@ -371,3 +375,51 @@ def test_random_interleavings_match_the_model(store: Store, script: list) -> Non
                 r["status"], r["until"], r["queue"])
     finally:
         q.close()
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_take_release_done_history_purge_stats(store: Store,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from ivr.cli import main
+
+    q = store.open()
+    q.put(handoff("c1", heard=(f"卡号{CARD}",), created_at=0.0))  # filed now
+    q.put(handoff("c2", priority=Priority.URGENT, created_at=0.0))
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main(["queue", *args, "--queue", store.url])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = cli("take", "--agent", "a1", "--lease", "30", "--json")
+    taken = json.loads(out)
+    assert code == 0 and taken["call_id"] == "c2" and taken["lease_until"] is not None
+    assert cli("release", "c2", "--agent", "a2")[0] == 2  # not theirs: one line, exit 2
+    code, _, err = cli("done", "c2", "--agent", "a2", "--disposition", "resolved")
+    assert code == 2 and err.startswith("ivr: error: ") and len(err.splitlines()) == 1
+    assert cli("release", "c2", "--agent", "a1")[0] == 0
+    assert cli("take", "--agent", "a1")[0] == 0
+    assert cli("done", "c2", "--agent", "a1", "--disposition", "resolved")[0] == 0
+    assert cli("take", "--agent", "a1")[0] == 0  # c1
+    assert cli("done", "c1", "--agent", "a1", "--disposition", "callback")[0] == 0
+    code, out, _ = cli("history", "c2")
+    assert code == 0 and [line.split()[3] for line in out.splitlines()] == [
+        "filed", "taken", "released", "taken", "done"]
+    code, out, _ = cli("history", "c1", "--json")
+    assert code == 0 and json.loads(out.splitlines()[-1])["detail"] == "callback"
+    assert cli("history", "nobody")[0] == 2
+    code, out, _ = cli("list", "--status", "done")
+    assert code == 0 and len(out.splitlines()) == 2 and "done by a1" in out
+    code, out, _ = cli("purge", "--days", "0")
+    assert code == 0 and "in 2 closed calls" in out
+    assert q.get("c1").handoff.heard == ()  # type: ignore[union-attr]
+    code, out, _ = cli("stats", "--sla-target", "60")
+    assert code == 0 and "in 60s" in out.splitlines()[0] and "100%" in out
+    code, out, _ = cli("stats", "--json")
+    assert json.loads(out)["queues"][0]["sla"]["answered"] == 2
+    assert cli("purge", "--days", "-1")[0] == 2 and cli("take", "--lease", "0")[0] == 2

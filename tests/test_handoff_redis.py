@@ -280,3 +280,40 @@ def test_cli_list_take_stats(url: str, tmp_path: Path) -> None:
     assert stats.returncode == 0, stats.stderr
     assert '"waiting": 1' in stats.stdout and '"taken": 1' in stats.stdout
     assert list(tmp_path.iterdir()) == []  # no SQLite file made on the side
+
+
+# -- layout 1 (the old code's keys), migrated in place ---------------------------------------------
+
+
+def test_a_layout_1_prefix_is_migrated(redis_server: RedisServer) -> None:
+    from ivr.handoff.record import encode_json
+
+    prefix = "v1"
+    r = raw(redis_server)
+    r.set(_key(prefix, "schema"), "1")
+    for n, (call, status) in enumerate((("w1", "waiting"), ("t1", "taken"), ("w2", "waiting")),
+                                       start=1):
+        h = handoff(call, lang="en", created_at=1000.0 + n)
+        member = sortable_time(h.created_at) + f"{n:020d}"
+        fields = {"record": encode_json(h), "status": status, "queue": "cards",
+                  "score": str(-int(h.priority)),
+                  "member": member, "reason": h.reason, "created_at": repr(h.created_at)}
+        if status == "taken":
+            fields.update(taken_by="old-agent", taken_at="1010.0")
+        r.hset(_key(prefix, "record", str(n)), mapping=fields)
+        r.hset(_key(prefix, "calls"), call, n)
+        for key in (_key(prefix, status), _key(prefix, status, "cards")):
+            r.zadd(key, {member: -int(h.priority)})
+    r.set(_key(prefix, "seq"), 3)
+    r.sadd(_key(prefix, "queues"), "cards")
+    with RedisQueue(redis_server.url(prefix=prefix), clock=lambda: 2000.0) as q:
+        assert r.get(_key(prefix, "schema")) == b"2"
+        assert [i.handoff.call_id for i in q.list()] == ["w1", "w2"]
+        [closed] = q.list(status="done")
+        assert (closed.handoff.call_id, closed.disposition, closed.taken_by) == (
+            "t1", "taken_before_v2", "old-agent")  # a v1 take was final: never served twice
+        assert q.take(agent="a", langs=["zh"]) is None  # languages were filled in
+        assert q.take(agent="a", langs=["en"]).handoff.call_id == "w1"  # type: ignore[union-attr]
+        assert [e.event for e in q.history("t1")] == ["filed", "done"]
+        assert q.put(handoff("w2", lang="en", created_at=5.0)) is False
+        assert q.stats().queues[0].answered == 2

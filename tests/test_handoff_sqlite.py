@@ -295,6 +295,10 @@ def _open_and_take(path: str, agent: str, start: Any) -> list[str]:
     return got
 
 
+def _into(out: dict[str, list[str]], path: str, agent: str, start: Any) -> None:
+    out[agent] = _open_and_take(path, agent, start)
+
+
 @pytest.mark.parametrize("how", ["threads", "processes"])
 def test_eight_takers_opening_a_new_file_at_once_all_hold(tmp_path: Path, how: str) -> None:
     ctx = multiprocessing.get_context("spawn")
@@ -309,8 +313,8 @@ def test_eight_takers_opening_a_new_file_at_once_all_hold(tmp_path: Path, how: s
             else:
                 barrier = threading.Barrier(8)
                 out: dict[str, list[str]] = {}
-                threads = [threading.Thread(target=lambda a=a: out.__setitem__(
-                    a, _open_and_take(path, a, barrier))) for a in agents]
+                threads = [threading.Thread(target=_into, args=(out, path, a, barrier))
+                           for a in agents]
                 for t in threads:
                     t.start()
                 for t in threads:

@@ -31,6 +31,7 @@ __all__ = [
     "ENGINE",
     "EVENTS",
     "AuditEvent",
+    "check_age",
     "check_lease",
     "event_from_json",
     "event_to_json",
@@ -111,6 +112,15 @@ def check_lease(lease_s: object, *, where: str) -> float:
         raise QueueError(f"{where}: a lease is a number of seconds above 0 and at most "
                          f"86400, not {lease_s!r}")
     return float(lease_s)
+
+
+def check_age(older_than_s: object, *, where: str) -> float:
+    """A retention age in seconds: a finite number, 0 or more."""
+    if (isinstance(older_than_s, bool) or not isinstance(older_than_s, int | float)
+            or not math.isfinite(older_than_s) or older_than_s < 0):
+        raise QueueError(f"{where}: purge takes an age in seconds, 0 or more, not "
+                         f"{older_than_s!r}")
+    return float(older_than_s)
 
 
 def queue_filter(queue: str | Sequence[str] | None, *, where: str) -> tuple[str, ...] | None:

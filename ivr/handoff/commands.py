@@ -120,7 +120,10 @@ def _cmd_queue(args: argparse.Namespace) -> int:
 def _list(queue: HandoffQueue, args: argparse.Namespace) -> int:
     items = queue.list(args.name, status=args.status)
     for item in items:
-        print(_dump(handoff_to_json(item)) if args.json else format_handoff(item).splitlines()[0])
+        state = "" if item.status == "waiting" else f"  {item.status} by {item.taken_by or '?'}"
+        state += f" ({item.disposition})" if item.disposition else ""
+        print(_dump(handoff_to_json(item)) if args.json
+              else format_handoff(item).splitlines()[0] + state)
     if not items and not args.json:
         print(f"no callers {args.status}")
     return 0

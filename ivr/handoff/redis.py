@@ -53,10 +53,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import QueueError
-from ..types import LANGS, Handoff, Priority
+from ..types import LANGS, Handoff
 from . import redis_lua as lua
 from .audit import (
     AuditEvent,
+    check_age,
     check_lease,
     event_from_json,
     event_name,
@@ -75,7 +76,7 @@ from .record import (
     strip_caller_text,
 )
 from .record import prepare as prepare_record
-from .stats import DEFAULT_SLA_TARGET_S, QueueStats, Tally, Wait, build_stats
+from .stats import DEFAULT_SLA_TARGET_S, QueueStats, build_stats, parse_figures
 
 __all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisQueue", "open_location"]
 
@@ -268,7 +269,8 @@ class RedisQueue:
         """Drop the transcripts, slots and candidates of records closed more than
         `older_than_s` seconds ago (the audit trail stays); how many were purged."""
         now = self._clock()
-        rows = self._run("PURGEABLE", "cannot purge", repr(now - float(older_than_s)), now=now)
+        cutoff = now - check_age(older_than_s, where=self._where)
+        rows = self._run("PURGEABLE", "cannot purge", repr(cutoff), now=now)
         purged = 0
         for rowid, record in rows:  # a closed record never changes again but by purging
             kept = encode_json(strip_caller_text(self._decode(rowid, record)))
@@ -281,12 +283,7 @@ class RedisQueue:
         now = self._clock()
         rows, spans = self._run("STATS", "cannot read stats", now=now)
         try:
-            tallies = [
-                Tally(str(q), one_of(s, STATUSES), Priority(-int(p)), str(r), int(n), float(t))
-                for q, s, p, r, n, t in rows
-            ]
-            waits = [Wait(str(q), float(c), None if f is None else float(f))
-                     for q, c, f, *_ in spans]
+            tallies, waits = parse_figures(rows, spans, sign=-1)
         except (ValueError, TypeError) as exc:
             raise QueueError(f"{self._where}: unreadable counts: {exc}") from None
         return build_stats(tallies, now, waits, sla_target_s)

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QueueError
-from ..types import Handoff, Priority
+from ..types import Handoff
 from .audit import (
     ENGINE,
     AuditEvent,
+    check_age,
     check_lease,
     event_name,
     label,
@@ -50,8 +51,19 @@ from .record import (
     strip_caller_text,
 )
 from .record import prepare as prepare_record
-from .sqlite_schema import SCHEMA_VERSION, ensure_schema, retry_locked
-from .stats import DEFAULT_SLA_TARGET_S, QueueStats, Tally, Wait, build_stats
+from .sqlite_schema import (
+    SCHEMA_VERSION,
+    claim,
+    ensure_schema,
+    expire_leases,
+    held,
+    number,
+    read_figures,
+    retry_locked,
+    serving_filter,
+    write_event,
+)
+from .stats import DEFAULT_SLA_TARGET_S, QueueStats, build_stats, parse_figures
 
 __all__ = ["DEFAULT_FOLDER", "SCHEMA_VERSION", "SqliteQueue", "open_location"]
 
@@ -136,7 +148,7 @@ class SqliteQueue:
                 (h.call_id, h.queue, int(h.priority), h.reason, h.lang, h.created_at,
                  encode_json(h)),
             )
-            _audit(conn, h.created_at, h.call_id, "filed", ENGINE, h.queue)
+            write_event(conn, h.created_at, h.call_id, "filed", ENGINE, h.queue)
             return True
 
     def list(
@@ -179,26 +191,17 @@ class SqliteQueue:
         lease_s = check_lease(lease_s, where=self._where)
         if names == () or languages == ():
             return None
-        where, args = "status = 'waiting'", builtins.list[str]()
-        for column, values in (("queue", names), ("lang", languages)):
-            if values is not None:
-                where += f" AND {column} IN ({', '.join('?' * len(values))})"
-                args += values
+        where, args = serving_filter(names, languages)
         now = self._clock()
         with self._transaction("cannot take a handoff") as conn:
-            self._expire(conn, now)
+            expire_leases(conn, now)
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM handoffs WHERE {where} {_ORDER} LIMIT 1", args
             ).fetchone()
             if row is None:
                 return None
             call_id = self._row(row).handoff.call_id  # unreadable: stays waiting (rolled back)
-            conn.execute(
-                "UPDATE handoffs SET status = 'taken', taken_by = ?, taken_at = ?,"
-                " first_taken_at = COALESCE(first_taken_at, ?), lease_until = ? WHERE id = ?",
-                (agent, now, now, now + lease_s, row[0]),
-            )
-            _audit(conn, now, call_id, "taken", agent, row[7])
+            claim(conn, row[0], call_id, row[7], agent, now, now + lease_s)
             taken = conn.execute(f"SELECT {_COLUMNS} FROM handoffs WHERE id = ?",
                                  (row[0],)).fetchone()
         return self._row(taken)
@@ -210,7 +213,7 @@ class SqliteQueue:
         agent = label(agent, "agent", where=self._where)
         now = self._clock()
         with self._transaction("cannot renew a lease") as conn:
-            if self._held(conn, call_id, agent, now) is None:
+            if held(conn, call_id, agent, now) is None:
                 return False
             conn.execute("UPDATE handoffs SET lease_until = ? WHERE call_id = ?",
                          (now + lease_s, call_id))
@@ -232,19 +235,19 @@ class SqliteQueue:
         agent = label(agent, "agent", where=self._where)
         now = self._clock()
         with self._transaction("cannot close a handoff") as conn:
-            held = self._held(conn, call_id, agent, now)
-            if held is None:
+            mine = held(conn, call_id, agent, now)
+            if mine is None:
                 return False
             conn.execute(
                 "UPDATE handoffs SET status = 'done', lease_until = NULL, disposition = ?,"
-                " done_at = ? WHERE id = ?", (disposition, now, held[0]))
-            _audit(conn, now, call_id, "done", agent, held[1], disposition)
+                " done_at = ? WHERE id = ?", (disposition, now, mine[0]))
+            write_event(conn, now, call_id, "done", agent, mine[1], disposition)
             return True
 
     def expire(self) -> int:
         """Return every lease past its time to the line; how many were returned."""
         with self._transaction("cannot expire leases") as conn:
-            return self._expire(conn, self._clock())
+            return expire_leases(conn, self._clock())
 
     # -- the audit trail and retention -----------------------------------------------------------
 
@@ -256,7 +259,7 @@ class SqliteQueue:
         with self._transaction("cannot note an event") as conn:
             row = conn.execute("SELECT queue FROM handoffs WHERE call_id = ?",
                                (call_id,)).fetchone()
-            _audit(conn, self._clock(), call_id, event, actor, "" if row is None else row[0],
+            write_event(conn, self._clock(), call_id, event, actor, "" if row is None else row[0],
                    detail)
 
     def history(self, call_id: str) -> builtins.list[AuditEvent]:
@@ -271,7 +274,7 @@ class SqliteQueue:
         """Drop the transcripts, slots and candidates of records closed more than
         `older_than_s` seconds ago (the audit trail stays); how many were purged."""
         now = self._clock()
-        cutoff = now - float(older_than_s)
+        cutoff = now - check_age(older_than_s, where=self._where)
         with self._transaction("cannot purge") as conn:
             rows = conn.execute(
                 "SELECT id, call_id, queue, record FROM handoffs WHERE status = 'done'"
@@ -280,7 +283,7 @@ class SqliteQueue:
                 kept = encode_json(strip_caller_text(self._decode(rowid, record)))
                 conn.execute("UPDATE handoffs SET record = ?, purged_at = ? WHERE id = ?",
                              (kept, now, rowid))
-                _audit(conn, now, call_id, "purged", "retention", queue)
+                write_event(conn, now, call_id, "purged", "retention", queue)
         return len(rows)
 
     def stats(self, sla_target_s: float = DEFAULT_SLA_TARGET_S) -> QueueStats:
@@ -288,23 +291,9 @@ class SqliteQueue:
         service level against `sla_target_s`."""
         now = self._clock()
         with self._lock, self._errors("cannot read stats"):
-            conn = self._connection()
-            conn.execute("BEGIN")  # one snapshot for both reads
-            try:
-                rows = conn.execute(
-                    "SELECT queue, status, priority, reason, COUNT(*), MIN(created_at)"
-                    " FROM handoffs GROUP BY queue, status, priority, reason").fetchall()
-                spans = conn.execute(
-                    "SELECT queue, created_at, first_taken_at FROM handoffs").fetchall()
-            finally:
-                conn.execute("COMMIT")
+            rows, spans = read_figures(self._connection())
         try:
-            tallies = [
-                Tally(str(q), one_of(s, STATUSES), Priority(p), str(r), int(n), float(t))
-                for q, s, p, r, n, t in rows
-            ]
-            waits = [Wait(str(q), float(c), None if f is None else float(f))
-                     for q, c, f in spans]
+            tallies, waits = parse_figures(rows, spans, sign=1)
         except (ValueError, TypeError) as exc:
             raise QueueError(f"{self._where}: unreadable counts: {exc}") from exc
         return build_stats(tallies, now, waits, sla_target_s)
@@ -376,38 +365,19 @@ class SqliteQueue:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
 
-    def _expire(self, conn: sqlite3.Connection, now: float) -> int:
-        """Leases past their time back to waiting (their place in line is kept), audited."""
-        rows = conn.execute(
-            "SELECT id, call_id, taken_by, queue FROM handoffs WHERE status = 'taken'"
-            " AND lease_until <= ? ORDER BY lease_until, id", (now,)).fetchall()
-        for rowid, call_id, agent, queue in rows:
-            conn.execute("UPDATE handoffs SET status = 'waiting', taken_by = NULL,"
-                         " taken_at = NULL, lease_until = NULL WHERE id = ?", (rowid,))
-            _audit(conn, now, call_id, "expired", agent or "", queue, "lease")
-        return len(rows)
-
-    def _held(self, conn: sqlite3.Connection, call_id: str, agent: str,
-              now: float) -> tuple[int, str] | None:
-        """(id, queue) of `call_id` if `agent` holds its lease now (after expiring others)."""
-        self._expire(conn, now)
-        row = conn.execute("SELECT id, queue FROM handoffs WHERE call_id = ? AND status ="
-                           " 'taken' AND taken_by = ?", (call_id, agent)).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
-
     def _give_back(self, call_id: str, agent: str, queue: str | None, event: str,
                    what: str) -> bool:
         """Release (queue None) or transfer a held record: waiting again, audited."""
         agent = label(agent, "agent", where=self._where)
         now = self._clock()
         with self._transaction(what) as conn:
-            held = self._held(conn, call_id, agent, now)
-            if held is None:
+            mine = held(conn, call_id, agent, now)
+            if mine is None:
                 return False
-            target = held[1] if queue is None else queue
+            target = mine[1] if queue is None else queue
             conn.execute("UPDATE handoffs SET status = 'waiting', queue = ?, taken_by = NULL,"
-                         " taken_at = NULL, lease_until = NULL WHERE id = ?", (target, held[0]))
-            _audit(conn, now, call_id, event, agent, target, "" if queue is None else held[1])
+                         " taken_at = NULL, lease_until = NULL WHERE id = ?", (target, mine[0]))
+            write_event(conn, now, call_id, event, agent, target, "" if queue is None else mine[1])
             return True
 
     def _events(self, sql: str, args: tuple[Any, ...]) -> builtins.list[AuditEvent]:
@@ -437,21 +407,11 @@ class SqliteQueue:
             handoff=handoff if handoff.queue == queue else replace(handoff, queue=str(queue)),
             status=state,
             taken_by=taken_by,
-            taken_at=_float(taken_at),
-            lease_until=_float(lease_until),
+            taken_at=number(taken_at),
+            lease_until=number(lease_until),
             disposition=disposition,
-            done_at=_float(done_at),
+            done_at=number(done_at),
         )
-
-
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _audit(conn: sqlite3.Connection, at: float, call_id: str, event: str, actor: str,
-           queue: str, detail: str = "") -> None:
-    conn.execute("INSERT INTO audit (at, call_id, event, actor, queue, detail)"
-                 " VALUES (?, ?, ?, ?, ?, ?)", (at, call_id, event, actor, queue, detail))
 
 
 def open_location(location: str, clock: Callable[[], float] = time.time) -> SqliteQueue:

@@ -1,5 +1,6 @@
-"""The SQLite queue's layout (schema version 2), its migration from version 1, and opening a
-file when other processes are opening or writing it at the same moment.
+"""The SQLite queue's layout (schema version 2), its migration from version 1, opening a file
+when other processes are opening or writing it at the same moment, and the row-level steps
+the queue's transactions are made of (claiming, expiring, audit rows, figures).
 
 Version 2 adds leases, closing and an audit trail: `handoffs` gains `lang`, `lease_until`,
 `first_taken_at`, `disposition`, `done_at` and `purged_at`, its status may be "done", and an
@@ -21,11 +22,23 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import QueueError
 
-__all__ = ["SCHEMA_VERSION", "ensure_schema", "is_locked", "retry_locked"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "claim",
+    "ensure_schema",
+    "expire_leases",
+    "held",
+    "is_locked",
+    "number",
+    "read_figures",
+    "retry_locked",
+    "serving_filter",
+    "write_event",
+]
 
 SCHEMA_VERSION = 2
 """The layout this code reads and writes; version 1 is migrated, any other is refused."""
@@ -139,3 +152,69 @@ def _migrate_v1(conn: sqlite3.Connection, now: float) -> None:
         conn.execute(statement)
     conn.execute(_V1_EVENTS)
     conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+
+def write_event(conn: sqlite3.Connection, at: float, call_id: str, event: str, actor: str,
+                queue: str, detail: str = "") -> None:
+    """One audit row (inside the transaction that makes the change)."""
+    conn.execute("INSERT INTO audit (at, call_id, event, actor, queue, detail)"
+                 " VALUES (?, ?, ?, ?, ?, ?)", (at, call_id, event, actor, queue, detail))
+
+
+def expire_leases(conn: sqlite3.Connection, now: float) -> int:
+    """Leases past their time back to waiting (their place in line is kept: priority and
+    filing time are untouched), each audited "expired" with the agent who lost it."""
+    rows = conn.execute(
+        "SELECT id, call_id, taken_by, queue FROM handoffs WHERE status = 'taken'"
+        " AND lease_until <= ? ORDER BY lease_until, id", (now,)).fetchall()
+    for rowid, call_id, agent, queue in rows:
+        conn.execute("UPDATE handoffs SET status = 'waiting', taken_by = NULL,"
+                     " taken_at = NULL, lease_until = NULL WHERE id = ?", (rowid,))
+        write_event(conn, now, call_id, "expired", agent or "", queue, "lease")
+    return len(rows)
+
+
+def number(value: object) -> float | None:
+    """A nullable REAL column as a float or None."""
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def read_figures(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+    """The grouped counts and every record's (queue, filed, first taken), in one snapshot."""
+    conn.execute("BEGIN")
+    try:
+        rows = conn.execute("SELECT queue, status, priority, reason, COUNT(*), MIN(created_at)"
+                            " FROM handoffs GROUP BY queue, status, priority, reason").fetchall()
+        spans = conn.execute("SELECT queue, created_at, first_taken_at FROM handoffs").fetchall()
+    finally:
+        conn.execute("COMMIT")
+    return rows, spans
+
+
+def held(conn: sqlite3.Connection, call_id: str, agent: str, now: float) -> tuple[int, str] | None:
+    """(id, queue) of `call_id` if `agent` holds its lease now (after expiring leases)."""
+    expire_leases(conn, now)
+    row = conn.execute("SELECT id, queue FROM handoffs WHERE call_id = ? AND status = 'taken'"
+                       " AND taken_by = ?", (call_id, agent)).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def serving_filter(names: tuple[str, ...] | None,
+                   languages: tuple[str, ...] | None) -> tuple[str, list[str]]:
+    """The WHERE clause (and its arguments) of waiting records in these queues and languages
+    (None: any)."""
+    where, args = "status = 'waiting'", list[str]()
+    for column, values in (("queue", names), ("lang", languages)):
+        if values is not None:
+            where += f" AND {column} IN ({', '.join('?' * len(values))})"
+            args += values
+    return where, args
+
+
+def claim(conn: sqlite3.Connection, rowid: int, call_id: str, queue: str, agent: str,
+          now: float, lease_until: float) -> None:
+    """Mark a waiting record taken by `agent` until `lease_until`, audited."""
+    conn.execute("UPDATE handoffs SET status = 'taken', taken_by = ?, taken_at = ?,"
+                 " first_taken_at = COALESCE(first_taken_at, ?), lease_until = ? WHERE id = ?",
+                 (agent, now, now, lease_until, rowid))
+    write_event(conn, now, call_id, "taken", agent, queue)

@@ -12,12 +12,12 @@ those still waiting past it, and waiting-time percentiles (nearest rank) of thos
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..types import Priority
-from .record import QueuedHandoff, Status
+from .record import STATUSES, QueuedHandoff, Status, one_of
 
 __all__ = [
     "DEFAULT_SLA_TARGET_S",
@@ -26,6 +26,7 @@ __all__ = [
     "Tally",
     "Wait",
     "build_stats",
+    "parse_figures",
     "percentile",
     "tally",
     "waits",
@@ -183,6 +184,17 @@ def tally(records: Iterable[QueuedHandoff]) -> list[Tally]:
 def waits(records: Iterable[tuple[QueuedHandoff, float | None]]) -> list[Wait]:
     """`Wait` rows from records and their first-taken times."""
     return [Wait(r.handoff.queue, r.handoff.created_at, t) for r, t in records]
+
+
+def parse_figures(rows: Iterable[Sequence[Any]], spans: Iterable[Sequence[Any]], *,
+                  sign: int) -> tuple[list[Tally], list[Wait]]:
+    """Tallies and waits from a store's rows: (queue, status, priority * sign, reason, count,
+    oldest) and (queue, filed, first taken or None). Raises ValueError/TypeError if malformed."""
+    tallies = [Tally(str(q), one_of(s, STATUSES), Priority(sign * int(p)), str(r), int(n),
+                     float(t)) for q, s, p, r, n, t in rows]
+    waits = [Wait(str(w[0]), float(w[1]), None if w[2] is None else float(w[2]))
+             for w in spans]
+    return tallies, waits
 
 
 def percentile(values: list[float], share: float) -> float | None:
