@@ -17,8 +17,8 @@ from ..flow.model import Flow
 from ..handoff import HandoffQueue
 from ..models import resolve_model
 from ..nlu.matcher import IntentMatcher, builtin_out_of_scope
-from ..nlu.scorer import IntentScorer
 from ..nlu.policy import decide
+from ..nlu.scorer import IntentScorer
 from ..privacy import mask_sensitive
 from ..speech import Judge, Listener, SpeechConfig
 from ..types import Lang

@@ -168,6 +168,22 @@ class IntentClassifier:
         row = self.proba([text])[0]
         return {i: float(p) for i, p in zip(self.intents, row, strict=True)}
 
+    def contributions(self, text: str, intent: str, k: int = 5) -> tuple[tuple[str, float], ...]:
+        """The k n-grams of the utterance that weigh most for `intent`: TF-IDF value x the
+        model's weight, as "family:n-gram", largest first (ties by name)."""
+        if intent not in self.intents:
+            return ()
+        coef = self._model.coef_
+        row = self.intents.index(intent) if coef.shape[0] > 1 else 0
+        sign = -1.0 if coef.shape[0] == 1 and row == 0 else 1.0
+        x = self._matrix([text]).tocsr()
+        names = [f"{fam}:{g}" for fam in self._families
+                 for g in self._vectorizers[fam].get_feature_names_out()]
+        pairs = [(names[j], round(sign * float(v * coef[row, j]), 4))
+                 for j, v in zip(x.indices.tolist(), x.data.tolist(), strict=True)]
+        pairs.sort(key=lambda p: (-p[1], p[0]))
+        return tuple(p for p in pairs[:k] if p[1] > 0)
+
     def top(self, text: str, k: int = 3) -> tuple[Candidate, ...]:
         """The k most probable intents, best first (ties by intent id), rounded to 4 places."""
         row = np.round(self.proba([text])[0], 4)
