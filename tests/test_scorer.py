@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,8 @@ from bench.corpus import OUT_OF_SCOPE, load_corpus
 from ivr.call import Hotline
 from ivr.cli import main
 from ivr.flow import Flow, load_flow
+from ivr.nlu.cache import _digest, cached_classifier
+from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
 from ivr.nlu.matcher import builtin_out_of_scope
 from ivr.nlu.policy import decide
 from ivr.nlu.scorer import CLASSIFIER_MAX_INTENTS, IntentScorer, pool
@@ -142,3 +146,33 @@ def test_explain_never_shows_a_callers_digits(capsys: pytest.CaptureFixture[str]
     plain = capsys.readouterr().out.replace(" ", "")
     for d in digits:
         assert d not in plain
+
+
+def test_a_fitted_classifier_is_kept_per_flow_digest(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR_CACHE", str(tmp_path))
+    fits: list[int] = []
+
+    def fit() -> IntentClassifier:
+        fits.append(1)
+        return IntentClassifier(PHRASES["en"], "en")
+
+    first = cached_classifier(PHRASES["en"], "en", fit)
+    again = cached_classifier(PHRASES["en"], "en", fit)
+    assert len(fits) == 1
+    assert np.array_equal(first.proba(["my card is lost"]), again.proba(["my card is lost"]))
+    other = {**PHRASES["en"], "agent": ["a person please"]}
+    cached_classifier(other, "en", fit)  # other phrases: another digest, a fit
+    assert len(fits) == 2
+    [stored] = [p for p in (tmp_path / "classifier").iterdir()
+                if p.name.startswith(_digest(PHRASES["en"], "en", ClassifierConfig()))]
+    stored.chmod(0o666)  # writable by others: never unpickled
+    cached_classifier(PHRASES["en"], "en", fit)
+    assert len(fits) == 3
+    stored.write_bytes(b"not a pickle")
+    stored.chmod(0o600)
+    assert cached_classifier(PHRASES["en"], "en", fit).intents == first.intents
+    assert len(fits) == 4
+    monkeypatch.setenv("IVR_CACHE", "off")
+    cached_classifier(PHRASES["en"], "en", fit)
+    assert len(fits) == 5

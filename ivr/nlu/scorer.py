@@ -21,7 +21,8 @@ real intent's `p`.
 
 Flows too large for a dense linear model (more than `CLASSIFIER_MAX_INTENTS` intents) are
 scored by the matcher alone; the classifier is fitted on one BLAS thread (with more, on a busy
-machine, L-BFGS is several times slower).
+machine, L-BFGS is several times slower) and kept on disk per flow digest (ivr/nlu/cache.py),
+so a flow loads without refitting.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..types import Candidate, Lang
+from .cache import cached_classifier
 from .classifier import IntentClassifier
 from .matcher import OUT_OF_SCOPE, IntentMatcher, Scores
 
@@ -69,6 +71,15 @@ class Evidence:
     """The classifier's probability (0 when the flow is scored by the matcher alone)."""
 
 
+def _fit(examples: Mapping[str, Iterable[str]], lang: Lang) -> IntentClassifier:
+    """The classifier, fitted on one BLAS thread (L-BFGS on a busy 2-core machine: 7-11 s
+    with the default threads, ~1 s with one)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return IntentClassifier(examples, lang)
+
+
 class IntentScorer(IntentMatcher):
     """An IntentMatcher whose `score` pools the matcher with a learnt classifier.
 
@@ -78,18 +89,15 @@ class IntentScorer(IntentMatcher):
 
     def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
                  out_of_scope: Iterable[str] = ()) -> None:
-        examples = {i: tuple(p) for i, p in examples.items()}
+        listed = {i: tuple(p) for i, p in examples.items()}
         oos = tuple(out_of_scope)
-        super().__init__(examples, lang, oos)
-        phrased = {i: p for i, p in examples.items() if p}
+        super().__init__(listed, lang, oos)
+        phrased = {i: p for i, p in listed.items() if p}
         if oos:
             phrased[OUT_OF_SCOPE] = oos
         self.classifier: IntentClassifier | None = None
         if 2 <= len(phrased) <= CLASSIFIER_MAX_INTENTS:
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(1):
-                self.classifier = IntentClassifier(phrased, lang)
+            self.classifier = cached_classifier(phrased, lang, lambda: _fit(phrased, lang))
             self._col = {i: k for k, i in enumerate(self.classifier.intents)}
 
     def matcher_score(self, text: str, allowed: Collection[str] | None = None) -> Scores:
