@@ -15,6 +15,7 @@ from bench.corpus import OUT_OF_SCOPE, load_corpus
 from ivr.call import Hotline
 from ivr.cli import main
 from ivr.flow import Flow, load_flow
+from ivr.nlu import classifier
 from ivr.nlu.cache import _digest, cached_classifier
 from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
 from ivr.nlu.matcher import builtin_out_of_scope
@@ -176,3 +177,14 @@ def test_a_fitted_classifier_is_kept_per_flow_digest(tmp_path: Path,
     monkeypatch.setenv("IVR_CACHE", "off")
     cached_classifier(PHRASES["en"], "en", fit)
     assert len(fits) == 5
+
+
+def test_a_model_over_the_weight_budget_is_not_fitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old code: L-BFGS fitted whatever it was given (BANKING77's 2.6 M weights: 1 GB)."""
+    monkeypatch.setenv("IVR_CACHE", "off")
+    monkeypatch.setattr(classifier, "MAX_WEIGHTS", 100)
+    with pytest.raises(classifier.ClassifierTooLarge):
+        IntentClassifier(PHRASES["en"], "en")
+    scorer = IntentScorer(PHRASES["en"], "en")
+    assert scorer.classifier is None
+    assert scorer.score("I lost my card") == scorer.matcher_score("I lost my card")

@@ -19,10 +19,10 @@ flow's accept / confirm thresholds read as probabilities of being right. The mar
 out-of-scope competition come with it: mass the classifier gives to out-of-scope lowers every
 real intent's `p`.
 
-Flows too large for a dense linear model (more than `CLASSIFIER_MAX_INTENTS` intents) are
-scored by the matcher alone; the classifier is fitted on one BLAS thread (with more, on a busy
-machine, L-BFGS is several times slower) and kept on disk per flow digest (ivr/nlu/cache.py),
-so a flow loads without refitting.
+Flows too large for a dense linear model (more than `CLASSIFIER_MAX_INTENTS` intents, or more
+than classifier.MAX_WEIGHTS weights) are scored by the matcher alone; the classifier is fitted
+on one BLAS thread (with more, on a busy machine, L-BFGS is several times slower) and kept on
+disk per flow digest (ivr/nlu/cache.py), so a flow loads without refitting.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 
 from ..types import Candidate, Lang
 from .cache import cached_classifier
-from .classifier import IntentClassifier
+from .classifier import ClassifierTooLarge, IntentClassifier
 from .matcher import OUT_OF_SCOPE, IntentMatcher, Scores
 
 __all__ = ["CALIBRATION", "CLASSIFIER_MAX_INTENTS", "Evidence", "IntentScorer", "pool"]
@@ -97,7 +97,10 @@ class IntentScorer(IntentMatcher):
             phrased[OUT_OF_SCOPE] = oos
         self.classifier: IntentClassifier | None = None
         if 2 <= len(phrased) <= CLASSIFIER_MAX_INTENTS:
-            self.classifier = cached_classifier(phrased, lang, lambda: _fit(phrased, lang))
+            try:
+                self.classifier = cached_classifier(phrased, lang, lambda: _fit(phrased, lang))
+            except ClassifierTooLarge:
+                return
             self._col = {i: k for k, i in enumerate(self.classifier.intents)}
 
     def matcher_score(self, text: str, allowed: Collection[str] | None = None) -> Scores:
