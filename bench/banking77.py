@@ -36,6 +36,7 @@ import numpy as np
 from ivr.errors import UsageError
 from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
 from ivr.nlu.matcher import IntentMatcher
+from ivr.nlu.scorer import IntentScorer
 
 from .banking77_cv import (
     GRID,
@@ -159,6 +160,69 @@ def tune_report(train: Sequence[Row]) -> str:
         for config, acc in tune(train, k, GRID[name], folds):
             lines.append(f"| {name} | {folds} | {asdict(config)} | {acc:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _top1(rank: Callable[[str], str], test: Sequence[Row]) -> tuple[float, float]:
+    """Top-1 percent on test, and utterances per second (one at a time)."""
+    start = time.perf_counter()
+    hits = sum(rank(t) == y for t, y in test)
+    return round(100 * hits / len(test), 2), round(len(test) / (time.perf_counter() - start), 1)
+
+
+def _rank_all(scorer: IntentScorer, base: Any, test: Sequence[Row]
+              ) -> dict[str, tuple[float, float]]:
+    """Top-1 and utt/s of the scorer, the plain LR and the matcher alone."""
+    ranks: dict[str, Callable[[str], str]] = {
+        "scorer": lambda t: scorer.score(t).candidates[0].intent,
+        "baseline": lambda t: str(base.predict([t])[0]),
+        "matcher": lambda t: scorer.matcher_score(t).candidates[0].intent}
+    return {r: _top1(f, test) for r, f in ranks.items()}
+
+
+def compare(data: str | None = None) -> dict[str, Any] | None:
+    """`make bench-intent`'s BANKING77 part: the routing scorer (ivr/nlu/scorer.py) vs the
+    plain TF-IDF logistic regression vs the matcher, top-1 on test.csv, 10 per intent and full
+    (None when the data is not there). No rejection: the top candidate counts."""
+    from threadpoolctl import threadpool_limits
+
+    folder = data_dir(data)
+    if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
+        print(f"banking77: no data in {folder}: part skipped", file=sys.stderr)
+        return None
+    train, test = load_rows(folder / "train.csv"), load_rows(folder / "test.csv")
+    out: dict[str, Any] = {"data": str(folder), "goal": GOAL, "reference": REFERENCE,
+                           "regimes": {}}
+    with threadpool_limits(1):
+        for name, k in (("10", 10), ("full", None)):
+            rows = first_k(train, k)
+            fit: dict[str, float] = {}
+            start = time.perf_counter()
+            scorer = IntentScorer(examples(rows), "en")
+            fit["scorer"] = time.perf_counter() - start
+            start = time.perf_counter()
+            base = baseline(rows)
+            fit["baseline"] = time.perf_counter() - start
+            got = _rank_all(scorer, base, test)
+            out["regimes"][name] = {
+                r: {"top1": got[r][0], "utt_per_s": got[r][1],
+                    "fit_seconds": round(fit.get(r, fit["scorer"]), 2)} for r in got}
+    return out
+
+
+def compare_table(result: dict[str, Any]) -> str:
+    """The BANKING77 part of bench/results/intent.md."""
+    lines = ["## BANKING77 (top-1 % on test.csv, no rejection)", "",
+             "| regime | scorer | plain TF-IDF LR | matcher | goal | encoders (paper) |",
+             "|---|---|---|---|---|---|"]
+    for name, reg in result["regimes"].items():
+        lines.append(f"| {name} per intent | {reg['scorer']['top1']:.1f} | "
+                     f"{reg['baseline']['top1']:.1f} | {reg['matcher']['top1']:.1f} | "
+                     f"{result['goal'][name]:.0f} | "
+                     f"{result['reference'][name]['encoders (paper)']:.0f} |")
+    fits = ", ".join(f"{n}: scorer fit {r['scorer']['fit_seconds']} s "
+                     f"({r['scorer']['utt_per_s']:.0f} utt/s), LR fit "
+                     f"{r['baseline']['fit_seconds']} s" for n, r in result["regimes"].items())
+    return "\n".join(lines) + f"\n\n{fits} (one BLAS thread)."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_flow(p)
     _add_lang(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--explain", action="store_true", help="show why: per candidate the matcher "
+                   "and classifier evidence, the nearest phrases and the weightiest n-grams")
+    p.add_argument("--nearest", type=_nearest, default=3, metavar="N",
+                   help="nearest phrases per candidate with --explain (1-20, default 3)")
     p.add_argument("text", nargs="*", help="sentences (default: one per line on stdin)")
 
     p = sub.add_parser("replay", help="replay WAV files or call scripts through the flow")
@@ -99,20 +103,31 @@ def _queue(args: argparse.Namespace) -> object:
     return open_queue(args.queue or None)  # a URL or a path; None: $IVR_QUEUE or var/
 
 
+def _nearest(value: str) -> int:
+    """--nearest: a whole number of phrases, 1..20."""
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 20:
+        raise argparse.ArgumentTypeError(f"--nearest wants a whole number 1-20, not {value!r}")
+    return int(value)
+
+
 def _cmd_route(args: argparse.Namespace) -> int:
     from .call import Hotline
+    from .nlu.explain import explain
 
     hotline = Hotline(_flow(args))
     lines = ([check_text(t, f"argument {i}") for i, t in enumerate(args.text, 1)]
              if args.text else stdin_lines())
     for text in lines:
         r = hotline.route(text, args.lang)
+        why = explain(hotline.matcher(args.lang), text, r.text, hotline.flow.intents_at(
+            hotline.flow.start), nearest=args.nearest) if args.explain else ()
         if args.json:
-            print(json.dumps(r.as_dict(), ensure_ascii=False), flush=True)
+            out = r.as_dict() | ({"explain": [w.as_dict() for w in why]} if args.explain else {})
+            print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
             cands = "  ".join(str(c) for c in r.candidates)
             print(f"{r.decision:<8} {r.intent or '-':<20} {r.confidence:.2f}  {r.text!r}  "
-                  f"[{cands}]", flush=True)
+                  f"[{cands}]", *[str(w) for w in why], sep="\n" if why else " ", flush=True)
     return 0
 
 

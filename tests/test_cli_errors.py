@@ -93,6 +93,7 @@ HOSTILE: dict[str, Kind] = {
     "html": lambda p: [p.file, p.under_file],
     "text": lambda p: ["caf\udce9"],  # an argument that was not UTF-8 (surrogate-escaped)
     "jobs": lambda p: ["0", "-1", "abc"],
+    "nearest": lambda p: ["0", "21", "-1", "abc", "1e3", "\u0663", ""],
     "max_false_accept": lambda p: ["nan", "2", "abc"],
     "name": lambda p: ["", "../../etc/passwd"], "agent": lambda p: [""],
     "url": lambda p: ["not a url", "file:///nonexistent/model.zip"],

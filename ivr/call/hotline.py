@@ -18,6 +18,7 @@ from ..handoff import HandoffQueue
 from ..models import resolve_model
 from ..nlu.matcher import IntentMatcher, builtin_out_of_scope
 from ..nlu.policy import decide
+from ..nlu.scorer import IntentScorer
 from ..privacy import mask_sensitive
 from ..speech import Judge, Listener, SpeechConfig
 from ..types import Lang
@@ -54,10 +55,11 @@ class Hotline:
         return SpeechService(resolve_model(lang, self._model), lang, self.speech.service)
 
     def matcher(self, lang: Lang) -> IntentMatcher:
-        """The intent matcher for a language (built once)."""
+        """The intent scorer for a language (built once): the matcher pooled with the learnt
+        classifier (ivr.nlu.scorer)."""
         if lang not in self._matchers:
             examples = {i: it.phrases.get(lang, ()) for i, it in self.flow.intents.items()}
-            self._matchers[lang] = IntentMatcher(examples, lang, builtin_out_of_scope(lang))
+            self._matchers[lang] = IntentScorer(examples, lang, builtin_out_of_scope(lang))
         return self._matchers[lang]
 
     def recognizer(self, lang: Lang) -> Recognizer:

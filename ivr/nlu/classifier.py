@@ -38,7 +38,17 @@ from ..types import Candidate, Lang
 from .normalize import normalize
 from .phonetic import jamo, pinyin_syllables
 
-__all__ = ["ClassifierConfig", "IntentClassifier", "features"]
+__all__ = ["MAX_WEIGHTS", "ClassifierConfig", "ClassifierTooLarge", "IntentClassifier",
+           "features"]
+
+MAX_WEIGHTS = 3_000_000
+"""Most model weights (intents x n-gram features) fitted. L-BFGS keeps ~25 vectors of that
+size: BANKING77's whole train set (77 x 34,208 = 2.6 M) peaks at 1.0 GB; the bank flow
+(18 x ~27,000) at ~0.1 GB. A larger flow is routed by the matcher alone."""
+
+
+class ClassifierTooLarge(ValueError):
+    """The flow needs more than MAX_WEIGHTS weights: not fitted."""
 
 _EN_SUFFIX = re.compile(r"(ing|ed|es|s)$")
 
@@ -145,6 +155,10 @@ class IntentClassifier:
             vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float64)
             blocks.append(vec.fit_transform([f[fam] for f in feats]))
             self._vectorizers[fam] = vec
+        weights = len(self.intents) * sum(b.shape[1] for b in blocks)
+        if weights > MAX_WEIGHTS:
+            raise ClassifierTooLarge(f"{len(self.intents)} intents x n-grams = {weights:,} "
+                                     f"weights, over {MAX_WEIGHTS:,}")
         self._model = LogisticRegression(C=cfg.c, max_iter=cfg.max_iter,
                                          class_weight=cfg.class_weight, random_state=0)
         self._model.fit(_hstack(blocks), labels)
@@ -167,6 +181,22 @@ class IntentClassifier:
         """Probability per intent for one utterance (sums to 1)."""
         row = self.proba([text])[0]
         return {i: float(p) for i, p in zip(self.intents, row, strict=True)}
+
+    def contributions(self, text: str, intent: str, k: int = 5) -> tuple[tuple[str, float], ...]:
+        """The k n-grams of the utterance that weigh most for `intent`: TF-IDF value x the
+        model's weight, as "family:n-gram", largest first (ties by name)."""
+        if intent not in self.intents:
+            return ()
+        coef = self._model.coef_
+        row = self.intents.index(intent) if coef.shape[0] > 1 else 0
+        sign = -1.0 if coef.shape[0] == 1 and row == 0 else 1.0
+        x = self._matrix([text]).tocsr()
+        names = [f"{fam}:{g}" for fam in self._families
+                 for g in self._vectorizers[fam].get_feature_names_out()]
+        pairs = [(names[j], round(sign * float(v * coef[row, j]), 4))
+                 for j, v in zip(x.indices.tolist(), x.data.tolist(), strict=True)]
+        pairs.sort(key=lambda p: (-p[1], p[0]))
+        return tuple(p for p in pairs[:k] if p[1] > 0)
 
     def top(self, text: str, k: int = 3) -> tuple[Candidate, ...]:
         """The k most probable intents, best first (ties by intent id), rounded to 4 places."""

@@ -216,6 +216,8 @@ class IntentMatcher:
         self.intents = tuple(sorted(examples))
         self._oos = self.intents.index(OUT_OF_SCOPE) if oos else -1
         normed = {i: sorted({normalize(p, lang) for p in examples[i]} - {""}) for i in self.intents}
+        self._phrases = tuple(p for i in self.intents for p in normed[i])
+        """The normalised phrases, in row order (for `nearest`)."""
         owners: list[int] = []
         phrase_grams: list[frozenset[str]] = []
         keys: list[str] = []
@@ -266,6 +268,30 @@ class IntentMatcher:
 
     def _raw(self, norm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw score, matched evidence and explained share per intent (aligned with intents)."""
+        per_phrase, pooled, umass = self._per_phrase(norm)
+        n_intents = len(self.intents)
+        if not len(per_phrase):
+            zero = np.zeros(n_intents)
+            return zero, zero, zero
+        best = np.zeros(n_intents)
+        best[self._has] = np.maximum.reduceat(per_phrase, self._starts)
+        explained = np.minimum(pooled / umass, 1.0)
+        raw = best + _MIX[1] * explained
+        return np.minimum(raw, 1.0), pooled / self._unit, explained
+
+    def nearest(self, text: str, intent: str, n: int = 3) -> tuple[tuple[str, float], ...]:
+        """The n phrases of `intent` (normalised) closest to the utterance, with their phrase
+        score (n-gram share and rapidfuzz alignment, 0..0.75), best first."""
+        norm = normalize(text, self.lang)
+        if intent not in self.intents or not has_content(norm, self.lang):
+            return ()
+        per_phrase = self._per_phrase(norm)[0]
+        rows = np.flatnonzero(self._owner == self.intents.index(intent))
+        order = rows[np.lexsort((rows, -per_phrase[rows]))][:n]
+        return tuple((self._phrases[k], round(float(per_phrase[k]), 4)) for k in order.tolist())
+
+    def _per_phrase(self, norm: str) -> tuple[np.ndarray, np.ndarray, float]:
+        """Score per phrase, pooled n-gram weight per intent and the utterance's weight."""
         gid, unseen = self._gid, self._unseen
         ids: list[int] = []
         missing = 0.0
@@ -277,8 +303,7 @@ class IntentMatcher:
                 ids.append(k)
         n_phrases, n_intents = len(self._owner), len(self.intents)
         if not n_phrases:
-            zero = np.zeros(n_intents)
-            return zero, zero, zero
+            return np.zeros(0), np.zeros(n_intents), 1.0
         idx = np.array(ids, dtype=np.intp)
         weights = self._idf[idx]
         umass = (float(weights.sum()) + missing) or 1.0
@@ -306,11 +331,7 @@ class IntentMatcher:
                               scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
         per_phrase = _MIX[0] * phrase
         per_phrase[near] += (_MIX[2] / 100.0) * fuzzy
-        best = np.zeros(n_intents)
-        best[self._has] = np.maximum.reduceat(per_phrase, self._starts)
-        explained = np.minimum(pooled / umass, 1.0)
-        raw = best + _MIX[1] * explained
-        return np.minimum(raw, 1.0), pooled / self._unit, explained
+        return per_phrase, pooled, umass
 
     def _allowed(self, allowed: Collection[str] | None) -> np.ndarray[Any, np.dtype[np.intp]]:
         """Indices of the allowed real intents, in id order (cached per hashable `allowed`)."""
