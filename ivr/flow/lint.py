@@ -21,6 +21,7 @@ from .confusable import confusions, empty_phrases
 from .graphcheck import miss_loops, reachable, traps
 from .loader import build_flow, load_flow
 from .model import Flow
+from .stepcheck import step_findings
 from .overlay import (
     Overlay,
     listed_missing,
@@ -213,11 +214,17 @@ def _ids(flow: Flow, w: _Where) -> list[Finding]:
     return out
 
 
+def _steps(flow: Flow, w: _Where) -> list[Finding]:
+    """Variables, secrets and identity in node steps (ivr.flow.stepcheck)."""
+    return [_at(w.value("nodes", f.node, "steps", f.index) or w.key("nodes", f.node), "error",
+                f.code, f.message) for f in step_findings(flow)]
+
+
 def check_flow(flow: Flow) -> list[Finding]:
-    """The whole-flow checks (ids, graph, phrases) on a built flow; the loader's come
+    """The whole-flow checks (ids, graph, phrases, steps) on a built flow; the loader's come
     separately."""
     w = _Where(flow)
-    return _ids(flow, w) + _graph(flow, w) + _phrases(flow, w)
+    return _ids(flow, w) + _graph(flow, w) + _phrases(flow, w) + _steps(flow, w)
 
 
 def _errors(problems: Iterable[FlowProblem]) -> list[Finding]:
