@@ -20,6 +20,7 @@ from ..nlu.matcher import IntentMatcher, builtin_out_of_scope
 from ..nlu.policy import decide
 from ..privacy import mask_sensitive
 from ..speech import Judge, Listener, SpeechConfig
+from ..steps import Services
 from ..types import Lang
 from .inputs import CallInput
 from .replay import play
@@ -37,8 +38,10 @@ class Hotline:
     def __init__(self, flow: Flow, *, queue: HandoffQueue | None = None,
                  model: str | Path | None = None,
                  recognizer_factory: Callable[[Lang], Recognizer] | None = None,
-                 speech: SpeechConfig | None = None) -> None:
+                 speech: SpeechConfig | None = None, services: Services | None = None) -> None:
         self.flow = flow
+        self.services = services
+        """The bank's systems, one per process, shared by every call (None: none)."""
         self.queue = queue
         self.speech = speech or SpeechConfig()
         self._model = model

@@ -53,7 +53,8 @@ class Call:
         """The call's id: unique per call (the telephony call id, a UUID, a script's id)."""
         self.lang: Lang = lang
         """The caller's language."""
-        self.dialog = Dialog(hotline.flow, lang, hotline.matcher(lang), call_id)
+        self.dialog = Dialog(hotline.flow, lang, hotline.matcher(lang), call_id,
+                             services=hotline.services)
         self.budget = FrameBudget(hotline.speech.max_call_audio_s)
         """Caller audio the call may still take in, all turns together."""
         self._audio_s = self._decode_s = 0.0
@@ -83,7 +84,8 @@ class Call:
         mark = len(self.dialog.trace)
         event()
         rate = self.hotline.flow.settings.prompt_rate
-        return tuple(Prompt(str(e.get("text")), self.lang, e.node, rate)
+        said = self.dialog.spoken  # a value read back is said whole, kept masked
+        return tuple(Prompt(said.get(e.step, str(e.get("text"))), self.lang, e.node, rate)
                      for e in self.dialog.trace[mark:]
                      if e.kind in PROMPT_KINDS and e.get("text"))
 

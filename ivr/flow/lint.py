@@ -21,7 +21,6 @@ from .confusable import confusions, empty_phrases
 from .graphcheck import miss_loops, reachable, traps
 from .loader import build_flow, load_flow
 from .model import Flow
-from .stepcheck import step_findings
 from .overlay import (
     Overlay,
     listed_missing,
@@ -30,6 +29,7 @@ from .overlay import (
     overlay_files,
     read_overlays,
 )
+from .stepcheck import step_findings
 from .yamlpos import LDict, LList, Located, Pos, load_located
 
 __all__ = ["Finding", "LintReport", "check_flow", "lint_flow", "load_linted"]

@@ -179,7 +179,10 @@ def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
         for k, step in enumerate(node.steps):
             item = steps[k] if isinstance(steps, LList) and k < len(steps) else steps
             body = next(iter(item.values()), item) if isinstance(item, LDict) else item
-            at = (lambda key, body=body: body.get(key, body) if isinstance(body, LDict) else body)
+
+            def at(key: str, body: Any = body) -> Any:
+                return body.get(key, body) if isinstance(body, LDict) else body
+
             if isinstance(step, Branch):
                 ref(at("then"), f"node '{nid}' branch then", step.then, known_nodes, "node")
                 ref(at("else"), f"node '{nid}' branch else", step.otherwise, known_nodes, "node")
