@@ -95,7 +95,7 @@ class Dialog:
         self.flow, self.lang, self.matcher, self.call_id = flow, lang, matcher, call_id
         self.services = services
         """The bank's systems for request and authenticate steps (None: none configured)."""
-        self.state = CallState()
+        self.state = CallState(values={"lang": lang})
         """What the node steps collected and learned (ivr.steps)."""
         self.spoken: dict[int, str] = {}
         """Trace step -> the prompt as said, where the trace keeps it masked (a value read
@@ -209,6 +209,8 @@ class Dialog:
         if nxt.kind == "handoff":  # backend_error, auth_failed: the steps said why
             out = ([] if nxt.target in ("backend_error", "auth_failed") else
                    self._say(self.flow.prompts["handoff"].get(self.lang, ""), "system"))
+            if self.node.on_fail:
+                return out + self._enter(self.node.on_fail, nxt.target)
             self._hand_off_to_fallback(nxt.target)
             return out
         if self.node.next:

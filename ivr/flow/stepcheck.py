@@ -17,8 +17,8 @@ from .steps import FORMATS, Authenticate, Branch, Collect, Request, Say, templat
 __all__ = ["BUILTIN_VARS", "StepFinding", "authenticated_on_entry", "needs_identity",
            "step_findings"]
 
-BUILTIN_VARS = frozenset({"caller_number"})
-"""Variables every call has (the caller's number, when the line gives one)."""
+BUILTIN_VARS = frozenset({"caller_number", "lang"})
+"""Variables every call has: the caller's number (when the line gives one), the language."""
 AUTH_VARS = frozenset({"customer_id"})
 """Variables set by a successful `authenticate`."""
 

@@ -20,7 +20,7 @@ __all__ = [
     "Condition", "Request", "Say", "Step", "parse_steps", "template_names",
 ]
 
-COLLECT_KINDS = ("digits", "amount", "date", "phone", "id")
+COLLECT_KINDS = ("digits", "amount", "date", "phone", "id", "text")
 AUTH_FACTS = ("caller_number", "card_tail", "birth_date", "pin")
 """What `authenticate` may send to the bank's `verify` operation."""
 STEP_KINDS = ("collect", "authenticate", "request", "say", "branch")
@@ -43,7 +43,7 @@ class Collect:
     slot: str
     """Variable the value goes into."""
     kind: str
-    """digits | amount | date | phone | id."""
+    """digits | amount | date | phone | id | text (a place or a description, by voice)."""
     min_len: int
     """Fewest digits accepted (digits, phone, id)."""
     max_len: int

@@ -233,6 +233,8 @@ class StepRunner:
             if whole and ":" not in whole and _WHOLE_VAR % whole == template:
                 if whole in self.state.values:
                     payload[key] = self.state.values[whole]
+            elif template.isdigit():
+                payload[key] = int(template)
             else:
                 payload[key] = fill(template, self.state.values, self.lang)
         reply = self._call(step.op, payload)

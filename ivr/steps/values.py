@@ -82,6 +82,8 @@ def read_keys(step: Collect, keys: str) -> str | None:
         return _amount_keys(keys)
     if step.kind == "date":
         return _compact_date(keys)
+    if step.kind == "text":
+        return None  # a place or a description is said, not keyed
     return _digits_ok(step, keys)
 
 
@@ -89,6 +91,8 @@ def read_speech(step: Collect, text: str, lang: Lang) -> str | None:
     """The value said in words or digits, in the call's language."""
     if step.kind == "date":
         return _spoken_date(text, lang)
+    if step.kind == "text":
+        return text.strip()[:200] or None
     if step.kind == "amount":
         m = re.search(r"\d[\d,]*(?:\.\d{1,2})?", text)
         if m:
