@@ -91,11 +91,12 @@ class Dialog:
     """One call through a flow, in one language."""
 
     def __init__(self, flow: Flow, lang: Lang, matcher: IntentMatcher, call_id: str, *,
-                 services: Services | None = None) -> None:
+                 services: Services | None = None, caller: str | None = None) -> None:
         self.flow, self.lang, self.matcher, self.call_id = flow, lang, matcher, call_id
         self.services = services
         """The bank's systems for request and authenticate steps (None: none configured)."""
-        self.state = CallState(values={"lang": lang})
+        self.state = CallState(values={"lang": lang, **({"caller_number": caller} if caller
+                                                           else {})})
         """What the node steps collected and learned (ivr.steps)."""
         self.spoken: dict[int, str] = {}
         """Trace step -> the prompt as said, where the trace keeps it masked (a value read

@@ -47,14 +47,15 @@ PROMPT_KINDS = frozenset({"prompt", "announcement", "system"})
 class Call:
     """One call in progress; see the module doc. Open it with `Hotline.open_call`."""
 
-    def __init__(self, hotline: Hotline, call_id: str, lang: Lang) -> None:
+    def __init__(self, hotline: Hotline, call_id: str, lang: Lang, *,
+                 caller: str | None = None) -> None:
         self.hotline = hotline
         self.id = call_id
         """The call's id: unique per call (the telephony call id, a UUID, a script's id)."""
         self.lang: Lang = lang
         """The caller's language."""
         self.dialog = Dialog(hotline.flow, lang, hotline.matcher(lang), call_id,
-                             services=hotline.services)
+                             services=hotline.services, caller=caller)
         self.budget = FrameBudget(hotline.speech.max_call_audio_s)
         """Caller audio the call may still take in, all turns together."""
         self._audio_s = self._decode_s = 0.0

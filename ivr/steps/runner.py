@@ -248,6 +248,9 @@ class StepRunner:
 
     def _authenticate(self, step: Authenticate) -> Next | None:
         payload = {f: self.state.values[f] for f in step.using if f in self.state.values}
+        if not payload:  # nothing to verify with (no caller number on this line): no request
+            self._log("authenticated", ok=False, reason="no_facts")
+            return Next("goto", step.on_fail) if step.on_fail else Next("handoff", "auth_failed")
         reply = self._call("verify", payload)
         for fact in step.using:  # the PIN leaves only in that one request, then is gone
             if fact == "pin" or is_secret_name(fact):
