@@ -155,6 +155,8 @@ class StepRunner:
             return Next("done")
         if self._pending is not None:
             return self._answer(self._yes_no(text), step)
+        if step.kind == "text" and self._yes_no(text) is not None:
+            return self._got(step, None)  # "yes" is not a place or a description
         return self._got(step, read_speech(step, text, self.lang))
 
     def on_no_input(self) -> Next:
