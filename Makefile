@@ -6,7 +6,7 @@ IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
 .PHONY: demo test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
-	bench-speech bench-trust install samples clean
+	bench-speech bench-trust install samples clean bank
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ demo: install
 	@echo "--- the human queue after the demo (ivr queue list / take) ---"
 	$(IVR) queue list --queue var/demo-queue.sqlite3
 	$(IVR) queue take --queue var/demo-queue.sqlite3
+
+# The sample bank back-end (samples/bank, docs/backend.md), seeded afresh with 300 made-up
+# customers; runs in the foreground until Ctrl-C. The engine's client reads the same token from
+# $$IVR_BANK_TOKEN and the URL from $$IVR_BANK_URL (http://127.0.0.1:8765); admin on port 8766.
+BANK_DB     ?= var/bank.sqlite3
+BANK_LISTEN ?= 127.0.0.1:8765
+BANK_TOKEN  ?= demo-token
+bank: install
+	$(PY) -m samples.bank seed --db $(BANK_DB) --customers 300
+	BANK_TOKEN=$(BANK_TOKEN) $(PY) -m samples.bank --listen $(BANK_LISTEN) --db $(BANK_DB)
 
 # The quick suite (no test marked slow, i.e. no long Vosk decoding); `make test-all` runs everything.
 test: install

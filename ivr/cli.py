@@ -90,18 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-voice", dest="voice", action="store_false",
                    help="print prompts only; do not speak them with espeak-ng")
 
-    p = sub.add_parser("queue", help="the human queue")
-    qsub = p.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
-    for name, text in (("list", "waiting callers"), ("take", "take the next caller"),
-                       ("stats", "queue figures")):
-        q = qsub.add_parser(name, help=text)
-        _add_queue(q)
-        q.add_argument("--json", action="store_true")
-        if name != "stats":
-            q.add_argument("--name", help="only this queue")
-        if name == "take":
-            q.add_argument("--agent", default=os.environ.get("USER", "agent"))
-
     return ap
 
 
@@ -189,44 +177,14 @@ def _cmd_call(args: argparse.Namespace) -> int:
                      barge_in=args.barge_in, voice=args.voice)
 
 
-def _cmd_queue(args: argparse.Namespace) -> int:
-    from .handoff import HandoffQueue
-    from .handoff.format import format_handoff, format_stats, handoff_to_json
-
-    queue = cast(HandoffQueue, _queue(args))
-    try:
-        if args.queue_command == "stats":
-            stats = queue.stats()
-            print(json.dumps(stats.as_dict(), ensure_ascii=False) if args.json
-                  else format_stats(stats))
-        elif args.queue_command == "list":
-            items = queue.list(args.name)
-            for item in items:
-                print(json.dumps(handoff_to_json(item), ensure_ascii=False) if args.json
-                      else format_handoff(item).splitlines()[0])
-            if not items and not args.json:
-                print("no callers waiting")
-        else:
-            taken = queue.take(args.name, agent=args.agent)
-            if taken is None:
-                print("no callers waiting", file=sys.stderr)
-                return 1
-            print(json.dumps(handoff_to_json(taken), ensure_ascii=False) if args.json
-                  else format_handoff(taken))
-    finally:
-        queue.close()
-    return 0
-
-
 _COMMANDS: dict[str, Handler] = {
     "route": _cmd_route, "replay": _cmd_replay, "chat": _cmd_chat, "call": _cmd_call,
-    "queue": _cmd_queue,
 }
 
 # Rooms that bring commands of their own register them here: each module has
 # `register(sub) -> dict[str, Handler]`, adding its subparsers and returning their handlers.
 _ROOM_COMMANDS = ("ivr.flow.commands", "ivr.qa.commands", "ivr.models.commands",
-                  "ivr.phone.commands")
+                  "ivr.phone.commands", "ivr.handoff.commands")
 
 
 def build() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:

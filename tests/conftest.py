@@ -1,4 +1,4 @@
-"""Shared fixtures: the flows under test, paths, a real redis-server."""
+"""Shared fixtures: the flows under test, paths, a real redis-server, the sample bank."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from ivr.flow import Flow, load_flow
 
+from .bank_server import TOKEN_ENV, BankServer
 from .redis_server import REDIS_SERVER, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +35,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def bank_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankServer]:
+    """The sample bank back-end (samples/bank) as a real process for the whole session."""
+    server = BankServer(tmp_path_factory.mktemp("bank")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bank_api(bank_service: BankServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[BankServer]:
+    """The session's sample bank, its token in the environment, back in mode ok afterwards."""
+    monkeypatch.setenv(TOKEN_ENV, bank_service.token)
+    yield bank_service
+    bank_service.mode("ok")

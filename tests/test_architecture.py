@@ -9,7 +9,7 @@ from .conftest import ROOT
 
 LAYERS: dict[str, int] = {
     "types": 0, "errors": 0,
-    "textio": 1, "audio": 1, "privacy": 1, "models": 1,
+    "textio": 1, "audio": 1, "privacy": 1, "models": 1, "backend": 1,
     "asr": 2,
     "nlu": 3,
     "speech": 4, "flow": 4,

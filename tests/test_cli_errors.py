@@ -63,6 +63,7 @@ GOOD: dict[str, Kind] = {
     "flow": lambda p: [MINI], "lang": lambda p: ["en"], "suite": lambda p: [p.suite],
     "files": lambda p: [p.suite], "jobs": lambda p: ["1"], "queue": lambda p: [p.queue],
     "name": lambda p: ["no-such-model"],
+    "call_id": lambda p: ["c1"], "disposition": lambda p: ["resolved"], "days": lambda p: ["30"],
 }
 """Values for required arguments (and `always` ones) in every case but their own."""
 
@@ -93,6 +94,12 @@ HOSTILE: dict[str, Kind] = {
     "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
     "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
     "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
+    "lease": lambda p: ["0", "-5", "nan", "inf", "abc", "1e9"],
+    "sla_target": lambda p: ["0", "-1", "nan", "abc"],
+    "call_id": lambda p: ["", "no-such-call", "c\nx"],
+    "disposition": lambda p: ["", "line\nbreak", "x" * 100],
+    "days": lambda p: ["-1", "nan", "inf", "abc", "1e9"],
+    "status": lambda p: ["closed", ""],
 }
 """Hostile values per argument (by argparse `dest`)."""
 

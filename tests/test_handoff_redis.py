@@ -58,7 +58,8 @@ def test_url_forms(redis_server: RedisServer) -> None:
     assert keys == sorted({
         _key("ivr", "schema"), _key("ivr", "seq"), _key("ivr", "calls"), _key("ivr", "queues"),
         _key("ivr", "record", "1"), _key("ivr", "waiting"), _key("ivr", "waiting", "cards"),
-        _key("other", "schema"),
+        _key("ivr", "wl", "zh", "cards"), _key("ivr", "audit"), _key("ivr", "auditseq"),
+        _key("ivr", "history", "c1"), _key("other", "schema"),
     })
 
 
@@ -193,7 +194,7 @@ def test_no_card_digits_reach_the_server(url: str, redis_server: RedisServer) ->
         q.take(agent="a1")
     server, prefix = raw(redis_server), url.rsplit("=", 1)[1]
     keys = list(server.scan_iter(f"{prefix}:*"))
-    assert len(keys) == 7  # schema seq calls queues record taken(x2); empty sets vanish
+    assert len(keys) == 11  # schema seq calls queues record taken(x2) leases, audit trail (x3)
     dumped = b"".join(server.dump(k) or b"" for k in keys)
     for secret in (CARD, "6222 0212 3456 7894", "六二二二零二幺二三四五六七八九四", "4321"):
         assert secret.encode() not in dumped

@@ -285,8 +285,8 @@ def test_take_claims_one_record(store: Store) -> None:
 
 
 def test_unknown_status_is_refused(queue: HandoffQueue) -> None:
-    with pytest.raises(QueueError, match="unknown status 'done'"):
-        queue.list(status="done")
+    with pytest.raises(QueueError, match="unknown status 'closed'"):
+        queue.list(status="closed")
 
 
 def _take_all(url: str, agent: str, start: threading.Barrier | None = None) -> list[str]:

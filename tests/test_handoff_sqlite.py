@@ -5,13 +5,16 @@ Behaviour every backend shares is in test_handoff_shared.py.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +219,102 @@ def test_a_killed_filer_loses_no_acknowledged_record(db: Path) -> None:
         assert ids[: acknowledged + 1] == [f"k{i:06d}" for i in range(acknowledged + 1)]
         assert queue.put(handoff("k000000")) is False
         assert queue.put(replace(handoff("after"), queue="loans")) is True
+
+
+# -- schema version 1 (the old code's DDL), migrated in place -------------------------------------
+
+_V1_DDL = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE handoffs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL UNIQUE,
+        queue TEXT NOT NULL, priority INTEGER NOT NULL, reason TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'taken')),
+        created_at REAL NOT NULL, taken_by TEXT, taken_at REAL, record TEXT NOT NULL)""",
+    """CREATE INDEX handoffs_serving
+        ON handoffs (status, queue, priority DESC, created_at, id)""",
+    "INSERT INTO schema_version (version) VALUES (1)",
+)
+
+
+def test_a_version_1_file_is_migrated_in_place(db: Path) -> None:
+    from ivr.handoff.record import encode_json
+
+    raw = sqlite3.connect(db)
+    for statement in _V1_DDL:
+        raw.execute(statement)
+    for n, (call, status) in enumerate((("w1", "waiting"), ("t1", "taken"), ("w2", "waiting"))):
+        h = handoff(call, lang="ko", created_at=1000.0 + n)
+        raw.execute("INSERT INTO handoffs (call_id, queue, priority, reason, status, created_at,"
+                    " taken_by, taken_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (call, h.queue, int(h.priority), h.reason, status, h.created_at,
+                     "old-agent" if status == "taken" else None,
+                     1010.0 if status == "taken" else None, encode_json(h)))
+    raw.commit()
+    raw.close()
+    with SqliteQueue(db, clock=lambda: 2000.0) as queue:
+        assert [q.handoff.call_id for q in queue.list()] == ["w1", "w2"]
+        [closed] = queue.list(status="done")
+        assert (closed.handoff.call_id, closed.disposition, closed.taken_by) == (
+            "t1", "taken_before_v2", "old-agent")  # a v1 take was final: never served twice
+        assert queue.take(agent="a", langs=["zh"]) is None  # the language column is filled
+        got = queue.take(agent="a", langs=["ko"])
+        assert got is not None and got.handoff == handoff("w1", lang="ko", created_at=1000.0)
+        assert [e.event for e in queue.history("t1")] == ["filed", "done"]
+        assert queue.put(handoff("w2", lang="ko", created_at=5.0)) is False
+        assert queue.stats().queues[0].answered == 2
+    with sqlite3.connect(db) as again:
+        assert again.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    again.close()
+
+
+# -- "database is locked": busy writers and many openers at once -----------------------------------
+
+
+def test_opening_waits_for_a_writer_instead_of_failing(db: Path) -> None:
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    holder.execute("BEGIN IMMEDIATE")  # a rollback-journal writer holds the lock
+    done = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    done.start()
+    try:
+        with SqliteQueue(db) as queue:  # the old code: "database is locked" at once
+            assert queue.journal_mode == "wal" and queue.put(handoff()) is True
+    finally:
+        done.join()
+        holder.close()
+
+
+def _open_and_take(path: str, agent: str, start: Any) -> list[str]:
+    start.wait()
+    queue = open_queue(path)
+    queue.put(handoff(f"{agent}-own"))
+    got = []
+    while (item := queue.take(agent=agent)) is not None:
+        got.append(item.handoff.call_id)
+    queue.close()
+    return got
+
+
+@pytest.mark.parametrize("how", ["threads", "processes"])
+def test_eight_takers_opening_a_new_file_at_once_all_hold(tmp_path: Path, how: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    rounds = 6 if how == "processes" else 20
+    with ctx.Manager() as manager, ctx.Pool(8) as pool:
+        for n in range(rounds):
+            path = str(tmp_path / f"r{n}.sqlite3")
+            agents = [f"a{i}" for i in range(8)]
+            if how == "processes":
+                start = manager.Barrier(8)
+                results = pool.starmap(_open_and_take, [(path, a, start) for a in agents])
+            else:
+                barrier = threading.Barrier(8)
+                out: dict[str, list[str]] = {}
+                threads = [threading.Thread(target=lambda a=a: out.__setitem__(
+                    a, _open_and_take(path, a, barrier))) for a in agents]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(timeout=60)
+                results = list(out.values())
+            taken = sorted(c for got in results for c in got)
+            assert taken == sorted(f"{a}-own" for a in agents), f"round {n}"

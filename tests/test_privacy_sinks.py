@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -229,6 +230,17 @@ def every_sink(tmp: Path, attacks: list[Attack], *, chat: int = 1) -> dict[str, 
         out[f"queue take {db}"] = "".join(
             run("queue", "take", "--queue", dbq, *(["--json"] if k % 2 else []))
             for k in range(len(attacks)))
+        with sqlite3.connect(dbq) as raw:  # the calls filed: close each, read its history
+            calls = [r[0] for r in raw.execute("SELECT call_id FROM handoffs WHERE status = "
+                                               "'taken' ORDER BY id")]
+        raw.close()
+        out[f"queue history {db}"] = "".join(
+            run("queue", "done", c, "--disposition", "resolved", "--queue", dbq)
+            + run("queue", "history", c, "--queue", dbq)
+            + run("queue", "history", c, "--json", "--queue", dbq) for c in calls) + "".join(
+            run("queue", *cmd, "--queue", dbq) for cmd in (
+                ["list", "--status", "done"], ["list", "--status", "done", "--json"],
+                ["purge", "--days", "0"], ["stats"], ["stats", "--json"]))
     for f in sorted(tmp.glob("*.sqlite3*")):  # database, -wal, -shm: as bytes on disk
         out[f.name] = f.read_bytes().decode("utf-8", "replace")
     return out
@@ -255,6 +267,7 @@ def test_reported_attacks_reach_no_sink(tmp_path: Path, caplog: pytest.LogCaptur
         assert "***" in out[name], name
     assert "Handoff #" in out["queue q"] and "Handoff #" in out["queue qt"]
     assert "Handoff #" in out["queue qc"] and "decision" in out["chat 0"]
+    assert '"event": "done"' in out["queue history q"] and "purged" in out["queue history q"]
     assert "****1111" in out["replay -v"]  # a Luhn-valid card keeps its tail for the agent
 
 

@@ -19,20 +19,25 @@ import builtins
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import QueueError
 from ..types import Handoff
 from . import sqlite
-from .record import STATUSES, DuplicateCallId, QueuedHandoff, Status
-from .stats import QueueCounts, QueueStats
+from .audit import EVENTS, AuditEvent
+from .record import DEFAULT_LEASE_S, STATUSES, DuplicateCallId, QueuedHandoff, Status
+from .stats import DEFAULT_SLA_TARGET_S, QueueCounts, QueueStats
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_LEASE_S",
     "DEFAULT_QUEUE_PATH",
+    "DEFAULT_SLA_TARGET_S",
+    "EVENTS",
     "STATUSES",
+    "AuditEvent",
     "Clock",
     "DuplicateCallId",
     "HandoffQueue",
@@ -74,18 +79,74 @@ class HandoffQueue(Protocol):
         priority (highest first), then filing time, then id."""
         ...
 
-    def take(self, queue: str | None = None, agent: str = "") -> QueuedHandoff | None:
-        """Atomically claim the next waiting record for `agent`.
+    def get(self, call_id: str) -> QueuedHandoff | None:
+        """The record filed under `call_id` (waiting, taken or done), or None."""
+        ...
 
-        Two agents (or processes) taking at once never get the same record.
+    def take(
+        self,
+        queue: str | Sequence[str] | None = None,
+        agent: str = "",
+        *,
+        langs: Collection[str] | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> QueuedHandoff | None:
+        """Atomically claim the next waiting record for `agent`, under a lease.
+
+        Leases past their time go back in line first (at their original place: priority, then
+        filing time). Two agents (or processes) taking at once never get the same record.
+
+        Args:
+            queue: One queue name, several, or None for every queue.
+            agent: Who takes it (a label: no caller text).
+            langs: The caller languages the agent speaks; None for any.
+            lease_s: Seconds the agent holds the record unless renewed.
 
         Returns:
-            The claimed record, now "taken", or None when nothing waits.
+            The claimed record, now "taken" with `lease_until` set, or None when nothing
+            waits that the agent may take.
         """
         ...
 
-    def stats(self) -> QueueStats:
-        """Per-queue counts and the age of the oldest waiting record."""
+    def renew(self, call_id: str, agent: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Extend the lease to now + `lease_s`; False when `agent` no longer holds it."""
+        ...
+
+    def release(self, call_id: str, agent: str) -> bool:
+        """Back to waiting at its original place; False when `agent` does not hold it."""
+        ...
+
+    def transfer(self, call_id: str, agent: str, queue: str) -> bool:
+        """To another queue, waiting; False when `agent` does not hold it."""
+        ...
+
+    def done(self, call_id: str, agent: str, disposition: str) -> bool:
+        """Close with a disposition, out of the line; False when `agent` does not hold it."""
+        ...
+
+    def expire(self) -> int:
+        """Leases past their time back to waiting; how many."""
+        ...
+
+    def note(self, call_id: str, event: str, actor: str, detail: str = "") -> None:
+        """Add an event from outside the queue (e.g. the phone line's "transfer_failed")."""
+        ...
+
+    def history(self, call_id: str) -> builtins.list[AuditEvent]:
+        """The audit events of one call, oldest first."""
+        ...
+
+    def audit(self, since: float = 0.0, limit: int = 1000) -> builtins.list[AuditEvent]:
+        """The audit events of the whole floor from `since`, oldest first, at most `limit`."""
+        ...
+
+    def purge(self, older_than_s: float) -> int:
+        """Drop transcripts, slots and candidates of records closed longer ago than
+        `older_than_s`; the audit trail stays. How many records were purged."""
+        ...
+
+    def stats(self, sla_target_s: float = DEFAULT_SLA_TARGET_S) -> QueueStats:
+        """Per-queue counts, the age of the oldest waiting record, and the service level."""
         ...
 
     def close(self) -> None:

@@ -13,11 +13,13 @@ from typing import Any
 
 from ..privacy import mask_sensitive, mask_slot
 from ..types import Priority
+from .audit import AuditEvent
 from .record import QueuedHandoff
 from .stats import QueueStats
 
 __all__ = [
     "format_age",
+    "format_event",
     "format_handoff",
     "format_stats",
     "format_summary",
@@ -65,6 +67,11 @@ def format_handoff(q: QueuedHandoff, *, now: float | None = None) -> str:
     state = "waiting" if q.status == "waiting" else f"taken by {q.taken_by or '?'}"
     if q.status == "taken" and q.taken_at is not None:
         state += f" at {_utc(q.taken_at)}"
+    if q.status == "taken" and q.lease_until is not None:
+        state += f", lease until {_utc(q.lease_until)}"
+    if q.status == "done":
+        state = f"done ({q.disposition or '-'}) by {q.taken_by or '?'}"
+        state += f" at {_utc(q.done_at)}" if q.done_at is not None else ""
     lines = [
         f"Handoff #{q.id}  call {h.call_id}  -> queue {h.queue}  [{str(h.priority).upper()}]",
         f"  reason    {h.reason}",
@@ -96,7 +103,7 @@ def format_summary(q: QueuedHandoff, *, now: float | None = None) -> str:
     """
     h = q.handoff
     waited = format_age(_wait_end(q, now) - h.created_at)
-    taken = f"  taken by {q.taken_by or '?'}" if q.status == "taken" else ""
+    taken = f"  {q.status} by {q.taken_by or '?'}" if q.status != "waiting" else ""
     return (
         f"#{q.id}  {str(h.priority).upper()}  {h.queue}  {h.call_id}  {h.reason}"
         f"  waited {waited}  {h.intent or '-'}{taken}"
@@ -112,6 +119,9 @@ def handoff_to_json(q: QueuedHandoff) -> dict[str, Any]:
         "status": q.status,
         "taken_by": q.taken_by,
         "taken_at": q.taken_at,
+        "lease_until": q.lease_until,
+        "disposition": q.disposition,
+        "done_at": q.done_at,
         "call_id": h.call_id,
         "queue": h.queue,
         "priority": str(h.priority),
@@ -126,30 +136,53 @@ def handoff_to_json(q: QueuedHandoff) -> dict[str, Any]:
     }
 
 
+def format_event(e: AuditEvent) -> str:
+    """One audit event as a line: when (UTC), what, which call, where, who, and the detail.
+
+    Example: ``2023-11-14 22:13:20 UTC  taken  c1  queue cards  by a7``
+    """
+    detail = f"  ({mask_sensitive(e.detail)})" if e.detail else ""
+    return (f"{_utc(e.at)}  {e.event}  {e.call_id}  queue {e.queue or '-'}  "
+            f"by {mask_sensitive(e.actor) or '-'}{detail}")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else format_age(value)
+
+
 def format_stats(s: QueueStats) -> str:
-    """The queues as a small table: counts, waiting per priority, oldest wait, top reasons.
+    """The queues as a small table: counts, waiting per priority, oldest wait, the service
+    level (share taken within the target, median and 90th percentile wait), top reasons.
 
     Example::
 
-        queue  waiting  taken  urgent  high  normal  low  oldest  reasons
-        cards        3      1       1     0       2    0  2m 05s  low_confidence 2, no_match 1
-        total        3      1       1     0       2    0  2m 05s
+        queue  waiting  taken  done  urgent  high  normal  low  oldest  in 20s  p50  p90  reasons
+        cards        3      1     4       1     0       2    0  2m 05s     80%   9s  31s  no_match 3
+        total        3      1     4       1     0       2    0  2m 05s
     """
     if not s.queues:
         return "no handoffs"
     levels = sorted(Priority, reverse=True)
-    header = ["queue", "waiting", "taken", *map(str, levels), "oldest", "reasons"]
+    target = s.queues[0].sla_target_s
+    header = ["queue", "waiting", "taken", "done", *map(str, levels), "oldest",
+              f"in {target:g}s", "p50", "p90", "reasons"]
     rows = [header]
     for c in s.queues:
         counts = dict(c.by_priority)
         per_priority = [str(counts.get(p, 0)) for p in levels]
         oldest = "-" if c.oldest_waiting_seconds is None else format_age(c.oldest_waiting_seconds)
         reasons = ", ".join(f"{r} {n}" for r, n in c.by_reason) or "-"
-        rows.append([c.queue, str(c.waiting), str(c.taken), *per_priority, oldest, reasons])
+        rows.append([c.queue, str(c.waiting), str(c.taken), str(c.done), *per_priority, oldest,
+                     _share(c.sla), _secs(c.wait_p50), _secs(c.wait_p90), reasons])
     ages = [c.oldest_waiting_seconds for c in s.queues if c.oldest_waiting_seconds is not None]
     totals = [str(sum(dict(c.by_priority).get(p, 0) for c in s.queues)) for p in levels]
     oldest_all = format_age(max(ages)) if ages else "-"
-    rows.append(["total", str(s.waiting), str(s.taken), *totals, oldest_all, ""])
+    rows.append(["total", str(s.waiting), str(s.taken), str(s.done), *totals, oldest_all,
+                 "", "", "", ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for row in rows:

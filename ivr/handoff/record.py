@@ -22,6 +22,7 @@ from ..privacy import mask_sensitive, mask_slot
 from ..types import LANGS, Candidate, Handoff, Priority, Slot
 
 __all__ = [
+    "DEFAULT_LEASE_S",
     "STATUSES",
     "DuplicateCallId",
     "QueuedHandoff",
@@ -35,11 +36,16 @@ __all__ = [
     "prepare",
     "problem",
     "same_call",
+    "strip_caller_text",
 ]
 
-Status = Literal["waiting", "taken"]
-STATUSES: tuple[Status, ...] = ("waiting", "taken")
-"""Every status a record can have: filed and waiting for an agent, or claimed by one."""
+Status = Literal["waiting", "taken", "done"]
+STATUSES: tuple[Status, ...] = ("waiting", "taken", "done")
+"""Every status a record can have: filed and waiting for an agent, held by one under a lease,
+or closed with a disposition (out of the line for good)."""
+
+DEFAULT_LEASE_S = 60.0
+"""Seconds an agent holds a caller after `take` or `renew`; then the caller goes back in line."""
 
 _T = TypeVar("_T")
 
@@ -65,10 +71,18 @@ class QueuedHandoff:
     taken_by: str | None = None
     """The agent who took it, when taken."""
     taken_at: float | None = None
-    """Unix time it was taken, when taken."""
+    """Unix time it was taken, when taken (or when the agent who closed it took it)."""
+    lease_until: float | None = None
+    """Unix time the agent's lease ends, when taken; after it the caller goes back in line."""
+    disposition: str | None = None
+    """How the agent closed it, when done ("resolved", "callback", ...)."""
+    done_at: float | None = None
+    """Unix time it was closed, when done."""
 
     def __str__(self) -> str:
         state = f"taken by {self.taken_by or '?'}" if self.status == "taken" else self.status
+        if self.status == "done":
+            state = f"done ({self.disposition or '-'}) by {self.taken_by or '?'}"
         return f"#{self.id} {self.handoff} {state}"
 
 
@@ -152,6 +166,12 @@ def check_refiling(stored: Handoff, incoming: Handoff, *, where: str) -> None:
         f"(differs in {', '.join(differ)}); this handoff was not filed: give every call "
         f"its own id"
     )
+
+
+def strip_caller_text(h: Handoff) -> Handoff:
+    """The record without what the caller said (transcripts, slots, candidates): what is kept
+    of a closed record after retention (`HandoffQueue.purge`)."""
+    return replace(h, heard=(), slots=(), candidates=())
 
 
 def _identity(h: Handoff) -> dict[str, Any]:

@@ -1,41 +1,50 @@
 """The Redis human queue: one queue fed by many engines on many hosts.
 
-Every key is named by `_key(prefix, *parts)`; the prefix comes from the URL
-(`redis://host:6379/0?prefix=ivr`, default "ivr"), so several queues can share one database:
+Every key is named by `_key(prefix, *parts)` (and by its mirror `key(...)` in the Lua scripts,
+`ivr.handoff.redis_lua`); the prefix comes from the URL (`redis://host:6379/0?prefix=ivr`,
+default "ivr"), so several queues can share one database:
 
-    {prefix}:schema           the layout version ("1"); another version is refused
-    {prefix}:seq              INCR counter: record ids, increasing in filing order
-    {prefix}:calls            hash call_id -> id (idempotent filing)
-    {prefix}:queues           set of queue names ever filed into
-    {prefix}:record:{id}      hash: record (the record codec's JSON, masked), status,
-                              taken_by, taken_at, and for sorting and counting: queue,
-                              score, member, reason, created_at
-    {prefix}:waiting          sorted set of every waiting record   (serving order)
-    {prefix}:waiting:{queue}  sorted set of one queue's waiting records
-    {prefix}:taken[:{queue}]  the same for taken records
+    {prefix}:schema               the layout version ("2"; "1" is migrated, others refused)
+    {prefix}:seq                  INCR counter: record ids, increasing in filing order
+    {prefix}:calls                hash call_id -> id (idempotent filing)
+    {prefix}:queues               set of queue names ever filed into
+    {prefix}:record:{id}          hash: record (the record codec's JSON as filed, masked),
+                                  call_id, status, queue (now), lang, score, member, reason,
+                                  created_at, taken_by, taken_at, first_taken_at, lease_until,
+                                  disposition, done_at, purged
+    {prefix}:waiting[:{queue}]    sorted sets of waiting records (serving order)
+    {prefix}:wl:{lang}:{queue}    waiting records of one queue and caller language (for take)
+    {prefix}:taken[:{queue}]      records held under a lease
+    {prefix}:done[:{queue}]       closed records
+    {prefix}:leases               sorted set id -> lease end (the sweeper's list)
+    {prefix}:closed               sorted set id -> time closed, until purged (retention)
+    {prefix}:audit                sorted set time -> event (member: 20-digit sequence + JSON)
+    {prefix}:history:{call_id}    list of one call's events (JSON)
 
 Serving order is exact: a sorted-set score is minus the priority (a small integer), and the
 member is the filing time as 16 hex digits that sort like the float, then the id as 20 digits,
-so members of one priority compare byte by byte as (filing time, id). Filing, taking and
-listing are each one Lua script, so each is atomic: two agents never take the same record and a
-listing is one consistent snapshot; the figures are counted on the server by a fourth script
-(only grouped counts cross the network). The scripts build record and per-queue keys from prefixes
-`_key` gives them, so the layout needs one Redis node (not Redis Cluster).
+so members of one priority compare byte by byte as (filing time, id); a record put back in
+line (released, expired, transferred) keeps its score and member, hence its place. Every
+change is one Lua script that also writes its audit events, so it is atomic: two agents never
+hold the same record. The scripts build keys from the prefix, so the layout needs one Redis
+node (not Redis Cluster).
 
 The client never retries a command on its own: a `take` whose reply was lost must not silently
-claim a second caller. Connection errors become one-line `QueueError`s naming the URL with its
-password hidden.
+claim a second caller (its lease runs out and the caller returns to the line). Connection
+errors become one-line `QueueError`s naming the URL with its password hidden.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 import re
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,108 +53,43 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import QueueError
-from ..types import Handoff, Priority
-from .record import STATUSES, QueuedHandoff, check_refiling, decode_json, encode_json, one_of
+from ..types import LANGS, Handoff, Priority
+from . import redis_lua as lua
+from .audit import (
+    AuditEvent,
+    check_lease,
+    event_from_json,
+    event_name,
+    label,
+    lang_filter,
+    queue_filter,
+)
+from .record import (
+    DEFAULT_LEASE_S,
+    STATUSES,
+    QueuedHandoff,
+    check_refiling,
+    decode_json,
+    encode_json,
+    one_of,
+    strip_caller_text,
+)
 from .record import prepare as prepare_record
-from .stats import QueueStats, Tally, build_stats
+from .stats import DEFAULT_SLA_TARGET_S, QueueStats, Tally, Wait, build_stats
 
 __all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisQueue", "open_location"]
 
 DEFAULT_PREFIX = "ivr"
 """The key prefix when the URL names none."""
 
-SCHEMA_VERSION = "1"
-"""The key layout this code reads and writes; a prefix holding another version is refused."""
+SCHEMA_VERSION = "2"
+"""The key layout this code reads and writes; "1" is migrated, another version is refused."""
 
 _TIMEOUT = 5.0
 """Seconds to wait for a connection or a reply, unless the URL sets socket_*timeout."""
 
-_ID_DIGITS = 20
-
-_PUT = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  return {0, redis.call('HGET', ARGV[5] .. old, 'record')}
-end
-local id = redis.call('INCR', KEYS[2])
-local member = ARGV[4] .. string.format('%020d', id)
-redis.call('HSET', ARGV[5] .. id, 'record', ARGV[2], 'status', 'waiting',
-           'queue', ARGV[6], 'score', ARGV[3], 'member', member,
-           'reason', ARGV[7], 'created_at', ARGV[8])
-redis.call('HSET', KEYS[1], ARGV[1], id)
-redis.call('ZADD', KEYS[3], ARGV[3], member)
-redis.call('ZADD', KEYS[4], ARGV[3], member)
-redis.call('SADD', KEYS[5], ARGV[6])
-return {1, tostring(id)}
-"""
-"""KEYS: calls, seq, waiting, waiting:{queue}, queues.
-ARGV: call_id, record JSON, score, sortable filing time, record key prefix, queue, reason,
-filing time (repr: stats read it).
-Returns {1, id} for a new record, {0, stored JSON} when the call id is already filed."""
-
-_TAKE = """
-local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-if #head == 0 then return false end
-local member = head[1]
-local id = string.match(string.sub(member, -20), '^0*(%d+)$')
-local rkey = ARGV[3] .. id
-local rec = redis.call('HMGET', rkey, 'queue', 'score', 'record')
-if not (rec[3] and pcall(cjson.decode, rec[3])) then
-  return redis.error_reply('record ' .. id .. ' is unreadable (left waiting)')
-end
-redis.call('ZREM', KEYS[2], member)
-redis.call('ZREM', ARGV[4] .. rec[1], member)
-redis.call('ZADD', KEYS[3], rec[2], member)
-redis.call('ZADD', ARGV[5] .. rec[1], rec[2], member)
-redis.call('HSET', rkey, 'status', 'taken', 'taken_by', ARGV[1], 'taken_at', ARGV[2])
-return {id, rec[3]}
-"""
-"""KEYS: the sorted set to serve from (every queue's or one), waiting, taken.
-ARGV: agent, now, record key prefix, waiting key prefix, taken key prefix.
-Returns {id, record JSON} of the claimed record, or nil when nothing waits; a record that is
-not JSON is an error and stays waiting (as in SQLite, where the claim is rolled back)."""
-
-_LIST = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local part = {}
-  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local id = string.match(string.sub(member, -20), '^0*(%d+)$')
-    local r = redis.call('HMGET', ARGV[1] .. id, 'status', 'taken_by', 'taken_at', 'record')
-    table.insert(part, {id, r[1], r[2], r[3], r[4]})
-  end
-  out[i] = part
-end
-return out
-"""
-"""KEYS: sorted sets. ARGV: record key prefix. Returns, per set, its records in order as
-{id, status, taken_by, taken_at, record JSON}."""
-
-_STATS = """
-local tallies, rows = {}, {}
-for i, key in ipairs(KEYS) do
-  local status = ARGV[i + 1]
-  for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local id = string.match(string.sub(member, -20), '^0*(%d+)$')
-    local r = redis.call('HMGET', ARGV[1] .. id, 'queue', 'score', 'reason', 'created_at')
-    local k = table.concat({#r[1], r[1], status, r[2], #r[3], r[3]}, '|')
-    local t = tallies[k]
-    local at = tonumber(r[4])
-    if t then
-      t[5] = t[5] + 1
-      if at < t[6] then t[6] = at end
-    else
-      t = {r[1], status, r[2], r[3], 1, at}
-      tallies[k] = t
-      table.insert(rows, t)
-    end
-  end
-end
-for _, t in ipairs(rows) do t[6] = string.format('%.17g', t[6]) end
-return rows
-"""
-"""KEYS: sorted sets. ARGV: record key prefix, then each set's status. Returns the records
-grouped by queue, status, score and reason: {queue, status, score, reason, count, oldest}."""
+_SCRIPTS = ("PUT", "TAKE", "RENEW", "GIVE_BACK", "DONE", "EXPIRE", "NOTE", "GET", "LIST",
+            "PURGEABLE", "PURGE", "STATS", "MIGRATE_V1")
 
 Row = list[Any]
 
@@ -177,18 +121,18 @@ class RedisQueue:
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
         self.url, self.prefix, options, self._password = _parse(url)
+        self._where = f"queue {self.url}"
         self._clock = clock
         self._lock = threading.Lock()
         self._client: redis_client.Redis | None = None
         with self._errors("cannot connect"):
             client = redis_client.Redis.from_url(
-                options,
-                decode_responses=True,
-                retry=Retry(NoBackoff(), 0),
-                **_timeouts(options),
+                options, decode_responses=True, retry=Retry(NoBackoff(), 0), **_timeouts(options)
             )
             try:
+                self._scripts = {n: client.register_script(getattr(lua, n)) for n in _SCRIPTS}
                 client.setnx(self._k("schema"), SCHEMA_VERSION)
+                self._scripts["MIGRATE_V1"](args=[self.prefix, repr(clock())], client=client)
                 version = client.get(self._k("schema"))
             except BaseException:
                 client.close()
@@ -196,16 +140,12 @@ class RedisQueue:
         if version != SCHEMA_VERSION:
             client.close()
             raise QueueError(
-                f"queue {self.url}: key layout version {version!r} under prefix "
-                f"{self.prefix!r}, this ivr reads {SCHEMA_VERSION}"
+                f"{self._where}: key layout version {version!r} under prefix "
+                f"{self.prefix!r}, this ivr reads {SCHEMA_VERSION} (and migrates 1)"
             )
         self._client = client
-        self._put = client.register_script(_PUT)
-        self._take = client.register_script(_TAKE)
-        self._list = client.register_script(_LIST)
-        self._stats = client.register_script(_STATS)
 
-    # -- the HandoffQueue protocol -------------------------------------------------------------
+    # -- filing and reading ----------------------------------------------------------------------
 
     def put(self, h: Handoff) -> bool:
         """File a handoff; filing the same record again (a retry) changes nothing.
@@ -217,22 +157,14 @@ class RedisQueue:
             DuplicateCallId: A different record is already filed under `h.call_id`.
             QueueError: The record is invalid or the server cannot be written.
         """
-        where = f"queue {self.url}"
-        h = prepare_record(h, now=self._clock(), where=where)
-        keys = [
-            self._k("calls"), self._k("seq"), self._k("waiting"),
-            self._k("waiting", h.queue), self._k("queues"),
-        ]
-        args: builtins.list[str | int] = [
-            h.call_id, encode_json(h), -int(h.priority), sortable_time(h.created_at),
-            self._k("record", ""), h.queue, h.reason, repr(h.created_at),
-        ]
-        with self._errors("cannot file a handoff"):
-            self._connection()
-            new, stored = self._put(keys=keys, args=args)
+        h = prepare_record(h, now=self._clock(), where=self._where)
+        new, stored, *purged = self._run(
+            "PUT", "cannot file a handoff", h.call_id, encode_json(h), -int(h.priority),
+            sortable_time(h.created_at), h.queue, h.reason, repr(h.created_at), h.lang)
         if int(new):
             return True
-        check_refiling(self._decode("stored", stored), h, where=where)
+        incoming = strip_caller_text(h) if purged and purged[0] else h
+        check_refiling(self._decode("stored", stored), incoming, where=self._where)
         return False
 
     def list(
@@ -240,41 +172,124 @@ class RedisQueue:
     ) -> builtins.list[QueuedHandoff]:
         """Records with `status` (in `queue`, or every queue), in serving order."""
         if status not in STATUSES:
-            raise QueueError(f"queue {self.url}: unknown status {status!r} (use {STATUSES})")
+            raise QueueError(f"{self._where}: unknown status {status!r} (use {STATUSES})")
         key = self._k(status) if queue is None else self._k(status, queue)
-        [rows] = self._rows("cannot list", key)
+        rows = self._run("LIST", "cannot list", keys=[key])
         return [self._item(row) for row in rows]
 
-    def take(self, queue: str | None = None, agent: str = "") -> QueuedHandoff | None:
-        """Claim the next waiting record (in `queue`, or any) for `agent`; None if none waits."""
-        source = self._k("waiting") if queue is None else self._k("waiting", queue)
-        now = self._clock()
-        keys = [source, self._k("waiting"), self._k("taken")]
-        args = [agent, repr(now), self._k("record", ""), self._k("waiting", ""),
-                self._k("taken", "")]
-        with self._errors("cannot take a handoff"):
-            self._connection()
-            got = self._take(keys=keys, args=args)
-        if got is None:
-            return None
-        rowid, record = got
-        return self._item([rowid, "taken", agent, repr(now), record])
+    def get(self, call_id: str) -> QueuedHandoff | None:
+        """The record filed under `call_id` (in any state), or None."""
+        row = self._run("GET", "cannot read a handoff", call_id)
+        return None if row is None else self._item(row)
 
-    def stats(self) -> QueueStats:
-        """Per-queue counts (reasons and priorities of waiting records) and oldest age."""
+    # -- agents: take, renew, release, transfer, done -------------------------------------------
+
+    def take(
+        self,
+        queue: str | Sequence[str] | None = None,
+        agent: str = "",
+        *,
+        langs: Collection[str] | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> QueuedHandoff | None:
+        """Claim the next waiting record among `queue` (one, several, or all) whose language is
+        in `langs` (None: any) for `agent`, under a lease of `lease_s`; None if none waits.
+        Leases past their time go back in line first."""
+        names = queue_filter(queue, where=self._where)
+        languages = lang_filter(langs, where=self._where)
+        agent = label(agent, "agent", where=self._where)
+        lease_s = check_lease(lease_s, where=self._where)
+        if names == () or languages == ():
+            return None
         now = self._clock()
-        with self._errors("cannot read stats"):
-            self._connection()
-            rows = self._stats(keys=[self._k("waiting"), self._k("taken")],
-                               args=[self._k("record", ""), "waiting", "taken"])
+        row = self._run("TAKE", "cannot take a handoff", agent, repr(now + lease_s),
+                        json.dumps(list(names or ())), json.dumps(list(languages or LANGS)),
+                        "all" if names is None else "some", now=now)
+        return None if row is None else self._item(row)
+
+    def renew(self, call_id: str, agent: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Extend `agent`'s lease on `call_id` to now + `lease_s`; False when they do not hold
+        it (it expired, was released, transferred or closed). Not audited."""
+        lease_s = check_lease(lease_s, where=self._where)
+        agent = label(agent, "agent", where=self._where)
+        now = self._clock()
+        return bool(self._run("RENEW", "cannot renew a lease", call_id, agent,
+                              repr(now + lease_s), now=now))
+
+    def release(self, call_id: str, agent: str) -> bool:
+        """Put a record `agent` holds back in line, at its original place; False if not held."""
+        agent = label(agent, "agent", where=self._where)
+        return bool(self._run("GIVE_BACK", "cannot release a handoff", call_id, agent, "",
+                              "released"))
+
+    def transfer(self, call_id: str, agent: str, queue: str) -> bool:
+        """Move a record `agent` holds to `queue`, waiting (at its place by priority and filing
+        time); False if `agent` does not hold it."""
+        agent = label(agent, "agent", where=self._where)
+        queue = label(queue, "queue", where=self._where, empty=False)
+        return bool(self._run("GIVE_BACK", "cannot transfer", call_id, agent, queue,
+                              "transferred"))
+
+    def done(self, call_id: str, agent: str, disposition: str) -> bool:
+        """Close a record `agent` holds with `disposition`; False if `agent` does not hold it."""
+        agent = label(agent, "agent", where=self._where)
+        disposition = label(disposition, "disposition", where=self._where, empty=False)
+        return bool(self._run("DONE", "cannot close a handoff", call_id, agent, disposition))
+
+    def expire(self) -> int:
+        """Return every lease past its time to the line; how many were returned."""
+        return int(self._run("EXPIRE", "cannot expire leases"))
+
+    # -- the audit trail and retention -----------------------------------------------------------
+
+    def note(self, call_id: str, event: str, actor: str, detail: str = "") -> None:
+        """Add an event from outside the queue (e.g. "transfer_failed", detail a SIP status)."""
+        event = event_name(event, where=self._where)
+        actor = label(actor, "actor", where=self._where)
+        detail = label(detail, "detail", where=self._where)
+        self._run("NOTE", "cannot note an event", call_id, event, actor, detail)
+
+    def history(self, call_id: str) -> builtins.list[AuditEvent]:
+        """The events of one call, oldest first."""
+        with self._errors("cannot read the audit trail"):
+            texts = self._connection().lrange(self._k("history", call_id), 0, -1)
+        return [self._event(t) for t in texts]
+
+    def audit(self, since: float = 0.0, limit: int = 1000) -> builtins.list[AuditEvent]:
+        """Events of the whole floor from `since` (Unix time), oldest first, at most `limit`."""
+        if limit <= 0:
+            return []
+        with self._errors("cannot read the audit trail"):
+            members = self._connection().zrangebyscore(
+                self._k("audit"), repr(float(since)), "+inf", start=0, num=limit)
+        return [self._event(str(m)[20:]) for m in members]
+
+    def purge(self, older_than_s: float) -> int:
+        """Drop the transcripts, slots and candidates of records closed more than
+        `older_than_s` seconds ago (the audit trail stays); how many were purged."""
+        now = self._clock()
+        rows = self._run("PURGEABLE", "cannot purge", repr(now - float(older_than_s)), now=now)
+        purged = 0
+        for rowid, record in rows:  # a closed record never changes again but by purging
+            kept = encode_json(strip_caller_text(self._decode(rowid, record)))
+            purged += int(self._run("PURGE", "cannot purge", rowid, kept, now=now))
+        return purged
+
+    def stats(self, sla_target_s: float = DEFAULT_SLA_TARGET_S) -> QueueStats:
+        """Per-queue counts (reasons and priorities of waiting records), oldest age, and the
+        service level against `sla_target_s`."""
+        now = self._clock()
+        rows, spans = self._run("STATS", "cannot read stats", now=now)
         try:
             tallies = [
                 Tally(str(q), one_of(s, STATUSES), Priority(-int(p)), str(r), int(n), float(t))
                 for q, s, p, r, n, t in rows
             ]
+            waits = [Wait(str(q), float(c), None if f is None else float(f))
+                     for q, c, f, *_ in spans]
         except (ValueError, TypeError) as exc:
-            raise QueueError(f"queue {self.url}: unreadable counts: {exc}") from None
-        return build_stats(tallies, now)
+            raise QueueError(f"{self._where}: unreadable counts: {exc}") from None
+        return build_stats(tallies, now, waits, sla_target_s)
 
     def close(self) -> None:
         """Close the connections; later calls raise `QueueError`. Closing twice is harmless."""
@@ -300,16 +315,17 @@ class RedisQueue:
     def _connection(self) -> redis_client.Redis:
         with self._lock:
             if self._client is None:
-                raise QueueError(f"queue {self.url}: closed")
+                raise QueueError(f"{self._where}: closed")
             return self._client
 
-    def _rows(self, what: str, *keys: str) -> builtins.list[builtins.list[Row]]:
+    def _run(self, script: str, what: str, *args: object, keys: builtins.list[str] | None = None,
+             now: float | None = None) -> Any:
+        """Run one of the Lua scripts with the prefix and the time first in its ARGV."""
+        stamp = repr(self._clock() if now is None else now)
         with self._errors(what):
-            self._connection()
-            result: builtins.list[builtins.list[Row]] = self._list(
-                keys=list(keys), args=[self._k("record", "")]
-            )
-        return result
+            client = self._connection()
+            argv: builtins.list[Any] = [self.prefix, stamp, *args]
+            return self._scripts[script](keys=keys or [], args=argv, client=client)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -320,7 +336,7 @@ class RedisQueue:
             text = " ".join(str(exc).split()) or type(exc).__name__
             if self._password:
                 text = text.replace(self._password, "***")
-            raise QueueError(f"queue {self.url}: {what}: {text}") from None
+            raise QueueError(f"{self._where}: {what}: {text}") from None
 
     def _decode(self, rowid: object, record: object) -> Handoff:
         try:
@@ -328,22 +344,38 @@ class RedisQueue:
                 raise TypeError("the record is missing")
             return decode_json(record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise QueueError(f"queue {self.url}: record {rowid} is unreadable: {exc}") from None
+            raise QueueError(f"{self._where}: record {rowid} is unreadable: {exc}") from None
+
+    def _event(self, text: object) -> AuditEvent:
+        try:
+            if not isinstance(text, str):
+                raise TypeError("an event is text")
+            return event_from_json(text)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise QueueError(f"{self._where}: an audit event is unreadable: {exc}") from None
 
     def _item(self, row: Row) -> QueuedHandoff:
-        """A stored record as a `QueuedHandoff`."""
-        rowid, status, taken_by, taken_at, record = row
-        handoff = self._decode(rowid, record)
+        """A stored record as a `QueuedHandoff` (the record's queue is where it is now)."""
+        rowid, status, taken_by, taken_at, lease_until, disposition, done_at, queue, rec = row
+        handoff = self._decode(rowid, rec)
         try:
             return QueuedHandoff(
                 id=int(rowid),
-                handoff=handoff,
+                handoff=handoff if queue in (None, handoff.queue)
+                else replace(handoff, queue=str(queue)),
                 status=one_of(status, STATUSES),
                 taken_by=taken_by,
-                taken_at=None if taken_at is None else float(taken_at),
+                taken_at=_float(taken_at),
+                lease_until=_float(lease_until),
+                disposition=disposition,
+                done_at=_float(done_at),
             )
         except (ValueError, TypeError) as exc:
-            raise QueueError(f"queue {self.url}: record {rowid} is unreadable: {exc}") from None
+            raise QueueError(f"{self._where}: record {rowid} is unreadable: {exc}") from None
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _parse(url: str) -> tuple[str, str, str, str]:

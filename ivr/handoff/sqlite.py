@@ -3,7 +3,9 @@
 One row per handoff: the whole record as JSON, plus the columns the queue sorts and filters on
 (call_id UNIQUE, queue, priority, status, created_at, reason). The file runs in WAL mode, so
 agents reading the queue never block the engine filing into it; claiming a record happens in a
-`BEGIN IMMEDIATE` transaction, so two agents never take the same one.
+`BEGIN IMMEDIATE` transaction, so two agents never take the same one. Every change (filing,
+taking, releasing, expiring leases, transfers, closing, purging) is one such transaction that
+also writes its audit rows. The layout and its migration are `ivr.handoff.sqlite_schema`.
 
 The record itself (validation, masking, the JSON in the `record` column, what counts as a
 retried filing) is `ivr.handoff.record`, shared by every backend; so are the figures
@@ -20,7 +22,7 @@ import builtins
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -28,37 +30,36 @@ from typing import Any
 
 from ..errors import QueueError
 from ..types import Handoff, Priority
-from .record import STATUSES, QueuedHandoff, check_refiling, decode_json, encode_json, one_of
+from .audit import (
+    ENGINE,
+    AuditEvent,
+    check_lease,
+    event_name,
+    label,
+    lang_filter,
+    queue_filter,
+)
+from .record import (
+    DEFAULT_LEASE_S,
+    STATUSES,
+    QueuedHandoff,
+    check_refiling,
+    decode_json,
+    encode_json,
+    one_of,
+    strip_caller_text,
+)
 from .record import prepare as prepare_record
-from .stats import QueueStats, Tally, build_stats
+from .sqlite_schema import SCHEMA_VERSION, ensure_schema, retry_locked
+from .stats import DEFAULT_SLA_TARGET_S, QueueStats, Tally, Wait, build_stats
 
 __all__ = ["DEFAULT_FOLDER", "SCHEMA_VERSION", "SqliteQueue", "open_location"]
 
 DEFAULT_FOLDER = Path("var")
 """ivr's own working folder (relative to the working directory): created when missing."""
 
-SCHEMA_VERSION = 1
-"""The layout this code reads and writes; a file with another version is refused."""
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS handoffs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        call_id TEXT NOT NULL UNIQUE,
-        queue TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('waiting', 'taken')),
-        created_at REAL NOT NULL,
-        taken_by TEXT,
-        taken_at REAL,
-        record TEXT NOT NULL
-    )""",
-    """CREATE INDEX IF NOT EXISTS handoffs_serving
-        ON handoffs (status, queue, priority DESC, created_at, id)""",
-)
 _ORDER = "ORDER BY priority DESC, created_at, id"
-_COLUMNS = "id, status, taken_by, taken_at, record"
+_COLUMNS = "id, status, taken_by, taken_at, lease_until, disposition, done_at, queue, record"
 
 
 class SqliteQueue:
@@ -80,22 +81,22 @@ class SqliteQueue:
         self,
         path: str | Path,
         *,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
         create_folder: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._where = f"queue DB {self.path}"
         self._memory = str(path) == ":memory:"
         self._clock = clock
+        self._patience = busy_timeout
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         with self._errors("cannot open"):
             if not self._memory and create_folder:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self._memory and not self.path.parent.is_dir():
-                raise QueueError(
-                    f"queue DB {self.path}: folder {self.path.parent} does not exist"
-                )
+                raise QueueError(f"{self._where}: folder {self.path.parent} does not exist")
             conn = sqlite3.connect(
                 str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
@@ -106,7 +107,7 @@ class SqliteQueue:
                 raise
         self._conn = conn
 
-    # -- the HandoffQueue protocol -------------------------------------------------------------
+    # -- filing and reading ----------------------------------------------------------------------
 
     def put(self, h: Handoff) -> bool:
         """File a handoff; filing the same record again (a retry) changes nothing.
@@ -121,20 +122,21 @@ class SqliteQueue:
             DuplicateCallId: A different record is already filed under `h.call_id`.
             QueueError: The record is invalid or the file cannot be written.
         """
-        where = f"queue DB {self.path}"
-        h = prepare_record(h, now=self._clock(), where=where)
+        h = prepare_record(h, now=self._clock(), where=self._where)
         with self._transaction("cannot file a handoff") as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM handoffs WHERE call_id = ?", (h.call_id,)
-            ).fetchone()
+            row = conn.execute("SELECT id, record, purged_at FROM handoffs WHERE call_id = ?",
+                               (h.call_id,)).fetchone()
             if row is not None:
-                check_refiling(self._row(row).handoff, h, where=where)
+                stored = self._decode(row[0], row[1])
+                check_refiling(stored, strip_caller_text(h) if row[2] else h, where=self._where)
                 return False
             conn.execute(
-                "INSERT INTO handoffs (call_id, queue, priority, reason, status, created_at,"
-                " record) VALUES (?, ?, ?, ?, 'waiting', ?, ?)",
-                (h.call_id, h.queue, int(h.priority), h.reason, h.created_at, encode_json(h)),
+                "INSERT INTO handoffs (call_id, queue, priority, reason, lang, status,"
+                " created_at, record) VALUES (?, ?, ?, ?, ?, 'waiting', ?, ?)",
+                (h.call_id, h.queue, int(h.priority), h.reason, h.lang, h.created_at,
+                 encode_json(h)),
             )
+            _audit(conn, h.created_at, h.call_id, "filed", ENGINE, h.queue)
             return True
 
     def list(
@@ -142,7 +144,7 @@ class SqliteQueue:
     ) -> builtins.list[QueuedHandoff]:
         """Records with `status` (in `queue`, or every queue), in serving order."""
         if status not in STATUSES:
-            raise QueueError(f"queue DB {self.path}: unknown status {status!r} (use {STATUSES})")
+            raise QueueError(f"{self._where}: unknown status {status!r} (use {STATUSES})")
         sql = f"SELECT {_COLUMNS} FROM handoffs WHERE status = ?"
         args: tuple[str, ...] = (status,)
         if queue is not None:
@@ -151,40 +153,161 @@ class SqliteQueue:
             rows = self._connection().execute(f"{sql} {_ORDER}", args).fetchall()
         return [self._row(row) for row in rows]
 
-    def take(self, queue: str | None = None, agent: str = "") -> QueuedHandoff | None:
-        """Claim the next waiting record (in `queue`, or any) for `agent`; None if none waits."""
-        where = "status = 'waiting'" + (" AND queue = ?" if queue is not None else "")
-        args: tuple[str, ...] = (queue,) if queue is not None else ()
+    def get(self, call_id: str) -> QueuedHandoff | None:
+        """The record filed under `call_id` (in any state), or None."""
+        with self._lock, self._errors("cannot read a handoff"):
+            row = self._connection().execute(
+                f"SELECT {_COLUMNS} FROM handoffs WHERE call_id = ?", (call_id,)).fetchone()
+        return None if row is None else self._row(row)
+
+    # -- agents: take, renew, release, transfer, done -------------------------------------------
+
+    def take(
+        self,
+        queue: str | Sequence[str] | None = None,
+        agent: str = "",
+        *,
+        langs: Collection[str] | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> QueuedHandoff | None:
+        """Claim the next waiting record among `queue` (one, several, or all) whose language is
+        in `langs` (None: any) for `agent`, under a lease of `lease_s`; None if none waits.
+        Leases past their time go back in line first."""
+        names = queue_filter(queue, where=self._where)
+        languages = lang_filter(langs, where=self._where)
+        agent = label(agent, "agent", where=self._where)
+        lease_s = check_lease(lease_s, where=self._where)
+        if names == () or languages == ():
+            return None
+        where, args = "status = 'waiting'", builtins.list[str]()
+        for column, values in (("queue", names), ("lang", languages)):
+            if values is not None:
+                where += f" AND {column} IN ({', '.join('?' * len(values))})"
+                args += values
         now = self._clock()
         with self._transaction("cannot take a handoff") as conn:
+            self._expire(conn, now)
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM handoffs WHERE {where} {_ORDER} LIMIT 1", args
             ).fetchone()
             if row is None:
                 return None
-            item = self._row(row)  # an unreadable record stays waiting (rolled back)
+            call_id = self._row(row).handoff.call_id  # unreadable: stays waiting (rolled back)
             conn.execute(
-                "UPDATE handoffs SET status = 'taken', taken_by = ?, taken_at = ? WHERE id = ?",
-                (agent, now, row[0]),
+                "UPDATE handoffs SET status = 'taken', taken_by = ?, taken_at = ?,"
+                " first_taken_at = COALESCE(first_taken_at, ?), lease_until = ? WHERE id = ?",
+                (agent, now, now, now + lease_s, row[0]),
             )
-        return replace(item, status="taken", taken_by=agent, taken_at=now)
+            _audit(conn, now, call_id, "taken", agent, row[7])
+            taken = conn.execute(f"SELECT {_COLUMNS} FROM handoffs WHERE id = ?",
+                                 (row[0],)).fetchone()
+        return self._row(taken)
 
-    def stats(self) -> QueueStats:
-        """Per-queue counts (reasons and priorities of waiting records) and oldest age."""
+    def renew(self, call_id: str, agent: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Extend `agent`'s lease on `call_id` to now + `lease_s`; False when they do not hold
+        it (it expired, was released, transferred or closed). Not audited."""
+        lease_s = check_lease(lease_s, where=self._where)
+        agent = label(agent, "agent", where=self._where)
+        now = self._clock()
+        with self._transaction("cannot renew a lease") as conn:
+            if self._held(conn, call_id, agent, now) is None:
+                return False
+            conn.execute("UPDATE handoffs SET lease_until = ? WHERE call_id = ?",
+                         (now + lease_s, call_id))
+            return True
+
+    def release(self, call_id: str, agent: str) -> bool:
+        """Put a record `agent` holds back in line, at its original place; False if not held."""
+        return self._give_back(call_id, agent, None, "released", "cannot release a handoff")
+
+    def transfer(self, call_id: str, agent: str, queue: str) -> bool:
+        """Move a record `agent` holds to `queue`, waiting (at its place by priority and filing
+        time); False if `agent` does not hold it."""
+        queue = label(queue, "queue", where=self._where, empty=False)
+        return self._give_back(call_id, agent, queue, "transferred", "cannot transfer")
+
+    def done(self, call_id: str, agent: str, disposition: str) -> bool:
+        """Close a record `agent` holds with `disposition`; False if `agent` does not hold it."""
+        disposition = label(disposition, "disposition", where=self._where, empty=False)
+        agent = label(agent, "agent", where=self._where)
+        now = self._clock()
+        with self._transaction("cannot close a handoff") as conn:
+            held = self._held(conn, call_id, agent, now)
+            if held is None:
+                return False
+            conn.execute(
+                "UPDATE handoffs SET status = 'done', lease_until = NULL, disposition = ?,"
+                " done_at = ? WHERE id = ?", (disposition, now, held[0]))
+            _audit(conn, now, call_id, "done", agent, held[1], disposition)
+            return True
+
+    def expire(self) -> int:
+        """Return every lease past its time to the line; how many were returned."""
+        with self._transaction("cannot expire leases") as conn:
+            return self._expire(conn, self._clock())
+
+    # -- the audit trail and retention -----------------------------------------------------------
+
+    def note(self, call_id: str, event: str, actor: str, detail: str = "") -> None:
+        """Add an event from outside the queue (e.g. "transfer_failed", detail a SIP status)."""
+        event = event_name(event, where=self._where)
+        actor = label(actor, "actor", where=self._where)
+        detail = label(detail, "detail", where=self._where)
+        with self._transaction("cannot note an event") as conn:
+            row = conn.execute("SELECT queue FROM handoffs WHERE call_id = ?",
+                               (call_id,)).fetchone()
+            _audit(conn, self._clock(), call_id, event, actor, "" if row is None else row[0],
+                   detail)
+
+    def history(self, call_id: str) -> builtins.list[AuditEvent]:
+        """The events of one call, oldest first."""
+        return self._events("WHERE call_id = ? ORDER BY id", (call_id,))
+
+    def audit(self, since: float = 0.0, limit: int = 1000) -> builtins.list[AuditEvent]:
+        """Events of the whole floor from `since` (Unix time), oldest first, at most `limit`."""
+        return self._events("WHERE at >= ? ORDER BY at, id LIMIT ?", (since, max(0, limit)))
+
+    def purge(self, older_than_s: float) -> int:
+        """Drop the transcripts, slots and candidates of records closed more than
+        `older_than_s` seconds ago (the audit trail stays); how many were purged."""
+        now = self._clock()
+        cutoff = now - float(older_than_s)
+        with self._transaction("cannot purge") as conn:
+            rows = conn.execute(
+                "SELECT id, call_id, queue, record FROM handoffs WHERE status = 'done'"
+                " AND done_at <= ? AND purged_at IS NULL ORDER BY id", (cutoff,)).fetchall()
+            for rowid, call_id, queue, record in rows:
+                kept = encode_json(strip_caller_text(self._decode(rowid, record)))
+                conn.execute("UPDATE handoffs SET record = ?, purged_at = ? WHERE id = ?",
+                             (kept, now, rowid))
+                _audit(conn, now, call_id, "purged", "retention", queue)
+        return len(rows)
+
+    def stats(self, sla_target_s: float = DEFAULT_SLA_TARGET_S) -> QueueStats:
+        """Per-queue counts (reasons and priorities of waiting records), oldest age, and the
+        service level against `sla_target_s`."""
         now = self._clock()
         with self._lock, self._errors("cannot read stats"):
-            rows = self._connection().execute(
-                "SELECT queue, status, priority, reason, COUNT(*), MIN(created_at)"
-                " FROM handoffs GROUP BY queue, status, priority, reason"
-            ).fetchall()
+            conn = self._connection()
+            conn.execute("BEGIN")  # one snapshot for both reads
+            try:
+                rows = conn.execute(
+                    "SELECT queue, status, priority, reason, COUNT(*), MIN(created_at)"
+                    " FROM handoffs GROUP BY queue, status, priority, reason").fetchall()
+                spans = conn.execute(
+                    "SELECT queue, created_at, first_taken_at FROM handoffs").fetchall()
+            finally:
+                conn.execute("COMMIT")
         try:
             tallies = [
                 Tally(str(q), one_of(s, STATUSES), Priority(p), str(r), int(n), float(t))
                 for q, s, p, r, n, t in rows
             ]
+            waits = [Wait(str(q), float(c), None if f is None else float(f))
+                     for q, c, f in spans]
         except (ValueError, TypeError) as exc:
-            raise QueueError(f"queue DB {self.path}: unreadable counts: {exc}") from exc
-        return build_stats(tallies, now)
+            raise QueueError(f"{self._where}: unreadable counts: {exc}") from exc
+        return build_stats(tallies, now, waits, sla_target_s)
 
     def close(self) -> None:
         """Close the database; later calls raise `QueueError`. Closing twice is harmless."""
@@ -214,24 +337,13 @@ class SqliteQueue:
         """Set pragmas, check the file is (or becomes) a queue of our schema version."""
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
         if not self._memory:
-            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            mode = str(retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL")
+                                    .fetchone()[0], busy_timeout)).lower()
             if mode != "wal":
-                raise QueueError(f"queue DB {self.path}: WAL mode refused (journal is {mode})")
-        conn.execute("BEGIN IMMEDIATE")
+                raise QueueError(f"{self._where}: WAL mode refused (journal is {mode})")
+        retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"), busy_timeout)
         try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            if tables and "schema_version" not in tables:
-                raise QueueError(f"queue DB {self.path}: not a handoff queue (other tables)")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
-            if not versions:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif versions != [SCHEMA_VERSION]:
-                raise QueueError(
-                    f"queue DB {self.path}: schema version {versions}, this ivr reads "
-                    f"{SCHEMA_VERSION}"
-                )
+            ensure_schema(conn, self._where, self._clock())
             conn.execute("COMMIT")
         finally:
             if conn.in_transaction:
@@ -239,7 +351,7 @@ class SqliteQueue:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise QueueError(f"queue DB {self.path}: closed")
+            raise QueueError(f"{self._where}: closed")
         return self._conn
 
     @contextmanager
@@ -248,36 +360,98 @@ class SqliteQueue:
         try:
             yield
         except (sqlite3.Error, OSError, UnicodeError) as exc:
-            raise QueueError(f"queue DB {self.path}: {what}: {exc}") from exc
+            raise QueueError(f"{self._where}: {what}: {exc}") from exc
 
     @contextmanager
-    def _transaction(self, what: str, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """A transaction, committed on success and rolled back on any error."""
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE, retried while another process holds the lock),
+        committed on success and rolled back on any error."""
         with self._lock, self._errors(what):
             conn = self._connection()
-            conn.execute(f"BEGIN {mode}")
+            retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"), self._patience)
             try:
                 yield conn
-                conn.execute("COMMIT")
+                retry_locked(lambda: conn.execute("COMMIT"), self._patience)
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
 
-    def _row(self, row: tuple[Any, ...]) -> QueuedHandoff:
-        """A stored row as a `QueuedHandoff`."""
-        rowid, status, taken_by, taken_at, record = row
+    def _expire(self, conn: sqlite3.Connection, now: float) -> int:
+        """Leases past their time back to waiting (their place in line is kept), audited."""
+        rows = conn.execute(
+            "SELECT id, call_id, taken_by, queue FROM handoffs WHERE status = 'taken'"
+            " AND lease_until <= ? ORDER BY lease_until, id", (now,)).fetchall()
+        for rowid, call_id, agent, queue in rows:
+            conn.execute("UPDATE handoffs SET status = 'waiting', taken_by = NULL,"
+                         " taken_at = NULL, lease_until = NULL WHERE id = ?", (rowid,))
+            _audit(conn, now, call_id, "expired", agent or "", queue, "lease")
+        return len(rows)
+
+    def _held(self, conn: sqlite3.Connection, call_id: str, agent: str,
+              now: float) -> tuple[int, str] | None:
+        """(id, queue) of `call_id` if `agent` holds its lease now (after expiring others)."""
+        self._expire(conn, now)
+        row = conn.execute("SELECT id, queue FROM handoffs WHERE call_id = ? AND status ="
+                           " 'taken' AND taken_by = ?", (call_id, agent)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def _give_back(self, call_id: str, agent: str, queue: str | None, event: str,
+                   what: str) -> bool:
+        """Release (queue None) or transfer a held record: waiting again, audited."""
+        agent = label(agent, "agent", where=self._where)
+        now = self._clock()
+        with self._transaction(what) as conn:
+            held = self._held(conn, call_id, agent, now)
+            if held is None:
+                return False
+            target = held[1] if queue is None else queue
+            conn.execute("UPDATE handoffs SET status = 'waiting', queue = ?, taken_by = NULL,"
+                         " taken_at = NULL, lease_until = NULL WHERE id = ?", (target, held[0]))
+            _audit(conn, now, call_id, event, agent, target, "" if queue is None else held[1])
+            return True
+
+    def _events(self, sql: str, args: tuple[Any, ...]) -> builtins.list[AuditEvent]:
+        with self._lock, self._errors("cannot read the audit trail"):
+            rows = self._connection().execute(
+                f"SELECT at, call_id, event, actor, queue, detail FROM audit {sql}", args
+            ).fetchall()
+        return [AuditEvent(float(a), str(c), str(e), str(w), str(q), str(d))
+                for a, c, e, w, q, d in rows]
+
+    def _decode(self, rowid: object, record: str) -> Handoff:
         try:
-            handoff = decode_json(record)
-            state = one_of(status, STATUSES)
+            return decode_json(record)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise QueueError(f"queue DB {self.path}: record {rowid} is unreadable: {exc}") from exc
+            raise QueueError(f"{self._where}: record {rowid} is unreadable: {exc}") from exc
+
+    def _row(self, row: tuple[Any, ...]) -> QueuedHandoff:
+        """A stored row as a `QueuedHandoff` (the record's queue is where it is now)."""
+        rowid, status, taken_by, taken_at, lease_until, disposition, done_at, queue, rec = row
+        handoff = self._decode(rowid, rec)
+        try:
+            state = one_of(status, STATUSES)
+        except ValueError as exc:
+            raise QueueError(f"{self._where}: record {rowid} is unreadable: {exc}") from exc
         return QueuedHandoff(
             id=int(rowid),
-            handoff=handoff,
+            handoff=handoff if handoff.queue == queue else replace(handoff, queue=str(queue)),
             status=state,
             taken_by=taken_by,
-            taken_at=None if taken_at is None else float(taken_at),
+            taken_at=_float(taken_at),
+            lease_until=_float(lease_until),
+            disposition=disposition,
+            done_at=_float(done_at),
         )
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _audit(conn: sqlite3.Connection, at: float, call_id: str, event: str, actor: str,
+           queue: str, detail: str = "") -> None:
+    conn.execute("INSERT INTO audit (at, call_id, event, actor, queue, detail)"
+                 " VALUES (?, ?, ?, ?, ?, ?)", (at, call_id, event, actor, queue, detail))
 
 
 def open_location(location: str, clock: Callable[[], float] = time.time) -> SqliteQueue:

@@ -3,6 +3,10 @@
 A backend reports its records grouped as `Tally` values (one per queue, status, priority and
 reason, with a count and the oldest filing time) — a SQL `GROUP BY`, or `tally` over records
 for a store that cannot group — and `build_stats` turns them into a `QueueStats`.
+
+Service level per queue comes from `Wait` rows (when each record was filed and first taken):
+the share of callers answered within the target (default 20 s) among those answered plus
+those still waiting past it, and waiting-time percentiles (nearest rank) of those answered.
 """
 
 from __future__ import annotations
@@ -15,7 +19,20 @@ from typing import Any
 from ..types import Priority
 from .record import QueuedHandoff, Status
 
-__all__ = ["QueueCounts", "QueueStats", "Tally", "build_stats", "tally"]
+__all__ = [
+    "DEFAULT_SLA_TARGET_S",
+    "QueueCounts",
+    "QueueStats",
+    "Tally",
+    "Wait",
+    "build_stats",
+    "percentile",
+    "tally",
+    "waits",
+]
+
+DEFAULT_SLA_TARGET_S = 20.0
+"""The service-level target: a caller should be taken within this many seconds."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +42,7 @@ class Tally:
     queue: str
     """Queue name."""
     status: Status
-    """"waiting" or "taken"."""
+    """"waiting", "taken" or "done"."""
     priority: Priority
     """Their priority."""
     reason: str
@@ -37,6 +54,18 @@ class Tally:
 
 
 @dataclass(frozen=True)
+class Wait:
+    """When one record was filed and first taken (for the service level)."""
+
+    queue: str
+    """Its queue now."""
+    created_at: float
+    """Unix time it was filed."""
+    first_taken_at: float | None
+    """Unix time an agent first took it; None while never taken."""
+
+
+@dataclass(frozen=True)
 class QueueCounts:
     """The state of one named queue."""
 
@@ -45,16 +74,38 @@ class QueueCounts:
     waiting: int
     """Records waiting for an agent."""
     taken: int
-    """Records already claimed."""
+    """Records held by an agent."""
     by_reason: tuple[tuple[str, int], ...]
     """Waiting records per handoff reason, most frequent first (ties by name)."""
     by_priority: tuple[tuple[Priority, int], ...]
     """Waiting records per priority, highest priority first; every priority is listed."""
     oldest_waiting_seconds: float | None
     """Age of the oldest waiting record, None when nothing waits."""
+    done: int = 0
+    """Records closed."""
+    answered: int = 0
+    """Records taken at least once."""
+    answered_in_target: int = 0
+    """Of those, taken within the target the first time."""
+    missed: int = 0
+    """Records never taken and already waiting longer than the target."""
+    sla_target_s: float = DEFAULT_SLA_TARGET_S
+    """The target (seconds)."""
+    wait_p50: float | None = None
+    """Median wait until first taken (seconds), None when none was taken."""
+    wait_p90: float | None = None
+    """90th percentile of that wait."""
+    wait_max: float | None = None
+    """The longest wait until first taken."""
+
+    @property
+    def sla(self) -> float | None:
+        """Share answered within the target: in target / (answered + missed); None if none."""
+        total = self.answered + self.missed
+        return self.answered_in_target / total if total else None
 
     def __str__(self) -> str:
-        return f"{self.queue}: {self.waiting} waiting, {self.taken} taken"
+        return f"{self.queue}: {self.waiting} waiting, {self.taken} taken, {self.done} done"
 
 
 @dataclass(frozen=True)
@@ -76,27 +127,45 @@ class QueueStats:
         """Records taken, over all queues."""
         return sum(q.taken for q in self.queues)
 
+    @property
+    def done(self) -> int:
+        """Records closed, over all queues."""
+        return sum(q.done for q in self.queues)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape (for ``--json``): totals, then one object per queue."""
         return {
             "at": self.at,
             "waiting": self.waiting,
             "taken": self.taken,
+            "done": self.done,
             "queues": [
                 {
                     "queue": c.queue,
                     "waiting": c.waiting,
                     "taken": c.taken,
+                    "done": c.done,
                     "by_reason": dict(c.by_reason),
                     "by_priority": {str(p): n for p, n in c.by_priority},
                     "oldest_waiting_seconds": c.oldest_waiting_seconds,
+                    "sla": {
+                        "target_seconds": c.sla_target_s,
+                        "answered": c.answered,
+                        "answered_in_target": c.answered_in_target,
+                        "missed": c.missed,
+                        "share": c.sla,
+                        "wait_p50_seconds": c.wait_p50,
+                        "wait_p90_seconds": c.wait_p90,
+                        "wait_max_seconds": c.wait_max,
+                    },
                 }
                 for c in self.queues
             ],
         }
 
     def __str__(self) -> str:
-        return f"{len(self.queues)} queues, {self.waiting} waiting, {self.taken} taken"
+        return (f"{len(self.queues)} queues, {self.waiting} waiting, {self.taken} taken, "
+                f"{self.done} done")
 
 
 def tally(records: Iterable[QueuedHandoff]) -> list[Tally]:
@@ -111,32 +180,64 @@ def tally(records: Iterable[QueuedHandoff]) -> list[Tally]:
     return [Tally(*key, count=n, oldest=oldest[key]) for key, n in counts.items()]
 
 
-def build_stats(tallies: Iterable[Tally], now: float) -> QueueStats:
-    """Per-queue counts, reasons and priorities of waiting records, and the oldest age."""
-    waiting: Counter[str] = Counter()
-    taken: Counter[str] = Counter()
+def waits(records: Iterable[tuple[QueuedHandoff, float | None]]) -> list[Wait]:
+    """`Wait` rows from records and their first-taken times."""
+    return [Wait(r.handoff.queue, r.handoff.created_at, t) for r, t in records]
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile of sorted `values` (None when empty)."""
+    if not values:
+        return None
+    rank = max(1, -(-len(values) * share // 1))
+    return values[min(len(values), int(rank)) - 1]
+
+
+def build_stats(
+    tallies: Iterable[Tally],
+    now: float,
+    wait_rows: Iterable[Wait] = (),
+    sla_target_s: float = DEFAULT_SLA_TARGET_S,
+) -> QueueStats:
+    """Per-queue counts, reasons and priorities of waiting records, the oldest age, and the
+    service level from `wait_rows`."""
+    counts: dict[Status, Counter[str]] = {s: Counter() for s in ("waiting", "taken", "done")}
     reasons: dict[str, Counter[str]] = {}
     priorities: dict[str, Counter[Priority]] = {}
     oldest: dict[str, float] = {}
     for t in tallies:
         reasons.setdefault(t.queue, Counter())
         priorities.setdefault(t.queue, Counter())
-        if t.status == "taken":
-            taken[t.queue] += t.count
+        counts[t.status][t.queue] += t.count
+        if t.status != "waiting":
             continue
-        waiting[t.queue] += t.count
         reasons[t.queue][t.reason] += t.count
         priorities[t.queue][t.priority] += t.count
         oldest[t.queue] = min(oldest.get(t.queue, t.oldest), t.oldest)
-    queues = tuple(
-        QueueCounts(
+    answered: dict[str, list[float]] = {}
+    missed: Counter[str] = Counter()
+    for w in wait_rows:
+        if w.first_taken_at is not None:
+            answered.setdefault(w.queue, []).append(max(0.0, w.first_taken_at - w.created_at))
+        elif now - w.created_at > sla_target_s:
+            missed[w.queue] += 1
+    queues = []
+    for name in sorted(reasons):
+        spans = sorted(answered.get(name, []))
+        queues.append(QueueCounts(
             queue=name,
-            waiting=waiting[name],
-            taken=taken[name],
+            waiting=counts["waiting"][name],
+            taken=counts["taken"][name],
             by_reason=tuple(sorted(reasons[name].items(), key=lambda kv: (-kv[1], kv[0]))),
             by_priority=tuple((p, priorities[name][p]) for p in sorted(Priority, reverse=True)),
             oldest_waiting_seconds=max(0.0, now - oldest[name]) if name in oldest else None,
-        )
-        for name in sorted(reasons)
-    )
-    return QueueStats(queues=queues, at=now)
+            done=counts["done"][name],
+            answered=len(spans),
+            answered_in_target=sum(1 for w in spans if w <= sla_target_s),
+            missed=missed[name],
+            sla_target_s=sla_target_s,
+            wait_p50=percentile(spans, 0.5),
+            wait_p90=percentile(spans, 0.9),
+            wait_max=spans[-1] if spans else None,
+        ))
+    return QueueStats(queues=tuple(queues), at=now)
