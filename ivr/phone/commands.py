@@ -60,6 +60,9 @@ def register(sub: Any) -> dict[str, Handler]:
                    help="SIP (UDP) listener (default 127.0.0.1:5080; 'off' for none)")
     s.add_argument("--audiosocket", default="off", metavar="HOST:PORT",
                    help="AudioSocket (TCP) listener, e.g. 127.0.0.1:9092 (default off)")
+    s.add_argument("--backend", metavar="URL",
+                   help="the bank's service for request and authenticate steps, http(s)://host:"
+                        "port (default: $IVR_BANK_URL; token from $IVR_BANK_TOKEN)")
     s.add_argument("--queue", help="handoff queue: a SQLite file or sqlite:///abs/path "
                    "(default: $IVR_QUEUE or var/handoff.sqlite3)")
     s.add_argument("--lang", choices=LANGS, help="callers' language (default: the flow's first)")
@@ -116,7 +119,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     trusted = frozenset(_ip(a) for a in args.trust or ["127.0.0.1"])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ivr.call import Hotline
+    from ivr.call import Hotline, bank_services
     from ivr.handoff import open_queue
     from ivr.phone.driver import PhoneDriver
     from ivr.phone.prompts import PromptAudio
@@ -125,10 +128,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     transfers = _transfers(args.transfer, flow.queues)
     lang = args.lang or flow.languages[0]
     queue = open_queue(args.queue or None)
+    services = bank_services(args.backend)  # a bad URL or no token: before anything listens
     audio = PromptAudio(flow, args.prompts)
     audio.require_synthesis()
     audio.render_all()  # every known prompt is audio before the first call
-    hotline = Hotline(flow, queue=queue, model=args.model)
+    hotline = Hotline(flow, queue=queue, model=args.model, services=services)
     try:
         hotline.listener(lang)  # load the speech model before the first call
         driver = PhoneDriver(hotline, audio, lang, transfers)

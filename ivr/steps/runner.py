@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..flow.model import Node
-from ..flow.steps import Authenticate, Branch, Collect, Condition, Request, Say
+from ..flow.steps import Authenticate, Branch, Collect, Condition, Request, Say, template_names
 from ..privacy import FULL_MASK, is_secret_name, mask_slot
 from ..types import Lang, Slot
 from .prompts import system_text
@@ -108,7 +108,9 @@ class StepRunner:
 
     def _do(self, step: Authenticate | Request | Say | Branch) -> Next | None:
         if isinstance(step, Say):
-            self._say(fill(step.text.get(self.lang, ""), self.state.values, self.lang))
+            text = step.text.get(self.lang, "")
+            self._say(fill(text, self.state.values, self.lang))
+            self._log("said", vars=",".join(n for n, _ in template_names(text)))
             return None
         if isinstance(step, Branch):
             holds = _compare(step.cond, self.state.values.get(step.cond.var))
