@@ -27,7 +27,7 @@ from .result import CallResult, Prompt, RouteResult
 from .session import Call
 
 __all__ = [
-    "DEFAULT_AUDIO_LANG", "BankServices", "Call", "CallInput", "CallResult", "HangUp", "Hotline", "Press",
-    "Prompt", "RouteResult", "Say", "Silence", "Speak", "bank_services", "call_language",
+    "DEFAULT_AUDIO_LANG", "BankServices", "Call", "CallInput", "CallResult", "HangUp", "Hotline",
+    "Press", "Prompt", "RouteResult", "Say", "Silence", "Speak", "bank_services", "call_language",
     "play",
 ]
