@@ -88,6 +88,9 @@ class StepRunner:
         self._misses = 0
         self._pending: str | None = None
         """A value read back, waiting for yes or no."""
+        self._swallow = ""
+        """The terminator key of an entry taken at its full length: pressed next, it is the
+        end of that entry (habit), not the start of the next answer."""
 
     # -- running -------------------------------------------------------------------------------
     def start(self) -> Next:
@@ -139,6 +142,9 @@ class StepRunner:
         step = self.waiting
         if step is None:
             return Next("done")
+        swallow, self._swallow = self._swallow, ""
+        if key == swallow and not self._keys and self._pending is None:
+            return Next("wait")
         if self._pending is not None:
             return self._answer({"1": True, "2": False}.get(key), step)
         if key == step.terminator:
@@ -147,7 +153,9 @@ class StepRunner:
             return self._got(step, None)
         self._keys += key
         if len(self._keys) >= step.max_len and (step.kind != "amount" or not step.terminator):
-            return self._got(step, read_keys(step, self._keys))
+            nxt = self._got(step, read_keys(step, self._keys))
+            self._swallow = step.terminator
+            return nxt
         return Next("wait")
 
     def on_speech(self, text: str) -> Next:
@@ -155,6 +163,7 @@ class StepRunner:
         step = self.waiting
         if step is None:
             return Next("done")
+        self._swallow = ""
         if self._pending is not None:
             return self._answer(self._yes_no(text), step)
         if step.kind == "text" and self._yes_no(text) is not None:

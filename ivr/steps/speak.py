@@ -97,7 +97,7 @@ def spoken_date(iso: str, lang: Lang) -> str:
 def _record(item: Mapping[str, Any], lang: Lang) -> str:
     parts = []
     for key, value in item.items():
-        if key == "currency":
+        if key in ("currency", "id"):
             continue
         if key == "amount":
             parts.append(money(str(value), str(item.get("currency", "CNY")), lang))
