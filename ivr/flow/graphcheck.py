@@ -61,7 +61,10 @@ def edges(flow: Flow, nid: str) -> list[Edge]:
     elif node.type == "service":
         for step in node.steps:
             if isinstance(step, Branch):
-                out += [Edge(nid, t, "step", f"if {step.cond.var}")
+                c = step.cond
+                test = {"truthy": c.var, "falsy": f"not {c.var}"}.get(c.op, f"{c.var} {c.op} "
+                                                                         f"{c.value}")
+                out += [Edge(nid, t, "step", f"if {test}" if t == step.then else "else")
                         for t in (step.then, step.otherwise) if t]
             elif isinstance(step, Authenticate) and step.on_fail:
                 out.append(Edge(nid, step.on_fail, "step", "auth failed"))
