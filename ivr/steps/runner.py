@@ -143,7 +143,7 @@ class StepRunner:
         if step is None:
             return Next("done")
         swallow, self._swallow = self._swallow, ""
-        if key == swallow and not self._keys and self._pending is None:
+        if key == swallow and not self._keys:
             return Next("wait")
         if self._pending is not None:
             return self._answer({"1": True, "2": False}.get(key), step)
