@@ -100,6 +100,9 @@ HOSTILE: dict[str, Kind] = {
     "disposition": lambda p: ["", "line\nbreak", "x" * 100],
     "days": lambda p: ["-1", "nan", "inf", "abc", "1e9"],
     "status": lambda p: ["closed", ""],
+    "backend": lambda p: ["not a url", "ftp://127.0.0.1:21", "http://u:pw@127.0.0.1:1",
+                          "http://127.0.0.1:9"],  # the last: no $IVR_BANK_TOKEN set
+    "caller": lambda p: ["", "+8613800138000", "1" * 40, "12\n34"],
 }
 """Hostile values per argument (by argparse `dest`)."""
 
