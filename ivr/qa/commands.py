@@ -100,7 +100,8 @@ def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRu
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
-    bank_services(args.backend)  # a bad URL or no token: one line before any call plays
+    backend = getattr(args, "backend", None)  # ivr calibrate plays routing only
+    bank_services(backend)  # a bad URL or no token: one line before any call plays
     flow = load_linted(args.flow, layered=False)  # only what lint passes runs
     scripts = load_suite(args.suite)
     if not scripts:
@@ -111,7 +112,7 @@ def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRu
     bar = Progress(len(scripts), sys.stderr, enabled=args.progress or sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue, args.backend),
+        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue, backend),
                          lang=args.lang,
                          jobs=args.jobs, on_done=bar.update)
     finally:
