@@ -20,6 +20,8 @@ demo: install
 	@rm -f var/demo-queue.sqlite3*
 	$(IVR) replay --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml
 	@echo
+	sh samples/demo_bank.sh $(PY) $(IVR) $(FLOW) var/demo-queue.sqlite3
+	@echo
 	@echo "--- the human queue after the demo (ivr queue list / take) ---"
 	$(IVR) queue list --queue var/demo-queue.sqlite3
 	$(IVR) queue take --queue var/demo-queue.sqlite3

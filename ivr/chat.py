@@ -11,6 +11,7 @@ from .call import Call, Hotline
 from .console import show_end, show_prompts
 from .flow.model import Flow
 from .handoff import HandoffQueue
+from .steps import Services
 from .textio import stdin_lines
 from .types import Lang
 
@@ -55,7 +56,8 @@ def _chat_line(call: Call, line: str, out: TextIO) -> bool:
 
 
 def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
-         lines: Iterable[str] | None = None, out: TextIO | None = None) -> int:
+         lines: Iterable[str] | None = None, out: TextIO | None = None,
+         services: Services | None = None, caller: str | None = None) -> int:
     """A call where the caller's side is typed text: each line is speech, or a command.
 
     `lines` (default: standard input, UTF-8) are the caller's lines. However the input ends —
@@ -63,7 +65,8 @@ def chat(flow: Flow, lang: Lang, queue: HandoffQueue | None, *,
     caller handed off is filed into `queue` before the error, if any, goes on to the CLI.
     """
     out = out or sys.stdout
-    call = Hotline(flow, queue=queue).open_call(f"chat-{uuid.uuid4().hex[:12]}", lang)
+    call = Hotline(flow, queue=queue, services=services).open_call(
+        f"chat-{uuid.uuid4().hex[:12]}", lang, caller=caller)
     try:
         print(f"({_HELP})", file=out)
         show_prompts(call.start(), out)

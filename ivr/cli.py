@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, cast
 
 from . import __version__
-from .errors import FlowError, FlowErrors, IvrError
+from .errors import FlowError, FlowErrors, IvrError, UsageError
 from .textio import check_text, configure_streams, stdin_lines
 from .types import LANGS
 
@@ -48,6 +48,13 @@ def _add_queue(p: argparse.ArgumentParser) -> None:
                    "(default: $IVR_QUEUE or var/handoff.sqlite3)")
 
 
+def add_backend(p: argparse.ArgumentParser) -> None:
+    """`--backend URL`: the bank's service that node steps call."""
+    p.add_argument("--backend", metavar="URL",
+                   help="the bank's service for request and authenticate steps, http(s)://host:"
+                        "port (default: $IVR_BANK_URL; token from $IVR_BANK_TOKEN)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: the problem and where to read more, no usage block."""
 
@@ -77,12 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="Vosk model directory (overrides $IVR_MODEL and models/)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per call")
     p.add_argument("-v", "--verbose", action="store_true", help="print every trace step")
+    add_backend(p)
     p.add_argument("files", nargs="+", help="WAV files or call scripts (.yaml)")
 
     p = sub.add_parser("chat", help="be the caller, by typing")
     _add_flow(p)
     _add_lang(p)
     _add_queue(p)
+    add_backend(p)
+    p.add_argument("--caller", metavar="NUMBER", help="the caller's number (digits), as a "
+                   "phone line would give it")
 
     p = sub.add_parser("call", help="a live call from the microphone")
     _add_flow(p)
@@ -132,14 +143,15 @@ def _cmd_route(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from .call import Hotline, Speak, call_language
+    from .call import Hotline, Speak, bank_services, call_language
     from .handoff import HandoffQueue
     from .qa.expect import check_call
     from .qa.report import call_json, format_call, format_summary
     from .qa.script import CallScript, load_scripts
 
+    services = bank_services(args.backend)
     hotline = Hotline(_flow(args), queue=cast(HandoffQueue, _queue(args)),
-                      model=args.model)
+                      model=args.model, services=services)
     results, failures, checked, errors = [], 0, 0, 0
     # a bare WAV's call id is its name, or the path as given when two files share that name
     stems = Counter(Path(n).stem for n in args.files)
@@ -153,7 +165,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             for script in scripts:
                 lang = call_language(script.lang or args.lang, script.inputs,
                                      f"{script.source}: call '{script.call_id}'")
-                result = hotline.run(script.call_id, lang, script.inputs)
+                result = hotline.run(script.call_id, lang, script.inputs,
+                                     caller=script.caller)
                 results.append(result)
                 problems = [str(f) for f in check_call(script, result)]
                 checked += bool(script.expect or script.turn_expect)
@@ -178,10 +191,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
+    from .call import bank_services
     from .chat import chat
     from .handoff import HandoffQueue
 
-    return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)), lines=stdin_lines())
+    if args.caller is not None and not (args.caller.isdigit() and 5 <= len(args.caller) <= 15):
+        raise UsageError(f"--caller {args.caller!r}: the caller's number as 5 to 15 digits")
+    services = bank_services(args.backend)
+    return chat(_flow(args), args.lang, cast(HandoffQueue, _queue(args)), lines=stdin_lines(),
+                services=services, caller=args.caller)
 
 
 def _cmd_call(args: argparse.Namespace) -> int:

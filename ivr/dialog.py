@@ -25,6 +25,7 @@ from .privacy import (
     mask_turn_slots,
     secret_follows,
 )
+from .steps import CallState, Next, Services, StepRunner
 from .types import (
     Candidate,
     Decision,
@@ -89,8 +90,18 @@ def yes_or_no(text: str, lang: Lang, flow: Flow) -> bool | None:
 class Dialog:
     """One call through a flow, in one language."""
 
-    def __init__(self, flow: Flow, lang: Lang, matcher: IntentMatcher, call_id: str) -> None:
+    def __init__(self, flow: Flow, lang: Lang, matcher: IntentMatcher, call_id: str, *,
+                 services: Services | None = None, caller: str | None = None) -> None:
         self.flow, self.lang, self.matcher, self.call_id = flow, lang, matcher, call_id
+        self.services = services
+        """The bank's systems for request and authenticate steps (None: none configured)."""
+        self.state = CallState(values={"lang": lang, **({"caller_number": caller} if caller
+                                                           else {})})
+        """What the node steps collected and learned (ivr.steps)."""
+        self.spoken: dict[int, str] = {}
+        """Trace step -> the prompt as said, where the trace keeps it masked (a value read
+        back, a confirmation number)."""
+        self._steps: StepRunner | None = None
         self.node: Node = flow.nodes[flow.start]
         self.trace: list[TraceEvent] = []
         self.turns: list[Turn] = []
@@ -161,8 +172,14 @@ class Dialog:
         self.path.append(node_id)
         self._count = Count()
         self._pending = None
+        self._steps = None
         self._log("enter", type=str(self.node.type))  # the trace holds plain values
         out = self._say(self.node.prompt.get(self.lang, ""))
+        if self.node.type == "service" and self.node.steps:
+            self._steps = StepRunner(self.node, self.lang, self.state, self.services,
+                                     say=self._say_step, log=self._log,
+                                     yes_no=lambda t: yes_or_no(t, self.lang, self.flow))
+            return out + self._follow(self._steps.start())
         if self.node.type == "service":
             if self.node.next:
                 return out + self._enter(self.node.next, None)
@@ -175,6 +192,36 @@ class Dialog:
             self._hand_off(self.node.queue or self.flow.settings.fallback_queue, prio, why)
         return out
 
+    # -- node steps ----------------------------------------------------------------------------
+    def _say_step(self, text: str) -> None:
+        """A step's prompt: said as is, kept in the trace masked."""
+        shown = mask_sensitive(text)
+        self._log("prompt", text=shown)
+        if shown != text:
+            self.spoken[len(self.trace) - 1] = text
+
+    def _follow(self, nxt: Next) -> list[str]:
+        """Act on what the node's steps came to (their prompts are already in the trace)."""
+        if nxt.kind == "wait":
+            return []
+        self._steps = None
+        if nxt.kind == "goto":
+            return self._enter(nxt.target, None)
+        if nxt.kind == "handoff":  # backend_error, auth_failed: the steps said why
+            out = ([] if nxt.target in ("backend_error", "auth_failed") else
+                   self._say(self.flow.prompts["handoff"].get(self.lang, ""), "system"))
+            if self.node.on_fail:
+                return out + self._enter(self.node.on_fail, nxt.target)
+            self._hand_off_to_fallback(nxt.target)
+            return out
+        if self.node.next:
+            return self._enter(self.node.next, None)
+        self._finish(Outcome("node", node=self.node.id))
+        return []
+
+    def _collecting(self) -> bool:
+        return self._steps is not None and self._steps.waiting is not None
+
     def _finish(self, outcome: Outcome) -> None:
         self.outcome = outcome
         self._log("end", outcome=outcome.type, queue=outcome.queue, reason=outcome.reason)
@@ -183,9 +230,17 @@ class Dialog:
         self.handoff = Handoff(
             call_id=self.call_id, queue=queue, priority=priority, reason=reason, lang=self.lang,
             heard=tuple(self.heard), candidates=self._last, path=tuple(self.path),
-            slots=tuple(self.slots.values()), intent=self._intent)
+            slots=self._record_slots(), intent=self._intent)
         self._log("handoff", queue=queue, priority=str(priority), reason=reason)
         self._finish(Outcome("handoff", node=self.node.id, queue=queue, reason=reason))
+
+    def _record_slots(self) -> tuple[Slot, ...]:
+        """Slots heard and collected (masked), and the steps done so far, for the agent."""
+        slots = {**self.slots, **self.state.slots}
+        if self.state.done:
+            done = ", ".join(self.state.done)
+            slots["steps_done"] = Slot("steps_done", done, done)
+        return tuple(slots.values())
 
     def _fail(self, reason: str) -> list[str]:
         """Retries used up here: the node's on_fail, or the fallback queue."""
@@ -223,6 +278,8 @@ class Dialog:
         """The caller said something."""
         if self.done:
             return []
+        if self._collecting():
+            return self._collect_speech(utt)
         lone = lone_digits(utt.text)
         secret = (self._secret_next or is_secret_turn(self.node.prompt.get(self.lang, ""))
                   or (lone > 0 and self._lone_turns >= LONE_TURNS))
@@ -248,6 +305,17 @@ class Dialog:
                   candidates=" ".join(str(c) for c in decision.candidates),
                   slots=" ".join(str(s) for s in stored))
         return self._act(heard, decision)
+
+    def _collect_speech(self, utt: Utterance) -> list[str]:
+        """The caller answered a collect step by voice: kept masked (whole, if secret)."""
+        step = self._steps.waiting if self._steps is not None else None
+        secret = step is not None and step.secret
+        heard = FULL_MASK if secret else mask_sensitive(utt.text, secret=self._secret_next)
+        self.heard.append(heard)
+        self._log("heard", text=heard, source=utt.source)
+        out = self._follow(self._steps.on_speech(utt.text)) if self._steps else []
+        self._turn(heard, TurnKind.COLLECT)
+        return out
 
     def _act(self, heard: str, d: Decision) -> list[str]:
         if d.kind is DecisionKind.ACCEPT and d.intent:
@@ -279,6 +347,11 @@ class Dialog:
         """The caller pressed a key."""
         if self.done:
             return []
+        if self._steps is not None and self._collecting():
+            self._log("dtmf", key=FULL_MASK)
+            out = self._follow(self._steps.on_key(key.value))
+            self._turn(f"dtmf:{FULL_MASK}", TurnKind.COLLECT)
+            return out
         target = self.node.dtmf.get(key.value)
         # A key that moves the call is a menu choice; any other may be a digit of a card
         # number or PIN being typed, so it is never written down.
@@ -298,12 +371,17 @@ class Dialog:
             return []
         self._log("no_input")
         self._pending = None
-        out = self._miss(Miss.NO_INPUT, "no_input", "no_input")
+        if self._steps is not None and self._collecting():
+            out = self._follow(self._steps.on_no_input())
+        else:
+            out = self._miss(Miss.NO_INPUT, "no_input", "no_input")
         self._turn("", TurnKind.NO_INPUT)
         return out
 
     def on_hangup(self) -> Outcome:
         """The caller hung up (or the script ran out of turns); returns how the call ended."""
+        if self.outcome is None and self._steps is not None:  # reached the node, mid-steps
+            self._finish(Outcome("node", node=self.node.id, reason="caller_hung_up"))
         if self.outcome is None:
             self._finish(Outcome("hangup", node=self.node.id, reason="caller_hung_up"))
         return self.outcome or Outcome("hangup", node=self.node.id, reason="caller_hung_up")

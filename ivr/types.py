@@ -183,6 +183,8 @@ class TurnKind(enum.StrEnum):
     YES = "yes"
     NO = "no"
     NO_INPUT = "no_input"
+    COLLECT = "collect"
+    """A value given to a node's collect step (by keys or speech)."""
 
     @classmethod
     def of(cls, kind: DecisionKind) -> TurnKind:

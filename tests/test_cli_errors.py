@@ -118,6 +118,9 @@ HOSTILE: dict[str, Kind] = {
     "config": lambda p: [p.missing, p.folder, p.file, p.bad, p.toml_key, p.toml_value],
     "lang_for": lambda p: ["1588", "=ko", "1588=xx", "15 88=ko", "1588=ko"],  # mini is en
     "metrics": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"],
+    "backend": lambda p: ["not a url", "ftp://127.0.0.1:21", "http://u:pw@127.0.0.1:1",
+                          "http://127.0.0.1:9"],  # the last: no $IVR_BANK_TOKEN set
+    "caller": lambda p: ["", "+8613800138000", "1" * 40, "12\n34"],
 }
 """Hostile values per argument (by argparse `dest`)."""
 

@@ -84,8 +84,9 @@ def test_replay_json_contract_one_object_per_call_in_order(tmp_path: Path) -> No
         assert set(r["outcome"]) == {"type", "node", "queue", "reason"}
         for t in r["turns"]:
             assert set(t) == {"heard", "intent", "confidence", "decision", "node"}
+    # reached atm_locator, which asks where the caller is; the recording ends there
     assert rows[0]["outcome"] == {"type": "node", "node": "atm_locator", "queue": None,
-                                  "reason": None}
+                                  "reason": "caller_hung_up"}
     assert rows[1]["path"] == ["root", "complaint"]
 
 

@@ -58,7 +58,8 @@ def test_overlays_show_in_the_picture() -> None:
     text = to_mermaid(flow)
     assert "%% flow bank_hotline + overlays typhoon" in text
     assert 'n_announcement>"announcement"]' in text and "n_announcement --> n_root" in text
-    assert 'n_loan_deferral -->|"high"| q_disaster_relief' in text
+    assert 'n_relief_agent -->|"high"| q_disaster_relief' in text
+    assert 'n_loan_deferral -->|"if not eligible"| n_relief_agent' in text
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")

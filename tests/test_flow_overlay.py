@@ -51,7 +51,10 @@ def test_typhoon_announces_then_routes_relief() -> None:
     assert d.trace[0].as_dict() == {"step": 0, "kind": "start", "node": "root", "flow":
                                     "bank_hotline", "lang": "en", "overlays": "typhoon"}
     assert d.trace[1].kind == "announcement"
-    d.on_dtmf(Dtmf("8"))  # loan_deferral: a transfer to the relief team now
+    d.on_dtmf(Dtmf("8"))  # loan_deferral: verify, check, defer on the call (ivr.steps) ...
+    assert d.node.id == "loan_deferral" and not d.done
+    for _ in range(3):  # ... and a caller who cannot go through it goes to the relief team
+        d.on_no_input()
     assert d.handoff is not None and d.handoff.queue == "disaster_relief"
 
 

@@ -97,7 +97,7 @@ def test_the_caller_talking_over_the_greeting_stops_it_and_is_routed(
 ) -> None:
     line = StandInLine()
     result = asyncio.run(call_with(hotline, line, "drv-barge", caller_pcm(tmp_path, "ko_fraud")))
-    assert result.path == ("root", "fraud_report")
+    assert result.path == ("root", "fraud_freeze", "fraud_report")  # no number: no freeze step
     asked, played = line.plays[0]
     assert 0 < played < asked  # the greeting was cut when the caller spoke
     assert line.plays[-1][0] == line.plays[-1][1] > 0  # the handoff prompt played out

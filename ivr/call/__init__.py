@@ -5,10 +5,12 @@
   `Prompt` events, a `CallResult` at the end (`ivr.call.session`).
 * `play` — the scripted driver: `Say / Speak / Press / Silence / HangUp` inputs in order.
 * `call_language` — the one rule for a call whose language nobody gave.
+* `bank_services` — the bank's systems (`--backend URL` / $IVR_BANK_URL) for node steps.
 """
 
 from __future__ import annotations
 
+from .bank import BankServices, bank_services
 from .hotline import Hotline
 from .inputs import (
     DEFAULT_AUDIO_LANG,
@@ -25,6 +27,7 @@ from .result import CallResult, Prompt, RouteResult
 from .session import Call
 
 __all__ = [
-    "DEFAULT_AUDIO_LANG", "Call", "CallInput", "CallResult", "HangUp", "Hotline", "Press",
-    "Prompt", "RouteResult", "Say", "Silence", "Speak", "call_language", "play",
+    "DEFAULT_AUDIO_LANG", "BankServices", "Call", "CallInput", "CallResult", "HangUp", "Hotline",
+    "Press", "Prompt", "RouteResult", "Say", "Silence", "Speak", "bank_services", "call_language",
+    "play",
 ]

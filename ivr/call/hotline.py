@@ -21,6 +21,7 @@ from ..nlu.policy import decide
 from ..nlu.scorer import IntentScorer
 from ..privacy import mask_sensitive
 from ..speech import Judge, Listener, SpeechConfig
+from ..steps import Services
 from ..types import Lang
 from .inputs import CallInput
 from .replay import play
@@ -38,8 +39,10 @@ class Hotline:
     def __init__(self, flow: Flow, *, queue: HandoffQueue | None = None,
                  model: str | Path | None = None,
                  recognizer_factory: Callable[[Lang], Recognizer] | None = None,
-                 speech: SpeechConfig | None = None) -> None:
+                 speech: SpeechConfig | None = None, services: Services | None = None) -> None:
         self.flow = flow
+        self.services = services
+        """The bank's systems, one per process, shared by every call (None: none)."""
         self.queue = queue
         self.speech = speech or SpeechConfig()
         self._model = model
@@ -117,10 +120,12 @@ class Hotline:
             self._grammars[key] = grammar_words(dialog.expected(), vocab, dialog.lang).phrases
         return self._grammars[key]
 
-    def open_call(self, call_id: str, lang: Lang) -> Call:
-        """A new call session (see `ivr.call.session`); `call_id` must be unique per call."""
-        return Call(self, call_id, lang)
+    def open_call(self, call_id: str, lang: Lang, *, caller: str | None = None) -> Call:
+        """A new call session (see `ivr.call.session`); `call_id` must be unique per call;
+        `caller` is the caller's number when the line gives one (authenticate may use it)."""
+        return Call(self, call_id, lang, caller=caller)
 
-    def run(self, call_id: str, lang: Lang, inputs: Iterable[CallInput]) -> CallResult:
+    def run(self, call_id: str, lang: Lang, inputs: Iterable[CallInput], *,
+            caller: str | None = None) -> CallResult:
         """Play one scripted call (see `ivr.call.replay.play`); files its handoff, if any."""
-        return play(self.open_call(call_id, lang), inputs)
+        return play(self.open_call(call_id, lang, caller=caller), inputs)

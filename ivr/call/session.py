@@ -47,13 +47,15 @@ PROMPT_KINDS = frozenset({"prompt", "announcement", "system"})
 class Call:
     """One call in progress; see the module doc. Open it with `Hotline.open_call`."""
 
-    def __init__(self, hotline: Hotline, call_id: str, lang: Lang) -> None:
+    def __init__(self, hotline: Hotline, call_id: str, lang: Lang, *,
+                 caller: str | None = None) -> None:
         self.hotline = hotline
         self.id = call_id
         """The call's id: unique per call (the telephony call id, a UUID, a script's id)."""
         self.lang: Lang = lang
         """The caller's language."""
-        self.dialog = Dialog(hotline.flow, lang, hotline.matcher(lang), call_id)
+        self.dialog = Dialog(hotline.flow, lang, hotline.matcher(lang), call_id,
+                             services=hotline.services, caller=caller)
         self.budget = FrameBudget(hotline.speech.max_call_audio_s)
         """Caller audio the call may still take in, all turns together."""
         self._audio_s = self._decode_s = 0.0
@@ -83,7 +85,8 @@ class Call:
         mark = len(self.dialog.trace)
         event()
         rate = self.hotline.flow.settings.prompt_rate
-        return tuple(Prompt(str(e.get("text")), self.lang, e.node, rate)
+        said = self.dialog.spoken  # a value read back is said whole, kept masked
+        return tuple(Prompt(said.get(e.step, str(e.get("text"))), self.lang, e.node, rate)
                      for e in self.dialog.trace[mark:]
                      if e.kind in PROMPT_KINDS and e.get("text"))
 

@@ -61,6 +61,8 @@ def _model(flow: Flow) -> tuple[list[_Box], list[_Line]]:
                 lines.append(_Line(nid, e.target, f"says {e.label}", "solid"))
             elif e.kind == "next":
                 lines.append(_Line(nid, e.target, "next", "solid"))
+            elif e.kind == "step":
+                lines.append(_Line(nid, e.target, e.label, "solid"))
         if node.type == "menu":
             again = rule.retry_label()
             if again:

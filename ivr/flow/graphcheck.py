@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .model import Flow
+from .steps import Authenticate, Branch
 
 __all__ = ["Edge", "Trap", "after_misses", "edges", "is_exit", "miss_loops", "reachable", "sccs",
            "traps"]
@@ -29,7 +30,8 @@ class Edge:
     target: str
     """To this node (possibly unknown)."""
     kind: str
-    """dtmf | intent (local) | global | fail (on_fail) | next."""
+    """dtmf | intent (local) | global | fail (on_fail) | next | step (a branch, or where
+    authentication fails to)."""
     label: str
     """The key, the intent id, or the kind."""
 
@@ -56,8 +58,18 @@ def edges(flow: Flow, nid: str) -> list[Edge]:
             out.append(Edge(nid, flow.intents[iid].target, kind, iid))
         if node.on_fail:
             out.append(Edge(nid, node.on_fail, "fail", "on_fail"))
-    elif node.type == "service" and node.next:
-        out.append(Edge(nid, node.next, "next", "next"))
+    elif node.type == "service":
+        for step in node.steps:
+            if isinstance(step, Branch):
+                c = step.cond
+                test = {"truthy": c.var, "falsy": f"not {c.var}"}.get(c.op, f"{c.var} {c.op} "
+                                                                         f"{c.value}")
+                out += [Edge(nid, t, "step", f"if {test}" if t == step.then else "else")
+                        for t in (step.then, step.otherwise) if t]
+            elif isinstance(step, Authenticate) and step.on_fail:
+                out.append(Edge(nid, step.on_fail, "step", "auth failed"))
+        if node.next:
+            out.append(Edge(nid, node.next, "next", "next"))
     return out
 
 

@@ -30,6 +30,7 @@ from .overlay import (
     overlay_files,
     read_overlays,
 )
+from .stepcheck import step_findings
 from .yamlpos import LDict, LList, Located, Pos, load_located
 
 __all__ = ["Finding", "LintReport", "check_flow", "lint_flow", "load_linted"]
@@ -226,11 +227,18 @@ def _skills(flow: Flow, w: _Where) -> list[Finding]:
     return out
 
 
+def _steps(flow: Flow, w: _Where) -> list[Finding]:
+    """Variables, secrets and identity in node steps (ivr.flow.stepcheck)."""
+    return [_at(w.value("nodes", f.node, "steps", f.index) or w.key("nodes", f.node), "error",
+                f.code, f.message) for f in step_findings(flow)]
+
+
 def check_flow(flow: Flow) -> list[Finding]:
-    """The whole-flow checks (ids, skills, graph, phrases) on a built flow; the loader's come
-    separately."""
+    """The whole-flow checks (ids, skills, graph, phrases, steps) on a built flow; the
+    loader's come separately."""
     w = _Where(flow)
-    return _ids(flow, w) + _skills(flow, w) + _graph(flow, w) + _phrases(flow, w)
+    return (_ids(flow, w) + _skills(flow, w) + _graph(flow, w) + _phrases(flow, w)
+            + _steps(flow, w))
 
 
 def _errors(problems: Iterable[FlowProblem]) -> list[Finding]:

@@ -10,6 +10,7 @@ from ..types import LANGS, Lang, Priority
 from .checks import Checker, bad_id, show, suggest
 from .limits import check_size
 from .model import NODE_TYPES, Flow, Intent, Node, NodeType, Settings
+from .steps import Authenticate, Branch, Step, parse_steps
 from .yamlpos import LBool, LDict, LList, LNone, LStr, load_located, pos_of
 
 __all__ = ["NODE_KEYS", "SYSTEM_PROMPTS", "TOP_KEYS", "build_flow", "load_flow", "suggest"]
@@ -20,7 +21,8 @@ OPTIONAL_PROMPTS = ("transfer_failed",)
 _PRIORITIES = {p.name.lower(): p for p in Priority}
 TOP_KEYS = ("flow", "languages", "start", "settings", "queues", "prompts", "confirm_words",
             "intents", "nodes", "announcement", "overlays")
-NODE_KEYS = ("type", "prompt", "intents", "dtmf", "on_fail", "queue", "priority", "next")
+NODE_KEYS = ("type", "prompt", "intents", "dtmf", "on_fail", "queue", "priority", "next",
+             "steps")
 INTENT_KEYS = ("target", "global", "label", "phrases")
 # name -> (default, lowest, highest, integer)
 SETTINGS: dict[str, tuple[float, float, float, bool]] = {
@@ -148,8 +150,17 @@ def _node(c: Checker, nid: str, raw: LDict, langs: tuple[Lang, ...], line: int) 
         queue=c.string(raw, "queue", f"node '{nid}'", required=ntype == "transfer"),
         priority=_priority(c, raw.get("priority"), f"node '{nid}'", raw),
         next=c.string(raw, "next", f"node '{nid}'", required=False),
+        steps=_steps(c, nid, ntype, raw, langs),
         line=line,
     )
+
+
+def _steps(c: Checker, nid: str, ntype: str, raw: LDict,
+           langs: tuple[Lang, ...]) -> tuple[Step, ...]:
+    if "steps" in raw and ntype and ntype != "service":
+        c.add_at(raw.key_pos["steps"], f"node '{nid}': only service nodes have steps "
+                                       f"(this one is a {ntype} node)")
+    return parse_steps(c, nid, raw.get("steps"), langs)
 
 
 def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
@@ -189,6 +200,20 @@ def _check_refs(c: Checker, top: LDict, flow: Flow) -> None:
             ref(where, f"node '{nid}' intents", iid, tuple(flow.intents), "intent")
         ref(get("on_fail"), f"node '{nid}' on_fail", node.on_fail, known_nodes, "node")
         ref(get("next"), f"node '{nid}' next", node.next, known_nodes, "node")
+        steps = get("steps")
+        for k, step in enumerate(node.steps):
+            item = steps[k] if isinstance(steps, LList) and k < len(steps) else steps
+            body = next(iter(item.values()), item) if isinstance(item, LDict) else item
+
+            def at(key: str, body: Any = body) -> Any:
+                return body.get(key, body) if isinstance(body, LDict) else body
+
+            if isinstance(step, Branch):
+                ref(at("then"), f"node '{nid}' branch then", step.then, known_nodes, "node")
+                ref(at("else"), f"node '{nid}' branch else", step.otherwise, known_nodes, "node")
+            elif isinstance(step, Authenticate):
+                ref(at("on_fail"), f"node '{nid}' authenticate on_fail", step.on_fail,
+                    known_nodes, "node")
         if node.type == "transfer":
             ref(get("queue"), f"node '{nid}' queue", node.queue, tuple(flow.queues), "queue")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Lang, Priority
+from .steps import Step
 
 __all__ = ["NODE_TYPES", "Flow", "Intent", "Node", "NodeType", "Settings"]
 
@@ -91,6 +92,8 @@ class Node:
     """For transfer nodes; None means the queue's own priority."""
     next: str | None = None
     """For service nodes that lead on."""
+    steps: tuple[Step, ...] = ()
+    """For service nodes: what the node does on arrival, in order (ivr.flow.steps)."""
     line: int = 0
     """Where it is defined."""
 

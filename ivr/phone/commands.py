@@ -40,6 +40,9 @@ def register(sub: Any) -> dict[str, Handler]:
                    help=f"SIP (UDP) listener (default {DEFAULTS['sip']}; 'off' for none)")
     s.add_argument("--audiosocket", metavar="HOST:PORT",
                    help="AudioSocket (TCP) listener, e.g. 127.0.0.1:9092 (default off)")
+    s.add_argument("--backend", metavar="URL",
+                   help="the bank's service for request and authenticate steps, http(s)://host:"
+                        "port (default: $IVR_BANK_URL; token from $IVR_BANK_TOKEN)")
     s.add_argument("--queue", help="handoff queue: a SQLite file or sqlite:///abs/path "
                    "(default: $IVR_QUEUE or var/handoff.sqlite3)")
     s.add_argument("--lang", choices=LANGS, help="callers' language (default: the flow's first)")

@@ -41,7 +41,8 @@ DEFAULT_CACHE = os.path.join("var", "prompts")
 DEFAULTS: dict[str, Any] = {"sip": "127.0.0.1:5080", "audiosocket": "off", "max_calls": 24,
                             "trust": ["127.0.0.1"], "prompts": DEFAULT_CACHE, "metrics": "off"}
 """What an option is when neither the command line nor the file gives it."""
-_STR = ("flow", "sip", "audiosocket", "queue", "lang", "prompts", "metrics", "model")
+_STR = ("flow", "sip", "audiosocket", "queue", "lang", "prompts", "metrics", "model",
+        "backend")
 _LIST = ("overlay", "trust")
 _MAP = ("lang_for", "transfer")
 KEYS = (*_STR, *_LIST, *_MAP, "max_calls")
@@ -81,6 +82,8 @@ class ServeOptions:
     """Where /metrics is served (None: off)."""
     model: str | None
     """Speech model directory."""
+    backend: str | None = None
+    """The bank's service for request/authenticate steps (None: $IVR_BANK_URL or none)."""
 
 
 def address(text: str, what: str) -> tuple[str, int]:
@@ -194,7 +197,7 @@ def options(args: argparse.Namespace) -> ServeOptions:
         transfer=_pairs(merged["transfer"], "--transfer", "QUEUE=sip:user@host[:port]"),
         prompts=merged["prompts"],
         metrics=None if merged["metrics"] == "off" else address(merged["metrics"], "--metrics"),
-        model=merged["model"] or None)
+        model=merged["model"] or None, backend=merged["backend"] or None)
 
 
 def _pairs(items: list[str], what: str, form: str) -> dict[str, str]:

@@ -44,7 +44,7 @@ def serve(opts: ServeOptions) -> int:
     """Run the service until SIGTERM/SIGINT; 0 when it drained."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from ivr.call import Hotline
+    from ivr.call import Hotline, bank_services
     from ivr.flow import load_linted
     from ivr.handoff import open_queue
     from ivr.phone.driver import PhoneDriver
@@ -56,10 +56,11 @@ def serve(opts: ServeOptions) -> int:
     _check_langs(opts, flow.languages)
     lang = opts.lang or flow.languages[0]
     queue = open_queue(opts.queue)
+    services = bank_services(opts.backend)  # a bad URL or no token: before anything listens
     audio = PromptAudio(flow, opts.prompts)
     audio.require_synthesis()
     audio.render_all()  # every known prompt is audio before the first call
-    hotline = Hotline(flow, queue=queue, model=opts.model)
+    hotline = Hotline(flow, queue=queue, model=opts.model, services=services)
     metrics = ServeMetrics(queue)
     try:
         hotline.listener(lang)  # load the speech model before the first call

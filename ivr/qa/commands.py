@@ -69,6 +69,9 @@ def register(sub: Any) -> dict[str, Handler]:
     p = sub.add_parser("test", help="replay call-script suites, check expectations, report")
     _common(p)
     p.add_argument("--queue", help="file handoffs into this queue DB (default: not filed)")
+    p.add_argument("--backend", metavar="URL",
+                   help="the bank's service for request and authenticate steps, http(s)://host:"
+                        "port (default: $IVR_BANK_URL; token from $IVR_BANK_TOKEN)")
     p.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="JSON report to FILE (stdout without FILE, or with -)")
     p.add_argument("--junit", metavar="FILE", help="JUnit XML report for CI")
@@ -89,6 +92,7 @@ def register(sub: Any) -> dict[str, Handler]:
 
 
 def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRun], float]:
+    from ..call import bank_services
     from ..flow import load_linted
     from .expect import unknown_names
     from .runner import RunConfig, run_suite
@@ -96,6 +100,8 @@ def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRu
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    backend = getattr(args, "backend", None)  # ivr calibrate plays routing only
+    bank_services(backend)  # a bad URL or no token: one line before any call plays
     flow = load_linted(args.flow, layered=False)  # only what lint passes runs
     scripts = load_suite(args.suite)
     if not scripts:
@@ -106,7 +112,8 @@ def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRu
     bar = Progress(len(scripts), sys.stderr, enabled=args.progress or sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue), lang=args.lang,
+        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue, backend),
+                         lang=args.lang,
                          jobs=args.jobs, on_done=bar.update)
     finally:
         bar.close()

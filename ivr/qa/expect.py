@@ -147,6 +147,30 @@ def routed_intent(result: CallResult) -> str | None:
     return result.handoff.intent if result.handoff is not None else None
 
 
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _step_failures(result: CallResult, expect: Mapping[str, Any]
+                   ) -> list[tuple[str, str, str, str]]:
+    """Requests made (answered), variables spoken, words said in prompts (masked text)."""
+    out = []
+    made = [str(e.get("op")) for e in result.trace
+            if e.kind == "request" and e.get("status") == "ok"]
+    for op in _listed(expect["request"]) if "request" in expect else ():
+        if op not in made:
+            out.append(("request", "request", op, show(made)))
+    spoke = {v for e in result.trace if e.kind == "said" for v in str(e.get("vars")).split(",")}
+    for name in _listed(expect["spoke"]) if "spoke" in expect else ():
+        if name not in spoke:
+            out.append(("spoke", "variable spoken", name, show(sorted(spoke - {""}))))
+    said = " ".join(str(e.get("text")) for e in result.trace if e.kind == "prompt")
+    for text in _listed(expect["says"]) if "says" in expect else ():
+        if text not in said:
+            out.append(("says", "prompt text", show(text), "not said"))
+    return out
+
+
 def check_expect(result: CallResult, expect: Mapping[str, Any]) -> list[Failure]:
     """What the call did differently from its call-level `expect` (empty when all met)."""
     out: list[Failure] = []
@@ -168,6 +192,7 @@ def check_expect(result: CallResult, expect: Mapping[str, Any]) -> list[Failure]
     if isinstance(expect.get("slots"), dict):
         out.extend(Failure(None, "slots", w, e, g, ctx)
                    for w, e, g in _slot_failures(expect["slots"], _call_slots(result)))
+    out.extend(Failure(None, k, w, e, g, ctx) for k, w, e, g in _step_failures(result, expect))
     limit = expect.get("max_latency")
     if isinstance(limit, int | float) and result.latencies and max(result.latencies) > limit:
         out.append(Failure(None, "max_latency", "slowest turn latency", f"<= {limit:g}s",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..call import CallInput, CallResult, Hotline, Speak, call_language
+from ..call import CallInput, CallResult, Hotline, Speak, bank_services, call_language
 from ..errors import IvrError
 from ..flow import load_flow
 from ..handoff import open_queue
@@ -42,6 +42,8 @@ class RunConfig:
     """Vosk model directory (None: the usual lookup)."""
     queue: str | None = None
     """Human queue file to file handoffs into (None: handoffs are not filed)."""
+    backend: str | None = None
+    """The bank's service URL for request steps (None: $IVR_BANK_URL, or none)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,12 @@ class CallRun:
 def build_hotline(cfg: RunConfig) -> Hotline:
     """A Hotline for `cfg` (the model loads on the first audio call)."""
     queue = open_queue(cfg.queue) if cfg.queue else None  # a URL or a path, as given
-    return Hotline(load_flow(cfg.flow), queue=queue, model=cfg.model)
+    return Hotline(load_flow(cfg.flow), queue=queue, model=cfg.model,
+                   services=bank_services(cfg.backend))
 
 
 _WORKER: Hotline | None = None
-_Job = tuple[int, str, Lang, tuple[CallInput, ...]]
+_Job = tuple[int, str, Lang, tuple[CallInput, ...], str | None]
 _Done = tuple[int, CallResult | None, str | None, float]
 
 
@@ -88,10 +91,10 @@ def _init_worker(cfg: RunConfig) -> None:
 
 
 def _play(hotline: Hotline, job: _Job) -> _Done:
-    index, call_id, lang, inputs = job
+    index, call_id, lang, inputs, caller = job
     started = time.perf_counter()
     try:
-        result: CallResult | None = hotline.run(call_id, lang, inputs)
+        result: CallResult | None = hotline.run(call_id, lang, inputs, caller=caller)
         error = None
     except IvrError as exc:
         result, error = None, str(exc).splitlines()[0]
@@ -153,7 +156,8 @@ def run_suite(scripts: Sequence[CallScript], cfg: RunConfig, *, lang: Lang | Non
         UsageError: a script has no language (see `resolve_langs`).
     """
     langs = resolve_langs(scripts, lang)
-    work: list[_Job] = [(i, s.call_id, langs[i], s.inputs) for i, s in enumerate(scripts)]
+    work: list[_Job] = [(i, s.call_id, langs[i], s.inputs, s.caller)
+                        for i, s in enumerate(scripts)]
     # audio first: the slow calls start early, so workers finish together
     work.sort(key=lambda j: -sum(isinstance(x, Speak) for x in j[3]))
     runs: dict[int, CallRun] = {}

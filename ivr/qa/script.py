@@ -54,11 +54,11 @@ __all__ = [
 ]
 
 _TURN_KINDS = ("say", "audio", "dtmf", "silence", "hangup")
-_CALL_KEYS = ("call", "lang", "turns", "expect", "xfail")
+_CALL_KEYS = ("call", "lang", "caller", "turns", "expect", "xfail")
 TURN_EXPECT_KEYS = ("node", "intent", "decision", "slots", "max_latency")
 """What a turn's `expect:` may say."""
 CALL_EXPECT_KEYS = ("outcome", "node", "queue", "reason", "path", "intent", "slots",
-                    "max_latency")
+                    "max_latency", "request", "spoke", "says")
 """What a call's `expect:` may say."""
 _OUTCOME_KEYS = ("type", "node", "queue", "reason")
 DECISIONS = ("accept", "confirm", "reprompt", "handoff", "dtmf", "no_input", "yes", "no")
@@ -83,6 +83,8 @@ class CallScript:
     """Per input, its own expectations ({} for none); empty when no turn has any."""
     xfail: str | None = None
     """Why the call is known to fail today, if it is."""
+    caller: str | None = None
+    """The caller's number, as a phone line would give it (authenticate may use it)."""
 
     def turn_expectations(self, index: int) -> Mapping[str, Any]:
         """The expectations of input `index` (0-based), {} when it has none."""
@@ -198,7 +200,17 @@ class _Reader:
             inputs=tuple(inp for inp, _ in kept), source=f"{self.path}:{raw.line}",
             expect=self.expectations(expect, CALL_EXPECT_KEYS, "call") if expect else {},
             turn_expect=tuple(exp for _, exp in kept) if any(e for _, e in kept) else (),
-            xfail=str(xfail) if isinstance(xfail, LStr) and str(xfail).strip() else None)
+            xfail=str(xfail) if isinstance(xfail, LStr) and str(xfail).strip() else None,
+            caller=self.caller(raw.get("caller")))
+
+    def caller(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not (isinstance(value, LStr) and str(value).isdigit() and 5 <= len(value) <= 15):
+            self.add(value, "'caller' is the caller's number as digits (quoted), e.g. "
+                            "\"821012345678\"")
+            return None
+        return str(value)
 
 
 def _plain(value: Any) -> Any:
