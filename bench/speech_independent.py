@@ -23,19 +23,22 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ivr.asr import DecoderConfig, ServiceConfig, SpeechService
+from ivr.asr import DecoderConfig, ServiceConfig, SpeechService, StreamSpec
+from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
 from ivr.flow import load_flow
 from ivr.models import resolve_model
-from ivr.speech import SpeechConfig
+from ivr.speech import SpeechConfig, TurnContext
 
-from .speech_accuracy import PLAIN_CUTOFF, route_all
-from .speech_independent_data import CONDITIONS, independent_callers
+from .speech_accuracy import PLAIN_CUTOFF, Router, Tally
+from .speech_data import Caller
+from .speech_independent_data import CACHE, CONDITIONS, independent_callers
 
-__all__ = ["PIPELINES", "main", "markdown", "summarize"]
+__all__ = ["PIPELINES", "RawRouter", "main", "markdown", "route_raw", "summarize"]
 
 PIPELINES = ("plain", "grammar", "ivr")
 _NAMES = {"plain": f"plain free decoding + rapidfuzz (ratio >= {PLAIN_CUTOFF:g})",
@@ -45,6 +48,57 @@ _NAMES = {"plain": f"plain free decoding + rapidfuzz (ratio >= {PLAIN_CUTOFF:g})
 def _log(message: str) -> None:
     print(f"[speech-independent {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr,
           flush=True)
+
+
+class RawRouter(Router):
+    """`Router` that also keeps what each decoder heard, so the judge can be re-run offline
+    on the same hypotheses (bench.speech_independent_tune)."""
+
+    def route_raw(self, caller: Caller) -> tuple[dict[str, tuple[str, str | None, str]],
+                                                 dict[str, Any]]:
+        call = self.hotline.open_call("bench", "ko")
+        call.start()
+        dialog = call.dialog
+        heard = self.hotline.listener("ko").listen(frames(caller.audio, 20), TurnContext(
+            self.hotline.grammar(dialog), frozenset(self.hotline.flow.intents_at(dialog.node.id)),
+            narrowband=caller.audio.narrowband))
+        text = heard.utterance.text if heard.utterance else ""
+        stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
+        for frame in pcm_frames(caller.audio.pcm):
+            stream.feed(frame)
+        base = stream.final()
+        free = base.free.text if base.free else ""
+        gram = base.grammar.text if base.grammar else ""
+        r = heard.result
+        raw = {"text": caller.example.text, "label": caller.example.label,
+               "condition": caller.condition,
+               "views": [h.text for h in r.grammars] if r else [],
+               "free": r.free.text if r and r.free else "",
+               "baseline_grammar": gram, "baseline_free": free}
+        return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
+                "plain": (*self.plain(free), free)}, raw
+
+
+def route_raw(hotline: Hotline, baseline: SpeechService, callers: list[Caller], threads: int,
+              log: Path | None = None) -> tuple[dict[str, dict[str, Tally]], list[dict[str, Any]]]:
+    """Tallies per pipeline and condition, and every turn's hypotheses (also appended to
+    `log` as JSON lines as they come, so a long run that is stopped keeps what it did)."""
+    router = RawRouter(hotline, baseline)
+    tallies: dict[str, dict[str, Tally]] = {p: {} for p in PIPELINES}
+    turns = []
+    with ThreadPoolExecutor(threads) as pool:
+        for done, (caller, (routes, raw)) in enumerate(
+                zip(callers, pool.map(router.route_raw, callers), strict=True)):
+            for pipeline, (kind, intent, text) in routes.items():
+                tally = tallies[pipeline].setdefault(caller.condition, Tally())
+                tally.add(caller.example.label, kind, intent, text)
+            turns.append(raw)
+            if log is not None:
+                with log.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(raw, ensure_ascii=False) + "\n")
+            if (done + 1) % 50 == 0:
+                _log(f"{done + 1} of {len(callers)} done")
+    return tallies, turns
 
 
 def summarize(figures: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -90,7 +144,9 @@ def markdown(results: dict[str, Any]) -> str:
     for cond, row in results["summary"].items():
         checks = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in row["goal"].items())
         lines.append(f"- {cond}: {checks}")
-    lines += ["", f"Judge: {results['judge']}", f"Decode wall time: {results['wall_s']:.0f} s", ""]
+    lines += ["", f"Judge: {results['judge']}",
+              f"Decode wall time: {results['wall_s']:.0f} s; free decoding shed in "
+              f"{results['free_shed']} of the front-end's turns", ""]
     return "\n".join(lines)
 
 
@@ -103,6 +159,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=3)
+    ap.add_argument("--cache", default=str(CACHE), help="where the WAVs are kept")
     return ap.parse_args(argv)
 
 
@@ -114,21 +171,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown condition {bad[0]!r}; use {', '.join(CONDITIONS)}", file=sys.stderr)
         return 2
     _log(f"synthesizing {args.split} callers (cached under var/)")
-    callers = independent_callers(args.split, conditions, args.step)
-    config = SpeechConfig(service=ServiceConfig(workers=args.workers))
+    callers = independent_callers(args.split, conditions, args.step, Path(args.cache))
+    # accuracy only: a loaded machine may answer slowly, which must not count as a crash
+    config = SpeechConfig(service=ServiceConfig(workers=args.workers, reply_timeout_s=300.0))
     hotline = Hotline(load_flow(args.flow), speech=config)
     baseline = SpeechService(resolve_model("ko"), "ko", ServiceConfig(
-        workers=args.workers, decoder=DecoderConfig(views=("plain",), free_slots=64)))
+        workers=args.workers, decoder=DecoderConfig(views=("plain",), free_slots=64),
+        reply_timeout_s=300.0))
     _log(f"decoding {len(callers)} caller turns with three pipelines")
     started = time.perf_counter()
+    shed = 0
     try:
-        tallies = route_all(hotline, baseline, callers, threads=args.threads,
-                            progress=lambda n: n % 50 == 0 and _log(f"{n} done"))
+        log = Path(args.cache) / f"turns_{args.split}_{args.step}.jsonl"
+        log.unlink(missing_ok=True)
+        tallies, turns = route_raw(hotline, baseline, callers, args.threads, log)
+        service = hotline.recognizer("ko")
+        if isinstance(service, SpeechService):
+            shed = sum(int(s["free_shed"]) for s in service.stats())
     finally:
         baseline.close()
         hotline.close()
     figures = {p: {c: t.figures() for c, t in tallies[p].items()} for p in PIPELINES}
-    sentences = callers[:len(callers) // len(conditions)]
+    sentences = callers[::len(conditions)]
     oos = sum(c.example.label == "out_of_scope" for c in sentences)
     results: dict[str, Any] = {
         "split": args.split, "step": args.step, "conditions": list(conditions),
@@ -136,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                    else "eval/independent/ko_speech.yaml"),
         "sentences": len(sentences), "in_scope": len(sentences) - oos, "out_of_scope": oos,
         "judge": vars(config.judge), "wall_s": round(time.perf_counter() - started, 1),
+        "free_shed": shed,
         "cores": os.cpu_count(), "summary": summarize(figures), "figures": figures,
         "examples": {p: {c: t.examples for c, t in tallies[p].items()} for p in PIPELINES},
     }
@@ -144,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     stem = f"speech_independent_{args.split}"
     (out / f"{stem}.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n",
                                       "utf-8")
+    (out / f"{stem}_turns.json").write_text(
+        json.dumps(turns, ensure_ascii=False, indent=0) + "\n", "utf-8")
     text = markdown(results)
     (out / f"{stem}.md").write_text(text, "utf-8")
     print(text)

@@ -139,7 +139,12 @@ def make_independent(example: Example, condition: str, cache: Path = CACHE) -> C
 
 
 def independent_callers(split: str, conditions: tuple[str, ...] = CONDITIONS,
-                        step: int = 1) -> list[Caller]:
-    """Every `step`-th sentence of `split`, in each condition."""
-    examples = load_examples(split)[::step]
-    return [make_independent(e, c) for c in conditions for e in examples]
+                        step: int = 1, cache: Path = CACHE) -> list[Caller]:
+    """Every `step`-th in-scope sentence of `split` and every `step // 3`-th out-of-scope
+    one (so a subset keeps enough of them to measure false accepts), in each condition;
+    sentence by sentence in hash order, so a partial run covers every condition and label."""
+    examples = load_examples(split)
+    inside = [e for e in examples if e.label != OUT_OF_SCOPE][::step]
+    outside = [e for e in examples if e.label == OUT_OF_SCOPE][::max(1, step // 3)]
+    chosen = sorted(inside + outside, key=lambda e: hashlib.sha256(e.text.encode()).digest())
+    return [make_independent(e, c, cache) for e in chosen for c in conditions]
