@@ -6,7 +6,8 @@ IVR    := $(VENV)/bin/ivr
 FLOW   := flows/bank_hotline.yaml
 
 .PHONY: demo desk test test-all test-slow qa lint bench bench-intent bench-banking77 bench-calls \
-	bench-speech bench-trust bench-phone bench-queue install samples clean bank
+	bench-speech bench-speech-independent bench-trust bench-phone bench-queue install samples \
+	clean bank
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +97,11 @@ bench-queue: install
 # Speech front-end vs the plain pipeline on synthetic Korean callers (needs espeak-ng; ~30 min).
 bench-speech: install
 	$(PY) -m bench.speech --flow $(FLOW) --out bench/results
+
+# Speech accuracy on independent Korean callers (eval/independent), 16 kHz and 8 kHz mu-law /
+# A-law, three pipelines in one run; WAVs cached in var/speech_independent (~1 h on 2 cores).
+bench-speech-independent: install
+	$(PY) -m bench.speech_independent --flow $(FLOW) --split test --out bench/results
 
 # Trust: memory against call length (bench.trust_audio) and the flow checks (bench.trust_flow);
 # each module that exists in bench/ runs.

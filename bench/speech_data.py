@@ -56,11 +56,12 @@ class Caller:
     """Said in two halves with a pause between."""
 
 
-def synthesize(text: str, *, rate_wpm: int = 220) -> NDArray[np.float32]:
-    """`text` spoken by espeak-ng's Korean voice, as float samples at 16 kHz."""
+def synthesize(text: str, *, rate_wpm: int = 220, pitch: int = 50) -> NDArray[np.float32]:
+    """`text` spoken by espeak-ng's Korean voice (`pitch` 0..99), as float samples at 16 kHz."""
     if shutil.which("espeak-ng") is None:
         raise UsageError("the speech benchmark needs espeak-ng (apt-get install espeak-ng)")
-    out = subprocess.run(["espeak-ng", "-v", "ko", "-s", str(rate_wpm), "--stdout", text],
+    out = subprocess.run(["espeak-ng", "-v", "ko", "-s", str(rate_wpm), "-p", str(pitch),
+                          "--stdout", text],
                          capture_output=True, check=True, timeout=60).stdout
     return np.frombuffer(decode_wav(out, source=text).pcm, "<i2").astype(np.float32)
 

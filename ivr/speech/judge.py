@@ -61,6 +61,23 @@ class JudgeConfig:
     well: the wideband model hears narrowband speech poorly, and two views forced onto the
     same menu words are then weak evidence. At 16 kHz the rule would cost right accepts, so
     there it is not applied (measured: see bench/results/speech_tuning.md)."""
+    narrowband_fit_alone: float | None = None
+    """`fit_alone` on 8 kHz audio (None: as wideband)."""
+    narrowband_fit_supported: float | None = None
+    """`fit_supported` on 8 kHz audio (None: as wideband)."""
+    free_fallback: float | None = None
+    """When the grammar transcript is not trusted, the free transcript goes to the dialog
+    (whose policy then accepts, confirms or reprompts it as typed text) if the matcher's top
+    score for it reaches this; None: never, the free transcript is then passed only when it
+    would not route (so the trace shows what was heard)."""
+
+    def band(self, narrowband: bool) -> tuple[float, float]:
+        """(fit_alone, fit_supported) for the line's band."""
+        if not narrowband:
+            return self.fit_alone, self.fit_supported
+        alone, supported = self.narrowband_fit_alone, self.narrowband_fit_supported
+        return (self.fit_alone if alone is None else alone,
+                self.fit_supported if supported is None else supported)
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,8 @@ class Verdict:
     trusted: bool
     """The grammar transcript passed the evidence test."""
     reason: str
-    """agreed | in_grammar | supported | out_of_grammar | nothing_heard | free_only."""
+    """agreed | in_grammar | supported | free_fallback | out_of_grammar | nothing_heard |
+    free_only."""
     grammar_text: str = ""
     """The grammar decoder's transcript."""
     free_text: str = ""
@@ -156,12 +174,19 @@ class Judge:
         fit, count = fits[best], len(votes.get(intent or "", ()))
         support = self._support(ftext, intent, allowed)
         c = self.config
+        fit_alone, fit_supported = c.band(narrowband)
         agreed = count >= c.agree and (not narrowband or fit >= c.narrowband_agree_fit)
-        reason = ("agreed" if agreed else "in_grammar" if fit >= c.fit_alone
-                  else "supported" if fit >= c.fit_supported and support >= c.support else "")
+        reason = ("agreed" if agreed else "in_grammar" if fit >= fit_alone
+                  else "supported" if fit >= fit_supported and support >= c.support else "")
         if intent is not None and reason:
             return Verdict(texts[best], "grammar", True, reason, texts[best], ftext, intent,
                            fit, support, count)
+        if ftext and c.free_fallback is not None:
+            scores = self.matcher.score(ftext, allowed)
+            top = scores.candidates[0] if scores.candidates else None
+            if top is not None and top.score >= c.free_fallback:
+                return Verdict(ftext, "free", True, "free_fallback", texts[best], ftext,
+                               top.intent, fit, support, count)
         heard = ftext if ftext and self._would_not_route(ftext, allowed) else ""
         return Verdict(heard, "free" if heard else "none", False, "out_of_grammar", texts[best],
                        ftext, intent, fit, support, count)

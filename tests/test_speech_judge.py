@@ -1,0 +1,77 @@
+"""The judge's per-band thresholds and its free-decoding fallback, on hand-made hypotheses
+(the matcher and the bank flow are real; the transcripts stand for what Vosk returned)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivr.asr.results import DualResult, Hypothesis
+from ivr.call import Hotline
+from ivr.flow import Flow
+from ivr.speech import Judge, JudgeConfig, TurnContext
+
+
+@pytest.fixture(scope="module")
+def parts(bank: Flow) -> tuple[Hotline, TurnContext]:
+    hotline = Hotline(bank)
+    allowed = frozenset(bank.intents_at(bank.start))
+    grammar = tuple(p for i in sorted(allowed) for p in bank.intents[i].phrases["ko"])
+    return hotline, TurnContext(grammar, allowed)
+
+
+def judge(hotline: Hotline, **config: float | None) -> Judge:
+    return Judge(hotline.matcher("ko"), hotline.flow.settings, JudgeConfig(**config))  # type: ignore[arg-type]
+
+
+def result(views: tuple[str, ...], free: str) -> DualResult:
+    return DualResult(tuple(Hypothesis(v) for v in views), Hypothesis(free) if free else None,
+                      final=True)
+
+
+@given(st.floats(0, 1), st.floats(0, 1), st.none() | st.floats(0, 1),
+       st.none() | st.floats(0, 1))
+def test_band_thresholds(alone: float, supported: float, nb_alone: float | None,
+                         nb_supported: float | None) -> None:
+    c = JudgeConfig(fit_alone=alone, fit_supported=supported, narrowband_fit_alone=nb_alone,
+                    narrowband_fit_supported=nb_supported)
+    assert c.band(False) == (alone, supported)
+    assert c.band(True) == (alone if nb_alone is None else nb_alone,
+                            supported if nb_supported is None else nb_supported)
+
+
+def test_a_narrowband_fit_threshold_applies_to_8k_lines_only(
+        parts: tuple[Hotline, TurnContext]) -> None:
+    hotline, wide = parts
+    narrow = TurnContext(wide.grammar, wide.allowed, narrowband=True)
+    # one view hears a near-phrase, the other nothing: trusted on fit alone or not at all
+    heard = result(("카드를 분실 신고 했는데", ""), "")
+    j = judge(hotline, fit_alone=0.99, narrowband_fit_alone=0.7)
+    fit = j.fit("카드를 분실 신고 했는데", wide.grammar or ())
+    assert 0.7 <= fit < 0.99
+    assert not j.judge(heard, wide).trusted
+    v = j.judge(heard, narrow)
+    assert v.trusted and v.reason == "in_grammar" and v.intent == "card_loss"
+    assert not judge(hotline, fit_alone=0.99).judge(heard, narrow).trusted
+
+
+def test_the_free_fallback_routes_what_free_decoding_heard(
+        parts: tuple[Hotline, TurnContext]) -> None:
+    hotline, context = parts
+    # the grammar views disagree on menu-word salad; free decoding heard the caller
+    heard = result(("잔액 카드 분실", "대출 비밀번호"), "상담원 연결해 주세요")
+    before = judge(hotline, fit_alone=0.99, fit_supported=0.99).judge(heard, context)
+    assert not before.trusted and before.text == ""  # it would route, so it was dropped
+    after = judge(hotline, fit_alone=0.99, fit_supported=0.99,
+                  free_fallback=0.8).judge(heard, context)
+    assert after.trusted and after.source == "free" and after.reason == "free_fallback"
+    assert after.text == "상담원 연결해 주세요" and after.intent == "human_agent"
+
+
+def test_the_free_fallback_needs_its_score(parts: tuple[Hotline, TurnContext]) -> None:
+    hotline, context = parts
+    heard = result(("잔액 카드 분실", "대출 비밀번호"), "오늘 날씨 알려 주세요")
+    v = judge(hotline, fit_alone=0.99, fit_supported=0.99,
+              free_fallback=0.8).judge(heard, context)
+    assert v.reason == "out_of_grammar" and v.source != "grammar"
