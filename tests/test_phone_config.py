@@ -23,6 +23,7 @@ trust = ["127.0.0.1", "10.0.0.5"]
 prompts = "cache"
 metrics = "127.0.0.1:9100"
 model = "/models/ko"
+backend = "http://127.0.0.1:8765"
 [lang_for]
 "1588" = "ko"
 "1599" = "en"
@@ -46,7 +47,8 @@ def test_every_option_from_the_file_paths_relative_to_it(tmp_path: Path) -> None
         queue="sqlite:///tmp/q.sqlite3", lang="ko", lang_for={"1588": "ko", "1599": "en"},
         max_calls=8, trust=frozenset({"127.0.0.1", "10.0.0.5"}),
         transfer={"fraud": "sip:agent@127.0.0.1:5090", "general": "sip:desk@127.0.0.1:5091"},
-        prompts=str(tmp_path / "cache"), metrics=("127.0.0.1", 9100), model="/models/ko")
+        prompts=str(tmp_path / "cache"), metrics=("127.0.0.1", 9100), model="/models/ko",
+        backend="http://127.0.0.1:8765")
     assert set(KEYS) == set(tomllib.loads(FULL))  # the example file holds every key
 
 
