@@ -83,7 +83,8 @@ def _parse_judge(spec: str) -> JudgeConfig:
         key, _, value = item.partition("=")
         getattr(config, key)  # an unknown key raises AttributeError
         number = int(value) if key == "agree" else float(value)
-        config = replace(config, **{key: None if value == "None" else number})
+        change: dict[str, Any] = {key: None if value == "None" else number}
+        config = replace(config, **change)
     return config
 
 
@@ -106,7 +107,8 @@ def grid(rejudge: Rejudge, turns: list[dict[str, Any]], base: JudgeConfig, band:
     keys = list(space)
     turns = [t for t in turns if (t["condition"] == "16k") == (band == "wide")]
     for values in itertools.product(*(space[k] for k in keys)):
-        chosen = {k: (None if v == _NONE else v) for k, v in zip(keys, values, strict=True)}
+        chosen: dict[str, Any] = {k: (None if v == _NONE else v)
+                                  for k, v in zip(keys, values, strict=True)}
         config = replace(base, **chosen)
         out.append((config, rejudge.tally(config, turns)))
     return out

@@ -82,14 +82,14 @@ def test_the_telephone_chain_is_8k_g711_and_cached(tmp_path: Path) -> None:
 @needs_tools
 @pytest.mark.slow
 def test_a_handful_of_callers_end_to_end_with_real_vosk(tmp_path: Path) -> None:
-    """Five dev sentences in two conditions through all three pipelines (about a minute)."""
+    """Six dev sentences (two out of scope), two conditions, all three pipelines (~1 min)."""
     out = tmp_path / "out"
     assert main(["--split", "dev", "--step", "60", "--conditions", "16k,8k_mulaw",
                  "--out", str(out), "--cache", str(tmp_path / "wav"), "--threads", "2"]) == 0
     results = json.loads((out / "speech_independent_dev.json").read_text("utf-8"))
-    assert results["sentences"] == 5
+    assert results["sentences"] == 6 and results["out_of_scope"] == 2
     heard = results["examples"]["ivr"]["16k"]
-    assert len(heard) == 5
+    assert len(heard) == 6
     assert any(h["heard"] for h in heard)  # real decoding heard something
     plain = results["examples"]["plain"]["16k"]
     assert any(h["heard"] for h in plain)
