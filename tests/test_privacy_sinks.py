@@ -263,8 +263,11 @@ def test_reported_attacks_reach_no_sink(tmp_path: Path, caplog: pytest.LogCaptur
     out = check(tmp_path, REPORTED, caplog, chat=3)
     # the attacks really went through every sink: masks where the numbers were, calls filed
     for name in ("test", "replay -v", "replay --json", "route en", "route --json zh", "r.json",
-                 "r.xml", "html/index.html", "chat 13", "queue take q", "queue take qc"):
+                 "r.xml", "html/index.html", "queue take q", "queue take qc"):
         assert "***" in out[name], name
+    # a typed split attack reached the chat's sinks (which chat depends on routing: the scorer
+    # accepts "I need to give you my pin" at once, so chat 13 ends before its digits)
+    assert any("***" in blob for name, blob in out.items() if name.startswith("chat ")), out
     assert "Handoff #" in out["queue q"] and "Handoff #" in out["queue qt"]
     assert "Handoff #" in out["queue qc"] and "decision" in out["chat 0"]
     assert '"event": "done"' in out["queue history q"] and "purged" in out["queue history q"]

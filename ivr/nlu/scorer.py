@@ -122,7 +122,9 @@ class IntentScorer(IntentMatcher):
             ev = tuple(Evidence(c.intent, c.score, c.score, round(probs[c.intent], 4))
                        for c in base.candidates)
             return base, ev
-        pooled = [(round(pool(c.score, probs[c.intent]), 4), c) for c in base.candidates]
+        # never rounded to 0: the policy reads 0 as "nothing usable said" (no_match)
+        pooled = [(max(round(pool(c.score, probs[c.intent]), 4), 1e-4), c)
+                  for c in base.candidates]
         pooled.sort(key=lambda x: (-x[0], x[1].intent))  # by confidence, ties by intent id
         cands = tuple(Candidate(c.intent, s) for s, c in pooled)
         ev = tuple(Evidence(c.intent, s, c.score, round(probs[c.intent], 4)) for s, c in pooled)
