@@ -140,7 +140,7 @@ calls:
     expect: {outcome: {type: node, node: card_loss}}
   - call: oos
     turns: [{say: "the weather is nice"}, {say: "what time is it"}]
-    expect: {outcome: {type: handoff, reason: no_match}}
+    expect: {outcome: {type: handoff, reason: low_confidence}}
   - call: keys
     turns: [{dtmf: "0"}]
     expect: {outcome: {type: handoff, queue: general}}
@@ -158,8 +158,7 @@ def test_metrics_and_confusion_of_a_small_run(tmp_path: Path, mini: Flow) -> Non
     assert (m.navigation.count, m.navigation.total) == (3, 5)
     # labelled: ok, wrong, two out-of-scope turns, and the known failure (counted honestly)
     assert (m.intent.count, m.intent.total) == (3, 5)
-    # out of scope is no match at all since the scorer learnt an out-of-scope class
-    assert m.transfer_by_reason.keys() == {"caller_asked", "no_match", "priority_intent"}
+    assert m.transfer_by_reason.keys() == {"caller_asked", "low_confidence", "priority_intent"}
     assert m.containment.total == 5 and m.containment.count == 2
     assert m.latency_p50 is None and m.rtf is None  # no audio in these calls
     d = m.as_dict()
