@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.phone.callinfo import call_lang, called_number, info_key
+from ivr.phone.callinfo import call_lang, called_number, calling_number, info_key
 from ivr.types import Dtmf
 
 LANGS = ("zh", "en", "ko")
@@ -26,6 +26,22 @@ def test_the_called_number_is_the_request_uri_user_else_to(
     uri: str, to: str | None, number: str | None
 ) -> None:
     assert called_number(uri, to) == number
+
+
+@pytest.mark.parametrize(("asserted", "from_", "number"), [
+    (None, "<sip:+821012345678@127.0.0.1>;tag=a", "821012345678"),
+    (None, "\"Kim\" <sip:01012345678@pbx>;tag=b", "01012345678"),
+    ("<tel:+8613800138000>", "<sip:anonymous@anonymous.invalid>;tag=c", "8613800138000"),
+    (None, "<sip:anonymous@anonymous.invalid>;tag=c", None),
+    (None, "<sip:caller@127.0.0.1>;tag=d", None),
+    (None, "<sip:12@127.0.0.1>;tag=e", None),
+    (None, "<sip:" + "1" * 40 + "@x>", None),
+    (None, None, None),
+])
+def test_the_calling_number_is_asserted_identity_else_from_when_a_phone_number(
+    asserted: str | None, from_: str | None, number: str | None
+) -> None:
+    assert calling_number(asserted, from_) == number
 
 
 def test_the_header_wins_then_the_number_then_the_default() -> None:
@@ -65,4 +81,6 @@ def test_nothing_a_peer_sends_raises(kind: str | None, body: str, uri: str,
     assert key is None or key is False or isinstance(key, Dtmf)
     number = called_number(uri, header)
     assert number is None or (number and "@" not in number)
+    caller = calling_number(header, uri)
+    assert caller is None or caller.isdigit()
     assert call_lang(number, header, lang_for={}, languages=LANGS) in (None, *LANGS)

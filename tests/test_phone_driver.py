@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.audio import wav_bytes
-from ivr.call import CallResult, Hotline, Prompt
+from ivr.call import Call, CallResult, Hotline, Prompt
 from ivr.errors import UsageError
 from ivr.flow import load_linted
 from ivr.handoff import open_queue
@@ -31,7 +31,7 @@ from ivr.phone.prompts import (
     line_prompt,
     to_line_audio,
 )
-from ivr.types import Dtmf
+from ivr.types import Dtmf, Lang
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "bank_hotline.yaml"
@@ -335,3 +335,24 @@ def test_a_backlog_goes_over_in_batches_in_order_with_nothing_lost(events: list[
     assert sum(isinstance(b, DtmfKey) for b in got) == events.count(0)
     audio_batches = [b for b in got if isinstance(b, list)]
     assert len(audio_batches) <= events.count(0) + 1 + len(events) // MAX_BATCH
+
+
+@needs_tools
+def test_the_lines_caller_number_reaches_the_call(hotline: Hotline,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # authenticate steps identify a phone caller by the number the SIP line gives
+    # (P-Asserted-Identity, else From); a line without one opens the call with None
+    opened: list[str | None] = []
+    real = hotline.open_call
+
+    def spy(call_id: str, lang: Lang, *, caller: str | None = None) -> Call:
+        opened.append(caller)
+        return real(call_id, lang, caller=caller)
+
+    monkeypatch.setattr(hotline, "open_call", spy)
+    driver = PhoneDriver(hotline, PromptAudio(hotline.flow, CACHE), "ko", media_timeout_s=0.5)
+    for number in ("821012345678", None):
+        line = StandInLine()
+        line.caller = number  # type: ignore[attr-defined]
+        asyncio.run(asyncio.wait_for(driver.run(line, f"drv-caller-{number}"), 30))
+    assert opened == ["821012345678", None]

@@ -35,6 +35,23 @@ def called_number(request_uri: str, to: str | None) -> str | None:
     return None
 
 
+_PHONE: Final = re.compile(r"\+?[0-9]{3,20}")
+"""A caller number the bank can look up: digits, an optional leading +."""
+
+
+def calling_number(asserted: str | None, from_: str | None) -> str | None:
+    """The caller's number: the user part of `P-Asserted-Identity` (set by a trusted PBX),
+    else of `From`, when it is a phone number (`+8210…`, `01012345678`); None otherwise (an
+    anonymous or named caller: steps that need the number ask or hand over). The leading + is
+    dropped, as the bank keeps numbers in E.164 digits."""
+    for text in (asserted or "", from_ or ""):
+        found = _USER.match(text[:2048])
+        user = (found.group(1) or found.group(2)) if found else None
+        if user and _PHONE.fullmatch(user):
+            return user.lstrip("+")
+    return None
+
+
 def call_lang(number: str | None, header: str | None, *, lang_for: Mapping[str, Lang],
               languages: Collection[Lang]) -> Lang | None:
     """The caller's language: the `X-IVR-Lang` header when it names one of the flow's

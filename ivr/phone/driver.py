@@ -217,7 +217,8 @@ class PhoneDriver:
             self.observe("start", None)
         result: CallResult | None = None
         try:
-            session = self.hotline.open_call(call_id, getattr(line, "lang", None) or self.lang)
+            session = self.hotline.open_call(call_id, getattr(line, "lang", None) or self.lang,
+                                             caller=getattr(line, "caller", None))
             player.say(await loop.run_in_executor(worker, session.start))
             call = _CallLoop(session, line, player, worker)
             call.media_timeout_s = self.media_timeout_s

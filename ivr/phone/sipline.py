@@ -28,7 +28,13 @@ from aiosipua import parse_sdp as lib_parse_sdp
 from aiosipua.transport import UdpSipTransport
 from aiosipua.uac import SipUAC
 
-from ivr.phone.callinfo import LANG_HEADER, call_lang, called_number, info_key
+from ivr.phone.callinfo import (
+    LANG_HEADER,
+    call_lang,
+    called_number,
+    calling_number,
+    info_key,
+)
 from ivr.phone.rtp import Codec, KeyPressed, Media, Pacer, RtpEvent, RtpReceiver, RtpSender
 from ivr.phone.sdp import Answer, SdpError, SessionDescription, answer_offer, parse_sdp
 from ivr.phone.sip import SipProblem, SipResponse, parse_message
@@ -74,6 +80,8 @@ class CallRecord:
     """The number the caller dialled (user part of the Request-URI)."""
     lang: Lang | None = None
     """The caller's language chosen by the number or header (None: the line's default)."""
+    caller: str | None = None
+    """The caller's number (P-Asserted-Identity, else From), when it is a phone number."""
 
 
 class _GatedProtocol(asyncio.DatagramProtocol):
@@ -152,6 +160,8 @@ class PhoneCall:
         self.record = record
         self.lang: Lang | None = record.lang
         """The caller's language when the number or a header chose one."""
+        self.caller: str | None = record.caller
+        """The caller's number, for steps that identify the caller by it."""
         self._refer = refer
         self.answer = answer
         self.receiver = RtpReceiver(answer.codec, telephone_event=answer.telephone_event)
@@ -283,6 +293,8 @@ class SipLine:
             return
         record = CallRecord(call.call_id, answer)
         record.called = called_number(call.invite.uri, call.invite.get_header("to"))
+        record.caller = calling_number(call.invite.get_header("p-asserted-identity"),
+                                       call.invite.get_header("from"))
         record.lang = call_lang(record.called, call.invite.get_header(LANG_HEADER),
                                 lang_for=self.config.lang_for, languages=self.config.languages)
         phone = PhoneCall(record, answer, lambda target, wait: self._refer(call, target, wait))
