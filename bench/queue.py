@@ -210,15 +210,18 @@ def kill9(url: str, engines: int, total: int, agents: int, seed: int,
     while any(p.poll() != 0 for p in eng.values()):
         if any(p.poll() not in (None, 0) for p in eng.values()):
             raise RuntimeError("an engine process failed on its own")
-        time.sleep(rng.uniform(0.2, 0.8))
+        first = killed["engines"] == 0
+        # the first kill comes early and for sure: a quick run's engines (10 filings each)
+        # could otherwise all finish between two coin tosses and the phase would kill none
+        time.sleep(rng.uniform(0.05, 0.2) if first else rng.uniform(0.2, 0.8))
         running = [i for i, p in eng.items() if p.poll() is None]
-        if running and killed["engines"] < kills and rng.random() < 0.5:
+        if running and killed["engines"] < kills and (first or rng.random() < 0.5):
             i = rng.choice(running)
             eng[i].send_signal(signal.SIGKILL)
             eng[i].wait()
             killed["engines"] += 1
             start_engine(i)  # files again from the start: idempotent on call id
-        if killed["agents"] < kills and rng.random() < 0.5:
+        if killed["agents"] < kills and (killed["agents"] == 0 or rng.random() < 0.5):
             j = rng.randrange(agents)
             ags[j].send_signal(signal.SIGKILL)
             ags[j].wait()

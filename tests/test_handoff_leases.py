@@ -138,13 +138,16 @@ def test_the_audit_trail_has_who_and_when_and_no_caller_text(store: Store) -> No
     q.note("c1", "transfer_failed", "sip", "486")
     q.note("c1", "transferred_sip", f"agent {CARD}", "")  # digits in a label are masked
     q.note("unfiled", "transfer_failed", "sip", "503")
+    q.note("unfiled", "transfer_failed", "engine", "SIP 403")  # the phone line's form
     assert [(e.at, e.event, e.queue) for e in q.history("c1")] == [
         (T0 - 3, "filed", "cards"), (T0 + 1, "taken", "cards"),
         (T0 + 2, "transfer_failed", "cards"), (T0 + 2, "transferred_sip", "cards")]
     assert q.history("c1")[2].detail == "486" and q.history("unfiled")[0].queue == ""
     everything = q.audit()
     assert [e.event for e in everything] == ["filed", "taken", "transfer_failed",
-                                            "transferred_sip", "transfer_failed"]
+                                            "transferred_sip", "transfer_failed",
+                                            "transfer_failed"]
+    assert [e.detail for e in q.history("unfiled")] == ["503", "SIP 403"]
     assert [e.call_id for e in q.audit(since=T0 + 1, limit=2)] == ["c1", "c1"]
     assert q.audit(limit=0) == [] and q.history("nobody") == []
     assert all("62220212" not in str(e) and CARD not in str(e) for e in everything)

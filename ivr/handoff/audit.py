@@ -49,8 +49,8 @@ ENGINE = "engine"
 _LABEL_MAX = 64
 _EVENT = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_SIP_STATUS = re.compile(r"[1-6][0-9]{2}(?: [A-Za-z][A-Za-z ]*)?")
-"""A SIP status ("486", "503 Service Unavailable"): kept as it is in an event's detail."""
+_SIP_STATUS = re.compile(r"(?:SIP )?[1-6][0-9]{2}(?: [A-Za-z][A-Za-z ]*)?")
+"""A SIP status ("486", "SIP 403", "503 Service Unavailable"): kept as it is in a detail."""
 
 
 @dataclass(frozen=True)
