@@ -25,6 +25,7 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 
 from ivr.asr import DecoderConfig, Engine, SpeechService, StreamSpec
+from ivr.asr.results import DualResult
 from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
 from ivr.nlu.policy import decide
@@ -111,8 +112,8 @@ class Router:
                                   processor=utils.default_process, score_cutoff=cutoff)
         return ("accept", self.phrases[best[2]][1]) if best else ("no", None)
 
-    def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
-        """Per pipeline: (decision kind, intent, what was heard)."""
+    def hear(self, caller: Caller) -> tuple[str, DualResult | None, DualResult]:
+        """What ivr's front-end heard (text and result) and the baseline decoder's result."""
         call = self.hotline.open_call("bench", "ko")
         call.start()
         dialog = call.dialog
@@ -123,7 +124,11 @@ class Router:
         stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
         for frame in pcm_frames(caller.audio.pcm):
             stream.feed(frame)
-        result = stream.final()
+        return text, heard.result, stream.final()
+
+    def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
+        """Per pipeline: (decision kind, intent, what was heard)."""
+        text, _, result = self.hear(caller)
         free = result.free.text if result.free else ""
         gram = result.grammar.text if result.grammar else ""
         return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
@@ -132,19 +137,26 @@ class Router:
 
 
 def route_all(hotline: Hotline, baseline: SpeechService, callers: Sequence[Caller], *,
-              threads: int = 4, progress: Callable[[int], None] | None = None
-              ) -> dict[str, dict[str, Tally]]:
-    """Tallies per pipeline and condition for `callers` (decoded `threads` at a time)."""
-    router = Router(hotline, baseline)
-    tallies: dict[str, dict[str, Tally]] = {p: {} for p in PIPELINES}
+              threads: int = 4, progress: Callable[[int], None] | None = None,
+              router: Router | None = None,
+              each: Callable[[Caller], None] | None = None) -> dict[str, dict[str, Tally]]:
+    """Tallies per pipeline and condition for `callers` (decoded `threads` at a time) by
+    `router` (default `Router`); `each` is called with every caller as its turn is tallied.
+    The one per-caller scoring loop of the speech benches."""
+    router = router or Router(hotline, baseline)
+    tallies: dict[str, dict[str, Tally]] = {}
     with ThreadPoolExecutor(threads) as pool:
         for done, (caller, routes) in enumerate(
                 zip(callers, pool.map(router.route, callers), strict=True)):
             for pipeline, (kind, intent, text) in routes.items():
-                tally = tallies[pipeline].setdefault(caller.condition, Tally())
+                tally = tallies.setdefault(pipeline, {}).setdefault(caller.condition, Tally())
                 tally.add(caller.example.label, kind, intent, text)
+            if each is not None:
+                each(caller)
             if progress is not None:
                 progress(done + 1)
+    for p in PIPELINES:
+        tallies.setdefault(p, {})
     return tallies
 
 

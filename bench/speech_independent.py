@@ -22,19 +22,18 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ivr.asr import DecoderConfig, ServiceConfig, SpeechService, StreamSpec
-from ivr.audio import frames, pcm_frames
+from ivr.asr import DecoderConfig, ServiceConfig, SpeechService
 from ivr.call import Hotline
 from ivr.flow import load_flow
 from ivr.models import resolve_model
-from ivr.speech import SpeechConfig, TurnContext
+from ivr.speech import SpeechConfig
 
-from .speech_accuracy import PLAIN_CUTOFF, Router, Tally
+from .speech_accuracy import PLAIN_CUTOFF, Router, Tally, route_all
 from .speech_data import Caller
 from .speech_independent_data import CACHE, CONDITIONS, independent_callers
 
@@ -54,50 +53,52 @@ class RawRouter(Router):
     """`Router` that also keeps what each decoder heard, so the judge can be re-run offline
     on the same hypotheses (bench.speech_independent_tune)."""
 
-    def route_raw(self, caller: Caller) -> tuple[dict[str, tuple[str, str | None, str]],
-                                                 dict[str, Any]]:
-        call = self.hotline.open_call("bench", "ko")
-        call.start()
-        dialog = call.dialog
-        heard = self.hotline.listener("ko").listen(frames(caller.audio, 20), TurnContext(
-            self.hotline.grammar(dialog), frozenset(self.hotline.flow.intents_at(dialog.node.id)),
-            narrowband=caller.audio.narrowband))
-        text = heard.utterance.text if heard.utterance else ""
-        stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
-        for frame in pcm_frames(caller.audio.pcm):
-            stream.feed(frame)
-        base = stream.final()
+    def __init__(self, hotline: Hotline, baseline: SpeechService) -> None:
+        super().__init__(hotline, baseline)
+        self._raw: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
+        text, r, base = self.hear(caller)
         free = base.free.text if base.free else ""
         gram = base.grammar.text if base.grammar else ""
-        r = heard.result
         raw = {"text": caller.example.text, "label": caller.example.label,
                "condition": caller.condition,
                "views": [h.text for h in r.grammars] if r else [],
                "free": r.free.text if r and r.free else "",
                "baseline_grammar": gram, "baseline_free": free}
+        with self._lock:
+            self._raw[id(caller)] = raw
         return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
-                "plain": (*self.plain(free), free)}, raw
+                "plain": (*self.plain(free), free)}
+
+    def take(self, caller: Caller) -> dict[str, Any]:
+        """The hypotheses kept for `caller` (once)."""
+        with self._lock:
+            return self._raw.pop(id(caller))
 
 
 def route_raw(hotline: Hotline, baseline: SpeechService, callers: list[Caller], threads: int,
               log: Path | None = None) -> tuple[dict[str, dict[str, Tally]], list[dict[str, Any]]]:
-    """Tallies per pipeline and condition, and every turn's hypotheses (also appended to
-    `log` as JSON lines as they come, so a long run that is stopped keeps what it did)."""
+    """Tallies per pipeline and condition (`bench.speech_accuracy.route_all`'s loop), and
+    every turn's hypotheses (also appended to `log` as JSON lines as they come, so a long
+    run that is stopped keeps what it did)."""
     router = RawRouter(hotline, baseline)
-    tallies: dict[str, dict[str, Tally]] = {p: {} for p in PIPELINES}
-    turns = []
-    with ThreadPoolExecutor(threads) as pool:
-        for done, (caller, (routes, raw)) in enumerate(
-                zip(callers, pool.map(router.route_raw, callers), strict=True)):
-            for pipeline, (kind, intent, text) in routes.items():
-                tally = tallies[pipeline].setdefault(caller.condition, Tally())
-                tally.add(caller.example.label, kind, intent, text)
-            turns.append(raw)
-            if log is not None:
-                with log.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(raw, ensure_ascii=False) + "\n")
-            if (done + 1) % 50 == 0:
-                _log(f"{done + 1} of {len(callers)} done")
+    turns: list[dict[str, Any]] = []
+
+    def each(caller: Caller) -> None:
+        raw = router.take(caller)
+        turns.append(raw)
+        if log is not None:
+            with log.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(raw, ensure_ascii=False) + "\n")
+
+    def progress(done: int) -> None:
+        if done % 50 == 0:
+            _log(f"{done} of {len(callers)} done")
+
+    tallies = route_all(hotline, baseline, callers, threads=threads, progress=progress,
+                        router=router, each=each)
     return tallies, turns
 
 
