@@ -299,4 +299,4 @@ def test_agent_step_checks_once_for_every_backend() -> None:
     for kwargs in ({"lease_s": 0}, {"lease_s": float("nan")}, {"queue": [""]},
                    {"langs": ["xx"]}, {"target": ("queue", "")}):
         with pytest.raises(QueueError):
-            agent_step("q", "alice", **kwargs)  # type: ignore[arg-type]
+            agent_step("q", "alice", **kwargs)
