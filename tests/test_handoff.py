@@ -286,3 +286,17 @@ def test_the_default_queue_is_created_in_var(tmp_path: Path, monkeypatch: pytest
     assert (tmp_path / "var" / "handoff.sqlite3").is_file()
     assert main(["queue", "stats", "--queue", f"sqlite:{DEFAULT_QUEUE_PATH}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["waiting"] == 0
+
+
+def test_agent_step_checks_once_for_every_backend() -> None:
+    """D1: the one checker both backends call before their storage step."""
+    from ivr.handoff.audit import agent_step
+
+    step = agent_step("q", "alice", lease_s=30, queue=["fraud", "fraud", "cards"], langs={"en"})
+    assert (step.agent, step.lease_s, step.queues, step.langs) == (
+        "alice", 30.0, ("fraud", "cards"), ("en",))
+    assert agent_step("q", "bob", target=("disposition", "resolved")).target == "resolved"
+    for kwargs in ({"lease_s": 0}, {"lease_s": float("nan")}, {"queue": [""]},
+                   {"langs": ["xx"]}, {"target": ("queue", "")}):
+        with pytest.raises(QueueError):
+            agent_step("q", "alice", **kwargs)

@@ -30,7 +30,9 @@ from ..types import LANGS
 __all__ = [
     "ENGINE",
     "EVENTS",
+    "AgentStep",
     "AuditEvent",
+    "agent_step",
     "check_age",
     "check_lease",
     "event_from_json",
@@ -143,6 +145,33 @@ def lang_filter(langs: Collection[str] | None, *, where: str) -> tuple[str, ...]
     if unknown:
         raise QueueError(f"{where}: unknown language {unknown[0]!r} (known: {', '.join(LANGS)})")
     return tuple(lang for lang in LANGS if lang in langs)
+
+
+@dataclass(frozen=True)
+class AgentStep:
+    """The checked arguments of an agent step (take, renew, release, transfer, done), the same
+    for every backend: `target` is transfer's queue or done's disposition."""
+
+    agent: str
+    lease_s: float = 0.0
+    target: str = ""
+    queues: tuple[str, ...] | None = None
+    langs: tuple[str, ...] | None = None
+
+
+def agent_step(where: str, agent: object, *, lease_s: object = None,
+               target: tuple[str, object] | None = None,
+               queue: str | Sequence[str] | None = None,
+               langs: Collection[str] | None = None) -> AgentStep:
+    """Check an agent step's arguments once, before any backend's storage step; QueueError
+    names the first bad one. `target` is (what, value): ("queue", q) or ("disposition", d)."""
+    return AgentStep(
+        agent=label(agent, "agent", where=where),
+        lease_s=0.0 if lease_s is None else check_lease(lease_s, where=where),
+        target="" if target is None else label(target[1], target[0], where=where, empty=False),
+        queues=queue_filter(queue, where=where),
+        langs=lang_filter(langs, where=where),
+    )
 
 
 def event_to_json(e: AuditEvent) -> dict[str, Any]:

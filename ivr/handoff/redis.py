@@ -57,13 +57,11 @@ from ..types import LANGS, Handoff
 from . import redis_lua as lua
 from .audit import (
     AuditEvent,
+    agent_step,
     check_age,
-    check_lease,
     event_from_json,
     event_name,
     label,
-    lang_filter,
-    queue_filter,
 )
 from .record import (
     DEFAULT_LEASE_S,
@@ -196,10 +194,8 @@ class RedisQueue:
         """Claim the next waiting record among `queue` (one, several, or all) whose language is
         in `langs` (None: any) for `agent`, under a lease of `lease_s`; None if none waits.
         Leases past their time go back in line first."""
-        names = queue_filter(queue, where=self._where)
-        languages = lang_filter(langs, where=self._where)
-        agent = label(agent, "agent", where=self._where)
-        lease_s = check_lease(lease_s, where=self._where)
+        step = agent_step(self._where, agent, lease_s=lease_s, queue=queue, langs=langs)
+        names, languages, agent, lease_s = step.queues, step.langs, step.agent, step.lease_s
         if names == () or languages == ():
             return None
         now = self._clock()
@@ -211,30 +207,30 @@ class RedisQueue:
     def renew(self, call_id: str, agent: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
         """Extend `agent`'s lease on `call_id` to now + `lease_s`; False when they do not hold
         it (it expired, was released, transferred or closed). Not audited."""
-        lease_s = check_lease(lease_s, where=self._where)
-        agent = label(agent, "agent", where=self._where)
+        step = agent_step(self._where, agent, lease_s=lease_s)
+        agent, lease_s = step.agent, step.lease_s
         now = self._clock()
         return bool(self._run("RENEW", "cannot renew a lease", call_id, agent,
                               repr(now + lease_s), now=now))
 
     def release(self, call_id: str, agent: str) -> bool:
         """Put a record `agent` holds back in line, at its original place; False if not held."""
-        agent = label(agent, "agent", where=self._where)
+        agent = agent_step(self._where, agent).agent
         return bool(self._run("GIVE_BACK", "cannot release a handoff", call_id, agent, "",
                               "released"))
 
     def transfer(self, call_id: str, agent: str, queue: str) -> bool:
         """Move a record `agent` holds to `queue`, waiting (at its place by priority and filing
         time); False if `agent` does not hold it."""
-        agent = label(agent, "agent", where=self._where)
-        queue = label(queue, "queue", where=self._where, empty=False)
+        step = agent_step(self._where, agent, target=("queue", queue))
+        agent, queue = step.agent, step.target
         return bool(self._run("GIVE_BACK", "cannot transfer", call_id, agent, queue,
                               "transferred"))
 
     def done(self, call_id: str, agent: str, disposition: str) -> bool:
         """Close a record `agent` holds with `disposition`; False if `agent` does not hold it."""
-        agent = label(agent, "agent", where=self._where)
-        disposition = label(disposition, "disposition", where=self._where, empty=False)
+        step = agent_step(self._where, agent, target=("disposition", disposition))
+        agent, disposition = step.agent, step.target
         return bool(self._run("DONE", "cannot close a handoff", call_id, agent, disposition))
 
     def expire(self) -> int:

@@ -33,12 +33,10 @@ from ..types import Handoff
 from .audit import (
     ENGINE,
     AuditEvent,
+    agent_step,
     check_age,
-    check_lease,
     event_name,
     label,
-    lang_filter,
-    queue_filter,
 )
 from .record import (
     DEFAULT_LEASE_S,
@@ -185,10 +183,8 @@ class SqliteQueue:
         """Claim the next waiting record among `queue` (one, several, or all) whose language is
         in `langs` (None: any) for `agent`, under a lease of `lease_s`; None if none waits.
         Leases past their time go back in line first."""
-        names = queue_filter(queue, where=self._where)
-        languages = lang_filter(langs, where=self._where)
-        agent = label(agent, "agent", where=self._where)
-        lease_s = check_lease(lease_s, where=self._where)
+        step = agent_step(self._where, agent, lease_s=lease_s, queue=queue, langs=langs)
+        names, languages, agent, lease_s = step.queues, step.langs, step.agent, step.lease_s
         if names == () or languages == ():
             return None
         where, args = serving_filter(names, languages)
@@ -209,8 +205,8 @@ class SqliteQueue:
     def renew(self, call_id: str, agent: str, lease_s: float = DEFAULT_LEASE_S) -> bool:
         """Extend `agent`'s lease on `call_id` to now + `lease_s`; False when they do not hold
         it (it expired, was released, transferred or closed). Not audited."""
-        lease_s = check_lease(lease_s, where=self._where)
-        agent = label(agent, "agent", where=self._where)
+        step = agent_step(self._where, agent, lease_s=lease_s)
+        agent, lease_s = step.agent, step.lease_s
         now = self._clock()
         with self._transaction("cannot renew a lease") as conn:
             if held(conn, call_id, agent, now) is None:
@@ -226,13 +222,13 @@ class SqliteQueue:
     def transfer(self, call_id: str, agent: str, queue: str) -> bool:
         """Move a record `agent` holds to `queue`, waiting (at its place by priority and filing
         time); False if `agent` does not hold it."""
-        queue = label(queue, "queue", where=self._where, empty=False)
+        queue = agent_step(self._where, agent, target=("queue", queue)).target
         return self._give_back(call_id, agent, queue, "transferred", "cannot transfer")
 
     def done(self, call_id: str, agent: str, disposition: str) -> bool:
         """Close a record `agent` holds with `disposition`; False if `agent` does not hold it."""
-        disposition = label(disposition, "disposition", where=self._where, empty=False)
-        agent = label(agent, "agent", where=self._where)
+        step = agent_step(self._where, agent, target=("disposition", disposition))
+        agent, disposition = step.agent, step.target
         now = self._clock()
         with self._transaction("cannot close a handoff") as conn:
             mine = held(conn, call_id, agent, now)
@@ -368,7 +364,7 @@ class SqliteQueue:
     def _give_back(self, call_id: str, agent: str, queue: str | None, event: str,
                    what: str) -> bool:
         """Release (queue None) or transfer a held record: waiting again, audited."""
-        agent = label(agent, "agent", where=self._where)
+        agent = agent_step(self._where, agent).agent
         now = self._clock()
         with self._transaction(what) as conn:
             mine = held(conn, call_id, agent, now)
