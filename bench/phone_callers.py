@@ -27,7 +27,8 @@ from typing import Any
 _baresip: Any = importlib.import_module("tests.test_phone_sip_baresip")
 _serve: Any = importlib.import_module("tests.test_phone_serve")
 CONFIG: str = _baresip.CONFIG
-Baresip: Any = _baresip.Baresip
+_starter: Any = importlib.import_module("tests.baresip")
+start_baresip: Any = _starter.start_baresip
 audiosocket_call: Any = _serve.audiosocket_call
 
 
@@ -167,18 +168,8 @@ class Phone:
             sip=sip, wav=self.caller.wav8k, ctrl=ctrl, rtp=low, rtp_end=low + 99))
         (self.tmp / "accounts").write_text(
             f"<sip:{self.caller.name}@127.0.0.1:{sip}>;regint=0;audio_codecs={self.codec}\n")
-        self.process = await asyncio.create_subprocess_exec(
-            "baresip", "-f", str(self.tmp), stdin=subprocess.DEVNULL,
-            stdout=(self.tmp / "log.txt").open("w"), stderr=subprocess.STDOUT)
-        for _ in range(100):  # up to 10 s for ctrl_tcp to listen
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", ctrl)
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError(f"baresip did not start: {(self.tmp / 'log.txt').read_text()}")
-        self.ctl = Baresip(reader, writer, self.process, sip)
+        self.ctl = await start_baresip(self.tmp, ctrl, sip)  # raises BaresipFailed
+        self.process = self.ctl.process
 
     async def dial(self, port: int) -> None:
         assert self.ctl is not None

@@ -135,7 +135,8 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
     """Place one call from baresip to `number` (pressing `keys` a second after it is
     answered), recording what it hears until `calls` calls closed (2 when it is
     transferred and the transfer fails); the recording's path."""
-    from tests.test_phone_sip_baresip import Baresip, closed
+    from tests.baresip import BaresipFailed, start_baresip
+    from tests.test_phone_sip_baresip import closed
 
     tmp.mkdir()
     sip, ctrl = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
@@ -143,19 +144,12 @@ async def baresip_call(tmp: Path, wav: Path, port: int, keys: str = "",
     config = CONFIG.format(sip=sip, wav=wav, ctrl=ctrl, rtp=rtp, rtp_end=rtp + 199)
     (tmp / "config").write_text(config + f"module sndfile.so\nsnd_path {tmp}\n")
     (tmp / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip}>;regint=0\n")
-    process = await asyncio.create_subprocess_exec(
-        "baresip", "-f", str(tmp), stdin=subprocess.DEVNULL,
-        stdout=(tmp / "log.txt").open("w"), stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", ctrl)
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        else:
-            pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
-        phone = Baresip(reader, writer, process, sip)
+        phone = await start_baresip(tmp, ctrl, sip)
+    except BaresipFailed as error:
+        pytest.fail(str(error))
+    process, writer = phone.process, phone.writer
+    try:
         await phone.dial(f"sip:{number}@127.0.0.1:{port}")
         if keys:
             assert await phone.until(lambda events: any(

@@ -7,10 +7,8 @@ and killed at the end; every wait is bounded. Without baresip these tests skip.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import socket
-import subprocess
 import wave
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +22,7 @@ from ivr.phone.sdp import SessionDescription, answer_offer, build_offer, parse_s
 from ivr.phone.sip import SipResponse, parse_message
 from ivr.phone.sipline import CallHandler, LineConfig, PhoneCall, SipLine, play_silence
 from ivr.types import Dtmf
+from tests.baresip import Baresip, BaresipFailed, start_baresip
 
 needs_baresip = pytest.mark.skipif(shutil.which("baresip") is None,
                                    reason="baresip is not installed (apt-get install baresip)")
@@ -66,41 +65,6 @@ def tone_wav(path: Path, seconds: float) -> Path:
     return path
 
 
-class Baresip:
-    """One headless baresip, its ctrl_tcp events collected as they come."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 process: asyncio.subprocess.Process, port: int) -> None:
-        self.reader, self.writer, self.process = reader, writer, process
-        self.port = port
-        self.events: list[dict[str, object]] = []
-
-    async def dial(self, uri: str) -> None:
-        await self.command("dial", uri)
-
-    async def command(self, name: str, params: str) -> None:
-        data = json.dumps({"command": name, "params": params, "token": "t"}).encode()
-        self.writer.write(str(len(data)).encode() + b":" + data + b",")
-        await self.writer.drain()
-
-    async def until(self, check: Callable[[list[dict[str, object]]], bool],
-                    seconds: float) -> bool:
-        """Read events until `check` holds or `seconds` pass (bounded)."""
-        async def read() -> None:
-            while not check(self.events):
-                size = await self.reader.readuntil(b":")
-                body = await self.reader.readexactly(int(size[:-1]) + 1)
-                self.events.append(json.loads(body[:-1]))
-        try:
-            await asyncio.wait_for(read(), seconds)
-        except (TimeoutError, asyncio.IncompleteReadError):
-            return False
-        return True
-
-    def count(self, kind: str) -> int:
-        return sum(1 for e in self.events if e.get("type") == kind)
-
-
 @asynccontextmanager
 async def baresip(tmp: Path, wav: Path, codecs: str = "",
                   user: str = "caller", answer: bool = False) -> AsyncIterator[Baresip]:
@@ -110,19 +74,13 @@ async def baresip(tmp: Path, wav: Path, codecs: str = "",
                                               rtp_end=rtp + 199))
     suffix = (f";audio_codecs={codecs}" if codecs else "") + (";answermode=auto" if answer else "")
     (tmp / "accounts").write_text(f"<sip:{user}@127.0.0.1:{sip}>;regint=0{suffix}\n")
-    process = await asyncio.create_subprocess_exec(
-        "baresip", "-f", str(tmp), stdin=subprocess.DEVNULL,
-        stdout=(tmp / "log.txt").open("w"), stderr=subprocess.STDOUT)
     try:
-        for _ in range(100):  # up to 10 s for ctrl_tcp to listen
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", ctrl)
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        else:
-            pytest.fail(f"baresip did not start: {(tmp / 'log.txt').read_text()[-500:]}")
-        yield Baresip(reader, writer, process, sip)
+        phone = await start_baresip(tmp, ctrl, sip)
+    except BaresipFailed as error:
+        pytest.fail(str(error))
+    process, writer = phone.process, phone.writer
+    try:
+        yield phone
         writer.close()
     finally:
         if process.returncode is None:
@@ -339,3 +297,15 @@ def test_a_blind_transfer_refers_the_caller_to_the_agent(
     assert statuses == [expected]
     assert sip_line.records[0].transfer_status == expected
     assert agent.count("CALL_ESTABLISHED") == (1 if agent_answers else 0)
+
+
+@needs_baresip
+def test_start_baresip_fails_within_its_bound(tmp_path: Path) -> None:
+    """A baresip that never listens on ctrl_tcp fails in the bound, killed, with its log."""
+    sip, ctrl = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+    config = CONFIG.format(sip=sip, wav=tone_wav(tmp_path / "t.wav", 1.0), ctrl=ctrl,
+                           rtp=30000, rtp_end=30099)
+    (tmp_path / "config").write_text(config.replace("module_app ctrl_tcp.so\n", ""))
+    (tmp_path / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip}>;regint=0\n")
+    with pytest.raises(BaresipFailed, match="did not listen on ctrl_tcp within 2 s"):
+        asyncio.run(start_baresip(tmp_path, ctrl, sip, seconds=2.0))
