@@ -155,11 +155,12 @@ def cross_validate(train: Sequence[Row], k: int | None, config: ClassifierConfig
 
 
 GRID: dict[str, tuple[ClassifierConfig, ...]] = {
-    "10": tuple([ClassifierConfig(c=c) for c in (1.0, 3.0, 10.0, 30.0, 100.0)]
+    "10": tuple([ClassifierConfig(embed_weight=w) for w in (0.0, 1.0, 1.5, 2.0, 3.0)]
+                + [ClassifierConfig(c=c) for c in (10.0, 100.0)]
                 + [ClassifierConfig(char_max=m) for m in (4, 6)]
                 + [ClassifierConfig(word_max=m) for m in (1, 3)]),
-    "full": (ClassifierConfig(c=10.0), ClassifierConfig(c=30.0), ClassifierConfig(c=100.0),
-             ClassifierConfig(class_weight="balanced")),
+    "full": tuple([ClassifierConfig(embed_weight=w) for w in (0.0, 1.0, 2.0)]
+                  + [ClassifierConfig(c=c) for c in (10.0, 100.0)]),
 }
 """The hyperparameters tried by `--tune` (one change at a time from the default)."""
 

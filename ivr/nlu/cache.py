@@ -5,7 +5,8 @@ and 5-6 s on a busy 2-core machine; `ivr route` and every worker would pay that 
 The fitted model is stored under the cache folder ($IVR_CACHE, else $XDG_CACHE_HOME/ivr, else
 ~/.cache/ivr; `IVR_CACHE=off` turns the cache off) in `classifier/<digest>.pickle`, where the
 digest covers everything the fit depends on: the phrases per intent, the language, the
-configuration, this module's format version and the scikit-learn and numpy versions.
+configuration, this module's format version and the scikit-learn, numpy and wordllama (the
+English sentence vectors) versions.
 
 A pickle runs code when loaded, so only a file this user owns, in a folder this user owns,
 that nobody else may write, is loaded; anything else (or any error reading it) means a
@@ -29,7 +30,7 @@ from .classifier import ClassifierConfig, IntentClassifier
 
 __all__ = ["cached_classifier", "classifier_cache_dir"]
 
-_FORMAT = 1
+_FORMAT = 2
 """Bumped whenever IntentClassifier's fitted state changes shape."""
 
 
@@ -45,10 +46,17 @@ def classifier_cache_dir() -> Path | None:
 
 
 def _digest(examples: Mapping[str, Sequence[str]], lang: Lang, config: ClassifierConfig) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
     import sklearn
 
+    try:
+        vectors = version("wordllama")
+    except PackageNotFoundError:
+        vectors = "none"
     key = json.dumps([_FORMAT, lang, asdict(config), sklearn.__version__, numpy.__version__,
+                      vectors,
                       sorted((i, list(p)) for i, p in examples.items())], ensure_ascii=False)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 

@@ -14,10 +14,12 @@ Features per language, over the same normalised text as the matcher (ivr/nlu/nor
 * **ko**: syllables (1-2 grams, spaces dropped: spacing in Korean is loose), words, and
   jamo (2-4 grams, ivr/nlu/phonetic.py), so one wrong vowel costs little.
 
-Each family is a sublinear TF-IDF block, L2-normalised; the blocks are stacked and a
-multinomial logistic regression (scikit-learn, L-BFGS, fixed random_state) gives
-probabilities over the flow's intents. Training is deterministic: the same phrases give
-the same probabilities, to the last bit, on every run.
+Each family is a sublinear TF-IDF block, L2-normalised. In English one dense block joins them:
+the utterance's pretrained sentence vector (ivr/nlu/embedding.py, WordLlama), scaled by
+`ClassifierConfig.embed_weight`, so a paraphrase that shares no n-gram with the phrases still
+lands near them. The blocks are stacked and a multinomial logistic regression (scikit-learn,
+L-BFGS, fixed random_state) gives probabilities over the flow's intents. Training is
+deterministic: the same phrases give the same probabilities, to the last bit, on every run.
 
 scikit-learn is imported when the first classifier is built, not when this module is: `ivr
 route` start-up does not pay for it unless a classifier is used.
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..types import Candidate, Lang
+from .embedding import sentence_vectors
 from .normalize import normalize
 from .phonetic import jamo, pinyin_syllables
 
@@ -69,6 +72,10 @@ class ClassifierConfig:
     """None, or "balanced": weigh intents with few phrases up."""
     max_iter: int = 2000
     """L-BFGS iterations (converges well before this on flows of a few thousand phrases)."""
+    embed_weight: float = 2.0
+    """Scale of the English sentence-vector block against the unit-length TF-IDF blocks (0:
+    no vectors). CV on BANKING77 train, 10 per intent: 0 -> 71.9, 1 -> 77.1, 1.5 -> 77.9,
+    2 -> 78.2, 3 -> 78.0, 4 -> 77.5 %; ignored in zh and ko."""
 
 
 @lru_cache(maxsize=65536)
@@ -150,11 +157,15 @@ class IntentClassifier:
         feats = [features(t, lang, cfg) for t in texts]
         self._families = tuple(sorted(feats[0]))
         self._vectorizers: dict[str, Any] = {}
+        self._embed = cfg.embed_weight if lang == "en" else 0.0
         blocks = []
         for fam in self._families:
             vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float64)
             blocks.append(vec.fit_transform([f[fam] for f in feats]))
             self._vectorizers[fam] = vec
+        self._sparse_width = sum(b.shape[1] for b in blocks)
+        if self._embed:
+            blocks.append(self._vectors(texts))
         weights = len(self.intents) * sum(b.shape[1] for b in blocks)
         if weights > MAX_WEIGHTS:
             raise ClassifierTooLarge(f"{len(self.intents)} intents x n-grams = {weights:,} "
@@ -166,10 +177,18 @@ class IntentClassifier:
             raise RuntimeError("classifier classes out of order")
         self.train_seconds = time.perf_counter() - start
 
+    def _vectors(self, texts: Sequence[str]) -> Any:
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix(self._embed * sentence_vectors(texts))
+
     def _matrix(self, texts: Sequence[str]) -> Any:
         feats = [features(t, self.lang, self.config) for t in texts]
-        return _hstack([self._vectorizers[fam].transform([f[fam] for f in feats])
-                        for fam in self._families])
+        blocks = [self._vectorizers[fam].transform([f[fam] for f in feats])
+                  for fam in self._families]
+        if self._embed:
+            blocks.append(self._vectors(texts))
+        return _hstack(blocks)
 
     def proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities for many utterances: one row each, columns in `intents` order."""
@@ -184,7 +203,8 @@ class IntentClassifier:
 
     def contributions(self, text: str, intent: str, k: int = 5) -> tuple[tuple[str, float], ...]:
         """The k n-grams of the utterance that weigh most for `intent`: TF-IDF value x the
-        model's weight, as "family:n-gram", largest first (ties by name)."""
+        model's weight, as "family:n-gram", largest first (ties by name). The English sentence
+        vector counts as one item, "meaning:sentence vector" (its dimensions summed)."""
         if intent not in self.intents:
             return ()
         coef = self._model.coef_
@@ -193,8 +213,13 @@ class IntentClassifier:
         x = self._matrix([text]).tocsr()
         names = [f"{fam}:{g}" for fam in self._families
                  for g in self._vectorizers[fam].get_feature_names_out()]
+        width = self._sparse_width
         pairs = [(names[j], round(sign * float(v * coef[row, j]), 4))
-                 for j, v in zip(x.indices.tolist(), x.data.tolist(), strict=True)]
+                 for j, v in zip(x.indices.tolist(), x.data.tolist(), strict=True) if j < width]
+        if self._embed:
+            dense = x.toarray()[0, width:]
+            pairs.append(("meaning:sentence vector",
+                          round(sign * float(dense @ coef[row, width:]), 4)))
         pairs.sort(key=lambda p: (-p[1], p[0]))
         return tuple(p for p in pairs[:k] if p[1] > 0)
 
