@@ -10,7 +10,9 @@ regime's rows of the other folds train and the fold's rows are scored top-1. Var
 * models: logistic regression C=30 / C=100, class_weight="balanced", linear SVM C=0.3 / 1,
   ridge; the LR pooled with the matcher (log p + w * matcher, w = 1.5 and the scorer's
   a/b = 2.29); LR and a softmax of the SVM's margins (temperature 0.2) pooled, with and
-  without the matcher.
+  without the matcher;
+* pretrained English sentence vectors (ivr/nlu/embedding.py, WordLlama): an LR on them alone,
+  and the classifier as shipped (ours + the vectors x `embed_weight`).
 
 test.csv is never read. Results: bench/results/banking77_tune.md (section "Variants").
 """
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ivr.nlu.classifier import ClassifierConfig, IntentClassifier, _hstack, _identity, features
+from ivr.nlu.embedding import sentence_vectors
 from ivr.nlu.matcher import IntentMatcher
 from ivr.nlu.scorer import CALIBRATION
 
@@ -78,11 +81,20 @@ def _fold(fit: list[Row], held: list[Row], acc: dict[str, list[float]]) -> None:
         x, h = make(fx, hx)
         for mname, model in _models().items():
             acc[f"{fname} {mname}"].append(float(np.mean(model().fit(x, y).predict(h) == truth)))
-    clf = IntentClassifier(examples(fit), "en")
+    clf = IntentClassifier(examples(fit), "en", ClassifierConfig(embed_weight=0.0))
     cols = np.array(clf.intents)
     p = np.log(clf.proba(hx) + 1e-4)
+    from sklearn.linear_model import LogisticRegression
+
+    vec = LogisticRegression(C=30, max_iter=2000).fit(sentence_vectors(fx), y)
+    acc["vectors alone LR C=30"].append(float(np.mean(vec.predict(sentence_vectors(hx))
+                                                      == truth)))
+    shipped = IntentClassifier(examples(fit), "en")
+    acc[f"ours + {shipped.config.embed_weight} x vectors LR C=30 (shipped)"].append(
+        float(np.mean(cols[shipped.proba(hx).argmax(1)] == truth)))
     m = matcher_matrix(IntentMatcher(examples(fit), "en"), hx, clf.intents)
-    bal = IntentClassifier(examples(fit), "en", ClassifierConfig(class_weight="balanced"))
+    bal = IntentClassifier(examples(fit), "en",
+                           ClassifierConfig(class_weight="balanced", embed_weight=0.0))
     acc["ours LR balanced"].append(float(np.mean(cols[bal.proba(hx).argmax(1)] == truth)))
     for w in (1.5, CALIBRATION[0] / CALIBRATION[1]):
         acc[f"ours LR + {w:.2f} x matcher"].append(float(np.mean(cols[(p + w * m).argmax(1)]

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.nlu.classifier import IntentClassifier, features
+from ivr.nlu.classifier import ClassifierConfig, IntentClassifier, features
+from ivr.nlu.embedding import DIM, sentence_vectors
 from ivr.types import Lang
 
 PHRASES: dict[Lang, dict[str, list[str]]] = {
@@ -105,3 +107,32 @@ def test_importing_the_module_does_not_import_scikit_learn() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=os.environ.copy())
     assert out.stdout.strip() == "False"
+
+
+def test_sentence_vectors_are_unit_length_and_put_paraphrases_near() -> None:
+    v = sentence_vectors(["I lost my card", "my card is missing", "how do I top up", ""])
+    assert v.shape == (4, DIM)
+    assert np.allclose(np.linalg.norm(v[:3], axis=1), 1.0)
+    assert not v[3].any()  # nothing said: no direction
+    assert v[0] @ v[1] > 0.5 > v[0] @ v[2]
+    assert sentence_vectors([]).shape == (0, DIM)
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("can I speak to somebody", "agent"),
+    ("what are my funds", "balance"),
+    ("my wallet vanished", "card_lost"),
+])
+def test_english_sentence_vectors_lift_a_paraphrase_with_few_shared_words(
+        text: str, intent: str) -> None:
+    without = IntentClassifier(PHRASES["en"], "en", ClassifierConfig(embed_weight=0.0))
+    assert _BUILT["en"].top(text, k=1)[0].intent == intent
+    assert _BUILT["en"].predict_proba(text)[intent] > without.predict_proba(text)[intent] + 0.05
+    assert "meaning:sentence vector" in dict(_BUILT["en"].contributions(text, intent, k=10))
+
+
+def test_zh_and_ko_do_not_use_sentence_vectors() -> None:
+    for lang in ("zh", "ko"):
+        off = IntentClassifier(PHRASES[lang], lang, ClassifierConfig(embed_weight=0.0))
+        phrase = PHRASES[lang]["balance"][0]
+        assert off.predict_proba(phrase) == _BUILT[lang].predict_proba(phrase)
