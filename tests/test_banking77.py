@@ -43,7 +43,9 @@ def test_first_k_keeps_file_order() -> None:
 @needs_data
 @pytest.mark.slow  # ~10 s alone, ~25 s on a busy machine: two fits and 2,000 texts
 def test_classifier_beats_the_plain_baseline_on_a_train_fold() -> None:
-    """--quick subset: 10 per intent from 4/5 of train.csv, scored on the other fifth."""
+    """--quick subset: 10 per intent from 4/5 of train.csv, scored on the other fifth. With
+    the English sentence vectors the classifier scores 77.7 % there against the plain LR's
+    ~71 %; without them it was within a point."""
     from sklearn.model_selection import StratifiedKFold
 
     train = load_rows(DATA / "train.csv")
@@ -56,4 +58,4 @@ def test_classifier_beats_the_plain_baseline_on_a_train_fold() -> None:
     ours = np.mean(np.array(clf.intents)[clf.proba(texts).argmax(1)] == truth)
     plain = np.mean(baseline(fit).predict(texts) == truth)
     assert len(fit) == 770
-    assert ours > plain + 0.005, (ours, plain)
+    assert ours > plain + 0.04, (ours, plain)
