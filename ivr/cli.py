@@ -166,7 +166,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 lang = call_language(script.lang or args.lang, script.inputs,
                                      f"{script.source}: call '{script.call_id}'")
                 result = hotline.run(script.call_id, lang, script.inputs,
-                                     caller=script.caller)
+                                     caller=script.caller, label=script.expected_node)
                 results.append(result)
                 problems = [str(f) for f in check_call(script, result)]
                 checked += bool(script.expect or script.turn_expect)
