@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..flow import Flow
 from ..handoff import DEFAULT_LEASE_S, AuditEvent, HandoffQueue, QueuedHandoff
+from ..handoff.outcome_figures import DEFAULT_TOP, DEFAULT_WINDOW_S, CallFigures, call_figures
 from .agents import Agent
 
 __all__ = ["DISPOSITIONS", "Floor", "Snapshot"]
@@ -108,6 +109,13 @@ class Floor:
     def audit(self, since: float, limit: int = 5000) -> list[AuditEvent]:
         """The floor's audit trail since `since`, oldest first."""
         return self.queue.audit(since, limit)
+
+    def calls(self, window_s: float = DEFAULT_WINDOW_S, top: int = DEFAULT_TOP) -> CallFigures:
+        """What the engines did with the calls that ended in the last `window_s` seconds
+        (containment, transfers by reason, navigation accuracy, the `top` busiest nodes),
+        from the outcome log beside the queue."""
+        since = self.clock() - window_s
+        return call_figures(self.queue.outcomes.since(since), window_s=window_s, top=top)
 
     # -- acting --------------------------------------------------------------------------------
 
