@@ -7,21 +7,25 @@ is computed from these records, so each figure is checked here against hand-coun
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import redis
 
 from ivr.call import Hotline, Say
 from ivr.errors import QueueError
 from ivr.flow import load_flow
 from ivr.handoff import CallOutcome, open_queue
 from ivr.handoff.outcome_figures import call_figures
+from ivr.handoff.redis import RedisQueue
 from ivr.handoff.sqlite_schema import SCHEMA_VERSION
 
 from .conftest import BANK
+from .redis_server import RedisServer
 from .test_handoff_shared import CARD, STORES, FixedClock, Store, handoff
 
 T0 = 1_700_000_000.0
@@ -190,3 +194,34 @@ def test_a_version_2_file_is_migrated_in_place(tmp_path: Path) -> None:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     raw.close()
     assert SCHEMA_VERSION == 3
+
+
+def test_handoff_overlays_round_trip(store: Store) -> None:
+    queue = store.open()
+    filed = handoff("c-1", overlays=("elderly_green_channel", "holiday"))
+    queue.put(filed)
+    got = queue.get("c-1")
+    assert got is not None and got.handoff.overlays == filed.overlays
+    assert queue.put(filed) is False  # a retry with the same overlays is the same record
+
+
+# -- Redis layout 2 -> 3 -----------------------------------------------------------------------
+
+
+def test_a_layout_2_prefix_is_migrated(redis_server: RedisServer) -> None:
+    prefix = f"v2-{redis_server.url().rsplit('=', 1)[1]}"  # a fresh prefix
+    with RedisQueue(redis_server.url(prefix=prefix), clock=FixedClock(T0)) as q:
+        q.put(handoff("w1"))
+    raw = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    raw.set(f"{prefix}:schema", "2")  # what a layout-2 ivr left (records without overlays)
+    rid = raw.hget(f"{prefix}:calls", "w1")
+    assert rid is not None
+    stored = json.loads(raw.hget(f"{prefix}:record:{rid.decode()}", "record") or b"{}")
+    stored.pop("overlays")
+    raw.hset(f"{prefix}:record:{rid.decode()}", "record", json.dumps(stored))
+    with RedisQueue(redis_server.url(prefix=prefix), clock=FixedClock(T0)) as q:
+        assert raw.get(f"{prefix}:schema") == b"3"
+        (w1,) = q.list()
+        assert w1.handoff == handoff("w1")  # filed before overlays were kept: none
+        assert q.outcomes.record(outcome("c-1")) is True
+    raw.close()
