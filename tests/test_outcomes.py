@@ -23,8 +23,9 @@ from ivr.handoff import CallOutcome, open_queue
 from ivr.handoff.outcome_figures import call_figures
 from ivr.handoff.redis import RedisQueue
 from ivr.handoff.sqlite_schema import SCHEMA_VERSION
+from ivr.qa.script import load_scripts
 
-from .conftest import BANK
+from .conftest import BANK, ROOT
 from .redis_server import RedisServer
 from .test_handoff_shared import CARD, STORES, FixedClock, Store, handoff
 
@@ -225,3 +226,23 @@ def test_a_layout_2_prefix_is_migrated(redis_server: RedisServer) -> None:
         assert w1.handoff == handoff("w1")  # filed before overlays were kept: none
         assert q.outcomes.record(outcome("c-1")) is True
     raw.close()
+
+
+# -- the QA runner labels its calls -------------------------------------------------------------
+
+
+def test_ivr_test_records_each_call_with_its_scripts_label(tmp_path: Path) -> None:
+    from ivr.cli import main
+
+    suite = ROOT / "tests" / "calls" / "en_text.yaml"
+    db = tmp_path / "qa.sqlite3"
+    main(["test", str(suite), "--flow", str(BANK), "-j", "1", "--queue", str(db)])
+    scripts = load_scripts(str(suite))
+    with open_queue(db) as q:  # type: ignore[attr-defined]
+        got = {o.call_id: o for o in q.outcomes.since(0.0)}
+    assert set(got) == {s.call_id for s in scripts}  # every call, labelled or not
+    for s in scripts:
+        assert got[s.call_id].expected_node == s.expected_node, s.call_id
+    labelled = [o for o in got.values() if o.expected_node is not None]
+    assert labelled and any(o.navigated for o in labelled)
+    assert got["en-balance"].expected_node == "balance_inquiry"
