@@ -253,3 +253,19 @@ def test_labels_follow_the_agents_language(floor: Floor) -> None:
 
 def test_every_ui_string_exists_in_every_language() -> None:
     assert all(all(text.strip() for text in entry) for entry in STRINGS.values())
+
+
+def test_an_agent_stays_logged_in_across_a_desk_restart(floor: Floor, bank: Flow) -> None:
+    from ivr.desk.agents import AgentStore
+    from ivr.desk.commands import build_desk
+
+    from .desk_support import FAST_HASH
+
+    alice = agent(floor, "alice")
+    restarted = build_desk(floor.queue, bank, AgentStore(floor.agents_path, hasher=FAST_HASH))
+    again = TestClient(build_app(restarted), base_url="http://127.0.0.1",
+                       follow_redirects=False, cookies=alice.cookies)
+    page = again.get("/desk")
+    assert page.status_code == 200 and "alice" in page.text
+    assert again.post("/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    assert alice.get("/desk").status_code == 303  # revoked on the first desk too

@@ -255,6 +255,7 @@ def test_supervisor_sees_the_calls_engines_finished(desk: tuple[str, Path],
     metrics = sue.request.get(f"{url}/metrics").text()  # type: ignore[attr-defined]
     assert 'ivr_desk_window_calls{kind="contained",window_s="3600"}' in metrics
     assert "ivr_desk_window_navigation_accuracy" in metrics
+    sue.locator("#calls").scroll_into_view_if_needed()
     shot(sue, "7-supervisor-call-figures")
 
 

@@ -117,11 +117,13 @@ def build_desk(queue: Any, flow: Any, store: Any, *, lease_s: float = 60.0,
     from .live import Hub
     from .metrics import DeskMetrics
     from .pages import Desk
+    from .session_store import SessionStore
     from .sessions import Sessions, Throttle
     from .views import Views
 
     floor = Floor(queue, flow, lease_s=lease_s)
-    return Desk(floor=floor, agents=store, sessions=Sessions(clock=time.time),
+    return Desk(floor=floor, agents=store,
+                sessions=Sessions(clock=time.time, store=SessionStore(store)),
                 throttle=Throttle(clock=time.time),
                 hub=Hub(floor, refresh_s=min(5.0, lease_s / 3)),  # renewals ride on refreshes
                 metrics=DeskMetrics(queue.stats, lambda: floor.calls(window_s, top)),
