@@ -22,6 +22,7 @@ from ivr.flow import load_flow
 from ivr.handoff import CallOutcome, open_queue
 from ivr.handoff.outcome_figures import call_figures
 from ivr.handoff.redis import RedisQueue
+from ivr.handoff.redis_outcomes import RedisOutcomeLog, outcome_keys
 from ivr.handoff.sqlite_schema import SCHEMA_VERSION
 from ivr.qa.script import load_scripts
 
@@ -246,3 +247,15 @@ def test_ivr_test_records_each_call_with_its_scripts_label(tmp_path: Path) -> No
     labelled = [o for o in got.values() if o.expected_node is not None]
     assert labelled and any(o.navigated for o in labelled)
     assert got["en-balance"].expected_node == "balance_inquiry"
+
+
+def test_the_redis_log_is_bounded_in_count_too(redis_server: RedisServer) -> None:
+    with RedisQueue(redis_server.url(), clock=FixedClock(T0)) as q:
+        log = RedisOutcomeLog(q.prefix, q.using, FixedClock(T0), "test", max_records=3)
+        for n in range(5):
+            assert log.record(outcome(f"c-{n}", at=T0 + n)) is True
+        assert [o.call_id for o in log.since(0.0)] == ["c-2", "c-3", "c-4"]  # oldest dropped
+        raw = redis.Redis(host="127.0.0.1", port=redis_server.port)
+        zset, records = outcome_keys(q.prefix)
+        assert raw.zcard(zset) == 3 and raw.hlen(records) == 3  # nothing left behind
+        raw.close()
