@@ -223,6 +223,12 @@ def test_supervisor_sees_the_windows_calls(floor: Floor) -> None:
     assert client(floor).get("/supervisor.json").status_code == 401
 
 
+def test_a_call_the_engine_finished_changes_the_live_snapshot(floor: Floor) -> None:
+    before = floor.desk.floor.snapshot().key()
+    floor.queue.outcomes.record(CallOutcome("k1", time.time(), "en", "card_loss", "contained"))
+    assert floor.desk.floor.snapshot().key() != before  # the hub wakes the pages at once
+
+
 def test_no_labels_no_accuracy(floor: Floor) -> None:
     floor.queue.outcomes.record(CallOutcome("k1", time.time(), "en", "root", "caller_hung_up",
                                             "caller_hung_up"))

@@ -61,6 +61,20 @@ def test_a_record_round_trips_and_a_retry_keeps_one(store: Store) -> None:
     assert log.since(T0 - 1) == [o]
 
 
+def test_the_version_grows_with_each_new_record_only(store: Store) -> None:
+    clock = FixedClock(T0)
+    log = store.open(clock).outcomes
+    assert log.version() == 0
+    log.record(outcome("c-1"))
+    first = log.version()
+    log.record(outcome("c-1"))  # a retry: nothing new
+    assert log.version() == first > 0
+    clock.now = T0 + log.retention_s + 1  # the next write drops c-1: the version still grows
+    log.record(outcome("c-2", at=clock.now))
+    assert log.version() > first
+    assert store.open().outcomes.version() == log.version()  # every process sees it
+
+
 def test_since_is_a_time_window_oldest_first(store: Store) -> None:
     log = store.open(FixedClock(T0 + 100)).outcomes
     for n, at in enumerate((T0 + 50, T0 + 10, T0 + 30)):

@@ -36,11 +36,13 @@ class Snapshot:
     """Waiting records, in serving order."""
     taken: tuple[QueuedHandoff, ...]
     """Records held by agents."""
+    calls: int = 0
+    """The outcome log's version: grows with every call an engine finished."""
 
-    def key(self) -> tuple[tuple[str, str, str], ...]:
-        """What changed between two snapshots (ids, states, holders; not ages)."""
-        return tuple((q.handoff.call_id, q.status, q.taken_by or "")
-                     for q in (*self.waiting, *self.taken))
+    def key(self) -> tuple[object, ...]:
+        """What changed between two snapshots (ids, states, holders, calls ended; not ages)."""
+        return (self.calls, *((q.handoff.call_id, q.status, q.taken_by or "")
+                              for q in (*self.waiting, *self.taken)))
 
 
 class Floor:
@@ -96,7 +98,7 @@ class Floor:
         """Every waiting and held record now (expired leases first go back in line)."""
         self.queue.expire()
         return Snapshot(self.clock(), tuple(self.queue.list(None, "waiting")),
-                        tuple(self.queue.list(None, "taken")))
+                        tuple(self.queue.list(None, "taken")), self.queue.outcomes.version())
 
     def record(self, call_id: str) -> QueuedHandoff | None:
         """One record by call id (any status), or None."""

@@ -107,6 +107,10 @@ class OutcomeLog(Protocol):
         """Outcomes of calls that ended at or after `start`, oldest first, at most `limit`."""
         ...
 
+    def version(self) -> int:
+        """A number that grows with every new record (one cheap read: live pages poll it)."""
+        ...
+
 
 def _text(value: object, name: str, where: str) -> str:
     if not isinstance(value, str):

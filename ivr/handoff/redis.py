@@ -25,6 +25,7 @@ default "ivr"), so several queues can share one database:
     {prefix}:outcomes             sorted set call_id -> time the call ended (the outcome log,
                                   `ivr.handoff.redis_outcomes`; trimmed by time on writing)
     {prefix}:outcome_records      hash call_id -> the call outcome's JSON
+    {prefix}:outcome_seq          INCR counter: outcome records ever written
 
 Serving order is exact: a sorted-set score is minus the priority (a small integer), and the
 member is the filing time as 16 hex digits that sort like the float, then the id as 20 digits,

@@ -2,6 +2,7 @@
 
     {prefix}:outcomes          sorted set: call_id -> Unix time the call ended
     {prefix}:outcome_records   hash: call_id -> the outcome's JSON (`ivr.handoff.outcomes`)
+    {prefix}:outcome_seq       records ever written (`version`: live pages poll it)
 
 Writing is one Lua script: it first drops records older than the retention (by time, at most
 `_TRIM_BATCH` per write, so a write never stalls the server) and the oldest beyond `max_records`,
@@ -48,6 +49,7 @@ if over > 0 then
 end
 if redis.call('HSETNX', h, ARGV[3], ARGV[5]) == 0 then return 0 end
 redis.call('ZADD', z, ARGV[4], ARGV[3])
+redis.call('INCR', key('outcome_seq'))
 return 1
 """
 
@@ -89,6 +91,11 @@ class RedisOutcomeLog:
                               repr(o.at), encode_outcome(o), repr(cutoff), self.max_records,
                               _TRIM_BATCH)
         return bool(int(new))
+
+    def version(self) -> int:
+        """How many records were ever written under this prefix (only grows)."""
+        with self._using("cannot read call outcomes") as client:
+            return int(client.get(key(self.prefix, "outcome_seq")) or 0)
 
     def since(self, start: float, limit: int = 100_000) -> list[CallOutcome]:
         """Outcomes of calls that ended at or after `start`, oldest first, at most `limit`."""

@@ -48,6 +48,13 @@ class SqliteOutcomeLog:
                 (o.call_id, o.at, o.kind, o.node, o.expected_node, encode_outcome(o)))
             return cur.rowcount == 1
 
+    def version(self) -> int:
+        """The id of the newest record (AUTOINCREMENT: never reused; retention drops only
+        records older than the one each write adds, so it only grows)."""
+        with self._store.reading("cannot read call outcomes") as conn:
+            row = conn.execute("SELECT MAX(id) FROM call_outcomes").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0])
+
     def since(self, start: float, limit: int = 100_000) -> list[CallOutcome]:
         """Outcomes of calls that ended at or after `start`, oldest first, at most `limit`."""
         with self._store.reading("cannot read call outcomes") as conn:
