@@ -9,7 +9,8 @@ intent and 120 out of scope per language, to check that tuning on dev generalise
 test split (never tuned on, reported only; `--no-test` leaves it out while tuning). Per
 corpus and router: routed correctly (accept, or confirm of the right intent), accepted
 correctly, accepted wrong, confirmation rate, out-of-scope false accepts, per-intent accuracy,
-a confusion matrix (text and SVG) and throughput in utterances per second on one core. Routers, in the same run:
+a confusion matrix (text and SVG) and throughput in utterances per second on one core.
+Routers, in the same run:
 
 * **scorer**: what routes calls (ivr/nlu/scorer.py: matcher + classifier, calibrated);
 * **matcher**: the matcher alone (ivr/nlu/matcher.py), through the same policy;
