@@ -101,12 +101,13 @@ def test_on_independent_dev_sentences_the_scorer_rejects_more_and_stays_honest(
         bank: Flow) -> None:
     """On both dev sets (dev: 15 per intent + 30 out of scope per language, dev2: 25 + 120),
     through the same policy: the scorer accepts at most 1 out-of-scope sentence in 30 and
-    2.5 % of dev2's (the matcher alone: zh 10 % on dev, ko 5.8 % on dev2), asks for
-    confirmation at most 11 % of the time, and routes within a point of the matcher in every
-    set. It no longer routes 2 points more than the matcher: with the thresholds chosen for
-    the pooled scores (confirm 0.30) the matcher's confirmations catch most of what the scorer
-    gains (summed over the six sets the two route the same); what the scorer adds is rejection
-    and certainty: fewer out-of-scope accepts and fewer confirmations, summed."""
+    2.5 % of dev2's (the matcher alone: zh 10 % on dev, ko 5.8 % on dev2; summed over the six
+    sets 29 points against the scorer's 14), asks for confirmation at most 11 % of the time,
+    and routes within a point of the matcher in every set. It no longer routes 2 points more
+    than the matcher: with the thresholds chosen for the pooled scores (confirm 0.30) the
+    matcher's confirmations catch what the scorer gains (summed over the six sets the two route
+    the same, -0.7 to +1.6 points per set); what the scorer adds is rejection and certainty:
+    fewer out-of-scope accepts and fewer confirmations (summed: 14 points fewer)."""
     hotline = Hotline(bank)
     oos_gain = confirm_gain = 0.0
     for lang in LANGS:
@@ -117,7 +118,7 @@ def test_on_independent_dev_sentences_the_scorer_rejects_more_and_stays_honest(
             assert new[1] <= 0.11 and new[2] <= 0.034, (lang, part, new)
             oos_gain += old[2] - new[2]
             confirm_gain += old[1] - new[1]
-    assert oos_gain >= 0.15 and confirm_gain >= 0.05, (oos_gain, confirm_gain)
+    assert oos_gain >= 0.12 and confirm_gain >= 0.12, (oos_gain, confirm_gain)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -163,6 +164,18 @@ def test_explain_shows_the_evidence_and_the_nearest_phrases(
     assert all(n["phrase"] in phrases for n in top["nearest"])
     assert top["ngrams"] and all(g["weight"] > 0 for g in top["ngrams"])
     assert any("swallow" in g["ngram"] for g in top["ngrams"])
+    assert out["reason"] is None and out["max_out_of_scope"] == bank.settings.max_out_of_scope
+    assert 0.0 <= out["out_of_scope"] < bank.settings.max_out_of_scope
+
+
+def test_explain_says_when_out_of_scope_turned_an_accept_into_a_confirm(
+        capsys: pytest.CaptureFixture[str], bank: Flow) -> None:
+    """Another company's password: the pooled confidence reaches `accept`, the classifier's
+    probability of "none of these" does too, so the caller is asked (and told why here)."""
+    [out] = _route_json(capsys, "en", "my paypal password is not working")
+    assert out["confidence"] >= bank.settings.accept
+    assert out["out_of_scope"] >= bank.settings.max_out_of_scope
+    assert (out["decision"], out["reason"]) == ("confirm", "maybe_out_of_scope")
 
 
 @pytest.mark.parametrize(("lang", "text", "digits"), [

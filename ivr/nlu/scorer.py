@@ -43,9 +43,12 @@ from .matcher import OUT_OF_SCOPE, IntentMatcher, Scores
 
 __all__ = ["CALIBRATION", "CLASSIFIER_MAX_INTENTS", "Evidence", "IntentScorer", "pool"]
 
-CALIBRATION = (5.25, 1.37, -0.99)
-"""(a, b, c) of sigmoid(a * matcher + b * log(p + eps) + c): `python -m bench.intent_fit`
-(fitted on both independent dev sets, dev and dev2, never test)."""
+CALIBRATION = (3.96, 1.73, 0.24)
+"""(a, b, c) of sigmoid(a * matcher + b * log(p + eps) + c): `python -m bench.intent_fit` on
+both independent dev sets (dev, dev2). Only the scale of (a, b) and c were refitted: a / b is
+the one first fitted on dev (3.18 / 1.39), because the top-1 ranking of every flow moves with
+it; a free refit, (5.25, 1.37, -0.99), weighs the matcher more and costs BANKING77 a point of
+top-1 at 10 phrases per intent (74.4 -> 73.4 %, below the plain linear model)."""
 EPS = 1e-4
 """Floor of the classifier probability inside the log (an intent it never saw)."""
 CLASSIFIER_MAX_INTENTS = 400
