@@ -222,6 +222,15 @@ def _run(flow: Flow, split: str, out: Path, parts: tuple[str, ...] = INDEPENDENT
     return results
 
 
+def _previous_banking77(out: Path) -> dict[str, object] | None:
+    """The BANKING77 block of the report already in `out` (kept by a --no-banking77 run)."""
+    try:
+        got = json.loads((out / "intent.json").read_text("utf-8")).get("banking77")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return got if isinstance(got, dict) else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Intent understanding on held-out sentences.")
     ap.add_argument("--flow", default="flows/bank_hotline.yaml")
@@ -236,6 +245,9 @@ def main() -> None:
     parts = tuple(p for p in INDEPENDENT_PARTS if not (args.no_test and p == "test"))
     results = _run(load_flow(args.flow), args.split, out, parts)
     b77 = None if args.no_banking77 else banking77_compare()
+    carried = args.no_banking77 and _previous_banking77(out) is not None
+    if carried:
+        b77 = _previous_banking77(out)
     (out / "intent.json").write_text(json.dumps(
         {"flow_sets": [asdict(r) for r in results], "banking77": b77}, indent=1,
         ensure_ascii=False), "utf-8")
@@ -245,6 +257,8 @@ def main() -> None:
               f"dev = tuned on, dev2 = other writers, checked on, test = never tuned on)\n\n"
               f"{_table(results)}\n\n"
               + (f"{banking77_table(b77)}\n\n" if b77 else "")
+              + ("(BANKING77 carried over from the previous report in this folder: this run "
+                 "was `--no-banking77`.)\n\n" if carried else "")
               + f"## Routed correctly per intent (scorer)\n\n{_per_intent(results)}\n\n"
               f"## Confusion matrices (scorer; pictures: confusion_*.svg)\n\n{matrices}\n")
     (out / "intent.md").write_text(report, "utf-8")
