@@ -112,7 +112,8 @@ class Hotline:
         routed = d.kind.value in ("accept", "confirm") and d.intent is not None
         node = self.flow.intents[d.intent].target if routed and d.intent else None
         return RouteResult(mask_sensitive(text), d.intent if routed else None, node,
-                           round(d.confidence, 4), d.kind.value, d.candidates)
+                           round(d.confidence, 4), d.kind.value, d.candidates, d.reason,
+                           scores.out_of_scope_probability)
 
     def grammar(self, dialog: Dialog) -> tuple[str, ...]:
         """What can be said at the dialog's current point, in words the model knows."""
