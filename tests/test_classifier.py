@@ -127,7 +127,7 @@ def test_english_sentence_vectors_lift_a_paraphrase_with_few_shared_words(
         text: str, intent: str) -> None:
     without = IntentClassifier(PHRASES["en"], "en", ClassifierConfig(embed_weight=0.0))
     assert _BUILT["en"].top(text, k=1)[0].intent == intent
-    assert _BUILT["en"].predict_proba(text)[intent] > without.predict_proba(text)[intent] + 0.05
+    assert _BUILT["en"].predict_proba(text)[intent] > without.predict_proba(text)[intent] + 0.03
     assert "meaning:sentence vector" in dict(_BUILT["en"].contributions(text, intent, k=10))
 
 
