@@ -62,7 +62,10 @@ class Rejudge:
                             Hypothesis(turn["free"]) if turn["free"] else None, final=True)
         context = TurnContext(self.grammar, self.allowed,
                               narrowband=turn["condition"] != "16k")
-        text = judge.judge(result, context).text
+        return self.policy(judge.judge(result, context).text)
+
+    def policy(self, text: str) -> tuple[str, str | None]:
+        """The flow's decision for `text` at the start node: accept, confirm or no."""
         d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
         kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
         return kind, d.intent
@@ -82,7 +85,7 @@ def _parse_judge(spec: str) -> JudgeConfig:
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         getattr(config, key)  # an unknown key raises AttributeError
-        number = int(value) if key == "agree" else float(value)
+        number = int(value) if key in ("agree", "narrowband_lead_view") else float(value)
         change: dict[str, Any] = {key: None if value == "None" else number}
         config = replace(config, **change)
     return config
@@ -95,7 +98,8 @@ _GRIDS: dict[str, dict[str, Sequence[float]]] = {
              "support": (0.15, 0.25), "free_fallback": (_NONE, 0.6, 0.7, 0.8)},
     "narrow": {"narrowband_fit_alone": (0.55, 0.6, 0.65, 0.7),
                "narrowband_fit_supported": (0.45, 0.5, 0.55, 0.6),
-               "narrowband_agree_fit": (0.0, 0.5, 0.6), "free_fallback": (_NONE, 0.7, 0.8)},
+               "narrowband_agree_fit": (0.0, 0.5, 0.6),
+               "narrowband_lead_fit": (0.5, 0.55, 0.6, 0.65, 1.1)},
 }
 
 

@@ -113,3 +113,8 @@ def test_a_handful_of_callers_end_to_end_with_real_vosk(tmp_path: Path) -> None:
     assert any(h["heard"] for h in plain)
     assert set(results["summary"]) == {"16k", "8k_mulaw"}
     assert "| 8k_mulaw | ivr speech front-end |" in (out / "speech_independent_dev.md").read_text()
+
+
+def test_the_views_tool_refuses_the_test_split() -> None:
+    from bench.speech_independent_views import main as views_main
+    assert views_main(["--splits", "test:6"]) == 2
