@@ -72,7 +72,7 @@ class JudgeConfig:
     reaches 330..3740 Hz, nearer the band the wideband model was trained on, and on the
     independent dev callers the fast view alone routed 2-5x the plain view's callers
     (see bench/results/speech_tuning.md)."""
-    narrowband_lead_fit: float = 0.60
+    narrowband_lead_fit: float = 0.65
     """Phrase fit the leading view's transcript needs on 8 kHz audio."""
     free_fallback: float | None = None
     """When the grammar transcript is not trusted, the free transcript goes to the dialog
