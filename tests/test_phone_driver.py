@@ -310,7 +310,8 @@ def test_a_backlog_goes_over_in_batches_in_order_with_nothing_lost(events: list[
     # waited in batches of at most MAX_BATCH events (one thread handoff each, not one per
     # packet); keys come after the audio sent before them. A first draft lost the event
     # after every full batch: one 20 ms frame turned ko_fraud's accept into a reprompt.
-    from ivr.phone.driver import MAX_BATCH, Upsampler, _CallLoop
+    from ivr.phone.callloop import MAX_BATCH, Upsampler
+    from ivr.phone.callloop import CallLoop as _CallLoop
 
     line = StandInLine()
     packets = [np.full(80 * n, i % 3000, "<i2").tobytes() for i, n in enumerate(events) if n]
