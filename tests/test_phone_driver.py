@@ -257,7 +257,7 @@ def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(
     assert result.outcome.type == "handoff" and result.outcome.queue == "fraud", result
     assert line.referred == ["sip:agent@127.0.0.1:5090"]
     event = "transferred" if status == 200 else "transfer_failed"
-    detail = f"SIP {status}" if by == "refer" else f"bridge SIP {status}"  # "transferred bridge"
+    detail = f"SIP {status}" if by == "refer" else f"SIP {status} bridge"  # "transferred … bridge"
     assert queue.notes == [(f"drv-xfer-{status}", event, "engine", detail)]
     assert result.trace[-1].kind == event and result.trace[-1].get("status") == status
     assert result.trace[-1].get("by") == by

@@ -195,7 +195,7 @@ class PhoneDriver:
         log.info("call %s transfer to queue %s: %d%s", call_id, queue, status,
                  " (bridged)" if how == "bridge" else "")
         event = "transfer_failed" if failed else "transferred"
-        detail = f"SIP {status}" if how == "refer" else f"bridge SIP {status}"
+        detail = f"SIP {status}" if how == "refer" else f"SIP {status} bridge"
         note = getattr(self.hotline.queue, "note", None)  # the queue's audit trail (if any)
         if note is not None:
             try:

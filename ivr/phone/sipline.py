@@ -8,7 +8,9 @@ it is answered with an SDP answer from `ivr.phone.sdp`, and a `PhoneCall` (RTP i
 `ivr.phone.rtp`, keys from RFC 4733 and SIP INFO, the caller's language from the called number
 or the `X-IVR-Lang` header) is handed to the call handler (`ivr.phone.driver` in `ivr serve`;
 the default handler plays a second of silence and hangs up). A blind transfer (REFER) reports
-the final status: the NOTIFY's sipfrag, the REFER's own refusal, or 408 when nothing came.
+the final status: the NOTIFY's sipfrag, the REFER's own refusal, or 408 when nothing came; a
+REFER refused outright, or `transfer_by="bridge"`, bridges a second leg (`ivr.phone.bridge`).
+A re-INVITE is answered on the call's codec (hold, resume, a new media address) or with 488.
 """
 
 from __future__ import annotations
