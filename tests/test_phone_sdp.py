@@ -187,3 +187,11 @@ def test_mutated_reinvite_offers_never_raise_nor_change_the_codec(data: st.DataO
 def test_random_reinvite_bodies_never_raise(body: bytes) -> None:
     assert isinstance(reanswer(_current(), body, address="127.0.0.1", port=40000),
                       Answer | SdpError)
+
+
+def test_non_ascii_digits_are_an_error_value_not_a_crash() -> None:
+    """str.isdigit() holds for '²' but int() refuses it (found by the mutation fuzz)."""
+    assert isinstance(parse_sdp("v=0\r\nm=audio ²8 RTP/AVP 0\r\n"), SdpError)
+    assert isinstance(parse_sdp("v=0\r\nm=audio 8 RTP/AVP 0\r\na=rtpmap:²8 PCMA/8000\r\n"),
+                      SdpError)
+    assert isinstance(answer("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 8 RTP/AVP ²8 0\r\n"), Answer)

@@ -155,7 +155,8 @@ def _connection(value: str) -> str | SdpError:
 
 def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
     parts = section[0][1].split()
-    if len(parts) < 4 or not parts[1].isdigit() or int(parts[1]) > 65535:
+    if (len(parts) < 4 or not (parts[1].isascii() and parts[1].isdigit())
+            or int(parts[1]) > 65535):
         return SdpError(f"m= line {section[0][1][:60]!r} is not kind port proto formats")
     if len(parts) - 3 > MAX_FORMATS:
         return SdpError(f"more than {MAX_FORMATS} formats in one m= line")
@@ -174,7 +175,7 @@ def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
         elif kind == "a" and value.startswith(("rtpmap:", "fmtp:")):
             name, _, rest = value.partition(":")
             pt, _, text = rest.partition(" ")
-            if not pt.isdigit() or int(pt) > 127:
+            if not (pt.isascii() and pt.isdigit()) or int(pt) > 127:
                 return SdpError(f"a={name} payload type {pt[:20]!r} is not 0-127")
             target = rtpmap if name == "rtpmap" else fmtp
             target[int(pt)] = text.strip().upper() if name == "rtpmap" else text.strip()
@@ -183,7 +184,7 @@ def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
 
 
 def _encoding(media: MediaDescription, fmt: str) -> tuple[int, str] | None:
-    if not fmt.isdigit() or int(fmt) > 127:
+    if not (fmt.isascii() and fmt.isdigit()) or int(fmt) > 127:
         return None
     pt = int(fmt)
     name = media.rtpmap.get(pt)
