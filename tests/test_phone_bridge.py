@@ -91,6 +91,7 @@ def test_sip_targets() -> None:
         assert sip_target(bad) is None, bad
 
 
+@pytest.mark.slow
 @needs_baresip
 def test_a_bridge_by_config_relays_the_caller_to_the_agent_and_the_agents_bye_ends_both(
     tmp_path: Path
@@ -137,6 +138,7 @@ def test_a_bridge_by_config_relays_the_caller_to_the_agent_and_the_agents_bye_en
     assert best_match(heard(tmp_path / "agent"), noise(4.0, seed=4)) < 0.2
 
 
+@pytest.mark.slow
 @needs_baresip
 def test_a_refused_refer_falls_back_to_a_bridge_and_the_callers_bye_ends_both(
     tmp_path: Path
