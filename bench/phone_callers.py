@@ -24,16 +24,15 @@ from typing import Any
 
 # The tests' callers (baresip over ctrl_tcp, the AudioSocket client), loaded by name: they
 # are test code, outside what mypy checks for the package and the benches.
-_baresip: Any = importlib.import_module("tests.test_phone_sip_baresip")
 _serve: Any = importlib.import_module("tests.test_phone_serve")
-CONFIG: str = _baresip.CONFIG
 _starter: Any = importlib.import_module("tests.baresip")
+CONFIG: str = _starter.CONFIG
 start_baresip: Any = _starter.start_baresip
 audiosocket_call: Any = _serve.audiosocket_call
 
 
 def free_port(kind: int) -> int:
-    port: int = _baresip.free_port(kind)
+    port: int = _starter.free_port(kind)
     return port
 
 ROOT = Path(__file__).resolve().parent.parent

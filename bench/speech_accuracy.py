@@ -36,7 +36,7 @@ from .corpus import OUT_OF_SCOPE
 from .speech_data import Caller
 
 __all__ = ["PIPELINES", "PLAIN_CUTOFF", "WRATIO_CUTOFF", "Router", "Tally", "decoding_cost",
-           "route_all"]
+           "plain_route", "route_all"]
 
 PIPELINES = ("plain", "plain_wratio", "grammar", "ivr")
 PLAIN_CUTOFF = 50.0
@@ -84,6 +84,18 @@ class Tally:
                 "oos_confirmed_pct": pct(self.oos_confirmed, self.oos)}
 
 
+def plain_route(text: str, phrases: Sequence[tuple[str, str]], *, wratio: bool = False
+                ) -> tuple[str, str | None]:
+    """The plain pipeline's decision for `text` over (phrase, intent) pairs: rapidfuzz's best
+    phrase, if it scores enough."""
+    if not text:
+        return ("no", None)
+    scorer, cutoff = (fuzz.WRatio, WRATIO_CUTOFF) if wratio else (fuzz.ratio, PLAIN_CUTOFF)
+    best = process.extractOne(text, [p for p, _ in phrases], scorer=scorer,
+                              processor=utils.default_process, score_cutoff=cutoff)
+    return ("accept", phrases[best[2]][1]) if best else ("no", None)
+
+
 class Router:
     """The three pipelines' decisions for callers at the start node of one hotline."""
 
@@ -96,7 +108,6 @@ class Router:
         call.start()
         self.dialog_grammar = hotline.grammar(call.dialog)
         self.phrases = [(p, i) for i in self.allowed for p in flow.intents[i].phrases["ko"]]
-        self._choices = [p for p, _ in self.phrases]
 
     def policy(self, text: str) -> tuple[str, str | None]:
         d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
@@ -105,12 +116,7 @@ class Router:
 
     def plain(self, text: str, *, wratio: bool = False) -> tuple[str, str | None]:
         """The plain pipeline's decision: rapidfuzz's best phrase, if it scores enough."""
-        if not text:
-            return ("no", None)
-        scorer, cutoff = (fuzz.WRatio, WRATIO_CUTOFF) if wratio else (fuzz.ratio, PLAIN_CUTOFF)
-        best = process.extractOne(text, self._choices, scorer=scorer,
-                                  processor=utils.default_process, score_cutoff=cutoff)
-        return ("accept", self.phrases[best[2]][1]) if best else ("no", None)
+        return plain_route(text, self.phrases, wratio=wratio)
 
     def hear(self, caller: Caller) -> tuple[str, DualResult | None, DualResult]:
         """What ivr's front-end heard (text and result) and the baseline decoder's result."""

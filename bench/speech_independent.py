@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ivr.asr import DecoderConfig, ServiceConfig, SpeechService
+from ivr.asr import DecoderConfig, ServiceConfig, SpeechService, StreamSpec
+from ivr.audio import pcm_frames
 from ivr.call import Hotline
 from ivr.flow import load_flow
 from ivr.models import resolve_model
@@ -35,7 +36,13 @@ from ivr.speech import SpeechConfig
 
 from .speech_accuracy import PLAIN_CUTOFF, Router, Tally, route_all
 from .speech_data import Caller
-from .speech_independent_data import CACHE, CONDITIONS, independent_callers
+from .speech_independent_data import (
+    CACHE,
+    CONDITIONS,
+    SPLITS,
+    TUNING_CONDITIONS,
+    independent_callers,
+)
 
 __all__ = ["PIPELINES", "RawRouter", "main", "markdown", "route_raw", "summarize"]
 
@@ -67,6 +74,13 @@ class RawRouter(Router):
                "views": [h.text for h in r.grammars] if r else [],
                "free": r.free.text if r and r.free else "",
                "baseline_grammar": gram, "baseline_free": free}
+        if caller.audio.narrowband:  # the plain grammar decode with ivr's narrowband audio
+            stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar, narrowband=True,
+                                                          free=False))
+            for frame in pcm_frames(caller.audio.pcm):
+                stream.feed(frame)
+            nb = stream.final().grammar
+            raw["baseline_grammar_nb"] = nb.text if nb else ""
         with self._lock:
             self._raw[id(caller)] = raw
         return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
@@ -105,7 +119,8 @@ def route_raw(hotline: Hotline, baseline: SpeechService, callers: list[Caller], 
 def summarize(figures: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per condition: the three headline figures of each pipeline and the goal checks."""
     out: dict[str, dict[str, Any]] = {}
-    for cond in sorted({c for p in figures.values() for c in p}, key=CONDITIONS.index):
+    order = CONDITIONS + TUNING_CONDITIONS
+    for cond in sorted({c for p in figures.values() for c in p}, key=order.index):
         row: dict[str, Any] = {}
         for p in PIPELINES:
             f = figures.get(p, {}).get(cond)
@@ -155,7 +170,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--flow", default="flows/bank_hotline.yaml")
     ap.add_argument("--out", default="bench/results")
-    ap.add_argument("--split", default="test", choices=("dev", "test"))
+    ap.add_argument("--split", default="test", choices=SPLITS)
     ap.add_argument("--step", type=int, default=1, help="every n-th sentence")
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--workers", type=int, default=2)
@@ -167,14 +182,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     conditions = tuple(args.conditions.split(","))
-    bad = [c for c in conditions if c not in CONDITIONS]
+    bad = [c for c in conditions if c not in CONDITIONS + TUNING_CONDITIONS]
     if bad:
-        print(f"unknown condition {bad[0]!r}; use {', '.join(CONDITIONS)}", file=sys.stderr)
+        print(f"unknown condition {bad[0]!r}; use {', '.join(CONDITIONS + TUNING_CONDITIONS)}",
+              file=sys.stderr)
+        return 2
+    if args.split == "test" and set(conditions) & set(TUNING_CONDITIONS):
+        print("the tuning conditions are for dev splits only", file=sys.stderr)
         return 2
     _log(f"synthesizing {args.split} callers (cached under var/)")
     callers = independent_callers(args.split, conditions, args.step, Path(args.cache))
-    # accuracy only: a loaded machine may answer slowly, which must not count as a crash
-    config = SpeechConfig(service=ServiceConfig(workers=args.workers, reply_timeout_s=300.0))
+    # accuracy only: a loaded machine may answer slowly, which must not count as a crash, and
+    # free decoding is never shed (a free slot per thread), so load does not shape the figures
+    config = SpeechConfig(service=ServiceConfig(
+        workers=args.workers, decoder=DecoderConfig(free_slots=args.threads + 1),
+        reply_timeout_s=300.0))
     hotline = Hotline(load_flow(args.flow), speech=config)
     baseline = SpeechService(resolve_model("ko"), "ko", ServiceConfig(
         workers=args.workers, decoder=DecoderConfig(views=("plain",), free_slots=64),
@@ -197,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     oos = sum(c.example.label == "out_of_scope" for c in sentences)
     results: dict[str, Any] = {
         "split": args.split, "step": args.step, "conditions": list(conditions),
-        "source": ("eval/independent/ko.yaml dev, Hangul only" if args.split == "dev"
-                   else "eval/independent/ko_speech.yaml"),
+        "source": {"dev": "eval/independent/ko.yaml dev, Hangul only",
+                   "dev2": "eval/independent/dev2/ko.yaml, Hangul only",
+                   "test": "eval/independent/ko_speech.yaml"}[args.split],
         "sentences": len(sentences), "in_scope": len(sentences) - oos, "out_of_scope": oos,
         "judge": vars(config.judge), "wall_s": round(time.perf_counter() - started, 1),
         "free_shed": shed,

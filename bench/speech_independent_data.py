@@ -6,8 +6,11 @@ Sentences come from eval/independent (written by people who never saw the flow):
   on"): 30 per intent and 60 out of scope, Hangul only.
 * **dev** — the `dev` half of eval/independent/ko.yaml (the Korean text set, same kind of
   writer), keeping the sentences espeak-ng can read as Korean (Hangul, spaces and
-  punctuation; no digits or Latin letters). ko_speech.yaml has no dev half, so this is the
-  only independent Korean material tuning may look at.
+  punctuation; no digits or Latin letters). ko_speech.yaml has no dev half.
+* **dev2** — eval/independent/dev2/ko.yaml (dev only: a third writer, terse, elderly and
+  dialect callers), the same Hangul-only filter, less the 7 short sentences that also occur
+  in ko_speech.yaml (same text, same voice: test audio). dev and dev2 are all the
+  independent Korean material tuning may look at.
 
 Each sentence is spoken by espeak-ng's Korean voice with a pitch (35..70) and a rate
 (160..240 words per minute) drawn from a hash of the sentence, so every run hears the same
@@ -41,12 +44,19 @@ from ivr.types import SAMPLE_RATE
 from .corpus import OUT_OF_SCOPE, Example, load_corpus
 from .speech_data import LEAD_S, TRAIL_S, Caller, synthesize
 
-__all__ = ["CACHE", "CONDITIONS", "DEV", "TEST", "Voice", "independent_callers",
-           "load_examples", "make_independent", "speakable", "voice_for"]
+__all__ = ["CACHE", "CONDITIONS", "DEV", "DEV2", "SPLITS", "TEST", "TUNING_CONDITIONS",
+           "Voice", "independent_callers", "load_examples", "make_independent", "speakable",
+           "voice_for"]
 
 CONDITIONS = ("16k", "8k_mulaw", "8k_alaw")
+TUNING_CONDITIONS = ("8k_chain", "8k_noisy")
+"""Harder lines, for tuning on dev only: `8k_chain` is the A-law file re-encoded to mu-law
+(a PCMA leg bridged to a PCMU one); `8k_noisy` is the recording with pink line noise at
+15 dB SNR and a 0.7 gain before the mu-law telephone chain."""
 TEST = Path("eval/independent/ko_speech.yaml")
 DEV = Path("eval/independent/ko.yaml")
+DEV2 = Path("eval/independent/dev2/ko.yaml")
+SPLITS = ("dev", "dev2", "test")
 CACHE = Path("var/speech_independent")
 _HANGUL_ONLY = re.compile(r"[\uac00-\ud7a3\s.,?!~…'\"-]+")
 _PUNCT = re.compile(r"[.,?!~…'\"-]+")
@@ -76,22 +86,28 @@ def speakable(text: str) -> str | None:
     return spoken or None
 
 
+def _test_groups() -> dict[str, list[str]]:
+    data = yaml.safe_load(TEST.read_text("utf-8"))
+    groups = dict(data["intents"])
+    groups[OUT_OF_SCOPE] = data["out_of_scope"]
+    return groups
+
+
 def load_examples(split: str) -> list[Example]:
     """The independent sentences of `split` ("dev" or "test"), see the module doc."""
     if split == "test":
-        data = yaml.safe_load(TEST.read_text("utf-8"))
-        groups = dict(data["intents"])
-        groups[OUT_OF_SCOPE] = data["out_of_scope"]
         return [Example(str(t), label, "ko", "test", TEST.stem)
-                for label, texts in groups.items() for t in texts]
-    if split == "dev":
+                for label, texts in _test_groups().items() for t in texts]
+    if split in ("dev", "dev2"):
         out = []
-        for e in load_corpus(DEV, ("dev",)):
+        # a short sentence two writers both wrote is spoken with the same voice: test audio
+        held = {str(t) for texts in _test_groups().values() for t in texts}
+        for e in load_corpus(DEV if split == "dev" else DEV2, ("dev",)):
             spoken = speakable(e.text)
-            if spoken is not None:
+            if spoken is not None and spoken not in held:
                 out.append(Example(spoken, e.label, e.lang, "dev", e.corpus))
         return out
-    raise UsageError(f"split must be dev or test, not {split!r}")
+    raise UsageError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
 
 
 def _sox(src: Path, dst: Path, encoding: str) -> None:
@@ -114,10 +130,26 @@ def _wideband(text: str, voice: Voice) -> bytes:
     return wav_bytes(pcm, SAMPLE_RATE)
 
 
+def _noisy(wav: bytes, text: str) -> bytes:
+    """`wav` (16 kHz) at 0.7 gain with pink noise 15 dB below its speech level."""
+    x = np.frombuffer(decode_wav(wav, source=text).pcm, "<i2").astype(np.float32) * 0.7
+    rng = np.random.default_rng(int(hashlib.sha256(f"noise:{text}".encode()).hexdigest()[:8], 16))
+    spectrum = np.fft.rfft(rng.standard_normal(len(x)))
+    k = np.arange(len(spectrum), dtype=np.float64)
+    k[0] = 1.0
+    pink = np.fft.irfft(spectrum / np.sqrt(k), len(x)).astype(np.float32)
+    pink /= float(np.std(pink)) or 1.0
+    loud = np.abs(x) > 0.05 * (float(np.max(np.abs(x))) if len(x) else 0.0)
+    level = float(np.sqrt(np.mean(x[loud] ** 2))) if loud.any() else 0.0
+    x = x + pink * level * 10 ** (-15 / 20)
+    return wav_bytes(np.clip(np.rint(x), -32768, 32767).astype("<i2"), SAMPLE_RATE)
+
+
 def make_independent(example: Example, condition: str, cache: Path = CACHE) -> Caller:
     """One caller turn of `example` in `condition`, from the cache or made and cached."""
-    if condition not in CONDITIONS:
-        raise UsageError(f"unknown condition {condition!r}; use one of {', '.join(CONDITIONS)}")
+    if condition not in CONDITIONS + TUNING_CONDITIONS:
+        known = ", ".join(CONDITIONS + TUNING_CONDITIONS)
+        raise UsageError(f"unknown condition {condition!r}; use one of {known}")
     voice = voice_for(example.text)
     key = hashlib.sha256(f"{example.text}|{voice}".encode()).hexdigest()[:20]
     cache.mkdir(parents=True, exist_ok=True)
@@ -131,7 +163,16 @@ def make_independent(example: Example, condition: str, cache: Path = CACHE) -> C
         path = cache / f"{key}_{condition}.wav"
         if not path.exists():
             tmp = path.with_name(path.stem + ".part.wav")
-            _sox(wide, tmp, "u-law" if condition == "8k_mulaw" else "a-law")
+            if condition == "8k_chain":
+                make_independent(example, "8k_alaw", cache)  # the A-law leg, cached
+                _sox(cache / f"{key}_8k_alaw.wav", tmp, "u-law")
+            elif condition == "8k_noisy":
+                noisy = tmp.with_name(tmp.stem + ".noisy.wav")
+                noisy.write_bytes(_noisy(wide.read_bytes(), example.text))
+                _sox(noisy, tmp, "u-law")
+                noisy.unlink()
+            else:
+                _sox(wide, tmp, "u-law" if condition == "8k_mulaw" else "a-law")
             tmp.replace(path)
     audio = decode_wav(path.read_bytes(), source=example.text)
     end_s = max(0.0, audio.seconds - TRAIL_S)

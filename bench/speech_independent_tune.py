@@ -30,7 +30,8 @@ from ivr.nlu.policy import decide
 from ivr.speech import Judge, JudgeConfig, TurnContext
 from ivr.types import DecisionKind
 
-from .speech_accuracy import Tally
+from .speech_accuracy import Tally, plain_route
+from .speech_independent import PIPELINES, markdown, summarize
 
 __all__ = ["Rejudge", "load_turns", "main"]
 
@@ -62,7 +63,10 @@ class Rejudge:
                             Hypothesis(turn["free"]) if turn["free"] else None, final=True)
         context = TurnContext(self.grammar, self.allowed,
                               narrowband=turn["condition"] != "16k")
-        text = judge.judge(result, context).text
+        return self.policy(judge.judge(result, context).text)
+
+    def policy(self, text: str) -> tuple[str, str | None]:
+        """The flow's decision for `text` at the start node: accept, confirm or no."""
         d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
         kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
         return kind, d.intent
@@ -77,13 +81,38 @@ class Rejudge:
         return {c: t.figures() for c, t in tallies.items()}
 
 
+def rebuild(rejudge: Rejudge, config: JudgeConfig, turns: list[dict[str, Any]],
+            run: dict[str, Any]) -> dict[str, Any]:
+    """`bench.speech_independent`'s results for recorded turns, every pipeline decided again
+    with today's matcher, policy and `config` (the audio was decoded in `run`: valid while
+    the start node's grammar is the one it was decoded with)."""
+    f = rejudge.hotline.flow
+    phrases = [(p, i) for i in sorted(rejudge.allowed) for p in f.intents[i].phrases["ko"]]
+    judge = Judge(rejudge.matcher, f.settings, config)
+    tallies: dict[str, dict[str, Tally]] = {p: {} for p in PIPELINES}
+    for turn in turns:
+        label, cond = turn["label"], turn["condition"]
+        ivr = rejudge.decision(judge, turn)
+        for name, (kind, intent), heard in (
+                ("plain", plain_route(turn["baseline_free"], phrases), turn["baseline_free"]),
+                ("grammar", rejudge.policy(turn["baseline_grammar"]), turn["baseline_grammar"]),
+                ("ivr", ivr, "")):
+            tallies[name].setdefault(cond, Tally()).add(label, kind, intent, heard)
+    figures = {p: {c: t.figures() for c, t in tallies[p].items()} for p in PIPELINES}
+    return {**run, "judge": vars(config), "summary": summarize(figures), "figures": figures,
+            "examples": {p: {c: t.examples for c, t in tallies[p].items()} for p in PIPELINES},
+            "rejudged": "decisions re-made offline on the recorded hypotheses "
+                        "(bench.speech_independent_tune --results)"}
+
+
 def _parse_judge(spec: str) -> JudgeConfig:
     config = JudgeConfig()
     for item in filter(None, spec.split(",")):
         key, _, value = item.partition("=")
         getattr(config, key)  # an unknown key raises AttributeError
-        number = int(value) if key == "agree" else float(value)
-        change: dict[str, Any] = {key: None if value == "None" else number}
+        number = (None if value == "None" else
+                  int(value) if key in ("agree", "narrowband_lead_view") else float(value))
+        change: dict[str, Any] = {key: number}
         config = replace(config, **change)
     return config
 
@@ -95,7 +124,8 @@ _GRIDS: dict[str, dict[str, Sequence[float]]] = {
              "support": (0.15, 0.25), "free_fallback": (_NONE, 0.6, 0.7, 0.8)},
     "narrow": {"narrowband_fit_alone": (0.55, 0.6, 0.65, 0.7),
                "narrowband_fit_supported": (0.45, 0.5, 0.55, 0.6),
-               "narrowband_agree_fit": (0.0, 0.5, 0.6), "free_fallback": (_NONE, 0.7, 0.8)},
+               "narrowband_agree_fit": (0.0, 0.5, 0.6),
+               "narrowband_lead_fit": (0.5, 0.55, 0.6, 0.65, 1.1)},
 }
 
 
@@ -126,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flow", type=Path, default=Path("flows/bank_hotline.yaml"))
     ap.add_argument("--judge", default="", help="judge settings, key=value,...")
     ap.add_argument("--grid", choices=tuple(_GRIDS), help="score a band's grid, best first")
+    ap.add_argument("--results", type=Path, metavar="RUN_JSON",
+                    help="rewrite this bench.speech_independent results file (and its .md) "
+                         "from the turns, decided with today's code and --judge")
     args = ap.parse_args(argv)
     try:
         turns, base = load_turns(args.turns), _parse_judge(args.judge)
@@ -133,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad input: {exc}", file=sys.stderr)
         return 2
     rejudge = Rejudge(args.flow)
+    if args.results is not None:
+        run = json.loads(args.results.read_text("utf-8"))
+        results = rebuild(rejudge, base, turns, run)
+        args.results.write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n",
+                                "utf-8")
+        text = markdown(results) + f"\n{results['rejudged']}\n"
+        args.results.with_suffix(".md").write_text(text, "utf-8")
+        print(text)
+        return 0
     print("condition: routed / accept wrong / OOS accept (%)")
     if not args.grid:
         print(_line(base, rejudge.tally(base, turns)))

@@ -9,13 +9,43 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = ["CONFIG", "Baresip", "BaresipFailed", "free_port", "start_baresip"]
+
 READY_SECONDS = 30.0
 """How long a baresip may take to listen on ctrl_tcp (a loaded machine took over 10 s)."""
+
+
+CONFIG = """\
+sip_listen 127.0.0.1:{sip}
+sip_trans_def udp
+call_max_calls 64
+net_interface 127.0.0.1
+audio_player aubridge,nowhere
+audio_alert aubridge,nowhere
+audio_source aufile,{wav}
+rtp_ports {rtp}-{rtp_end}
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{ctrl}
+"""
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 class BaresipFailed(RuntimeError):

@@ -104,6 +104,7 @@ HOSTILE: dict[str, Kind] = {
     "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
     "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
     "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
+    "transfer_by": lambda p: ["", "blind", "REFER"],
     # ivr desk: every value must fail before the server listens (--lease: the values above)
     "agents": lambda p: [p.missing, p.folder, p.file, p.under_file],
     "agents_file": lambda p: [p.missing, p.folder, p.file, p.under_file],

@@ -24,6 +24,7 @@ prompts = "cache"
 metrics = "127.0.0.1:9100"
 model = "/models/ko"
 backend = "http://127.0.0.1:8765"
+transfer_by = "bridge"
 [lang_for]
 "1588" = "ko"
 "1599" = "en"
@@ -48,7 +49,7 @@ def test_every_option_from_the_file_paths_relative_to_it(tmp_path: Path) -> None
         max_calls=8, trust=frozenset({"127.0.0.1", "10.0.0.5"}),
         transfer={"fraud": "sip:agent@127.0.0.1:5090", "general": "sip:desk@127.0.0.1:5091"},
         prompts=str(tmp_path / "cache"), metrics=("127.0.0.1", 9100), model="/models/ko",
-        backend="http://127.0.0.1:8765")
+        backend="http://127.0.0.1:8765", transfer_by="bridge")
     assert set(KEYS) == set(tomllib.loads(FULL))  # the example file holds every key
 
 
@@ -73,8 +74,9 @@ def test_the_command_line_wins_and_maps_merge(tmp_path: Path) -> None:
 
 def test_defaults_without_a_file() -> None:
     opts = serve_options("--flow", "f.yaml")
-    assert (opts.sip, opts.audiosocket, opts.max_calls, opts.trust, opts.metrics) == (
-        ("127.0.0.1", 5080), None, 24, frozenset({"127.0.0.1"}), None)
+    assert (opts.sip, opts.audiosocket, opts.max_calls, opts.trust, opts.metrics,
+            opts.transfer_by) == (("127.0.0.1", 5080), None, 24, frozenset({"127.0.0.1"}), None,
+                                  "refer")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -90,6 +92,7 @@ def test_defaults_without_a_file() -> None:
     ('flow = "f.yaml"\nlang = "fr"\n', "--lang must be one of"),
     ('flow = "f.yaml"\nmetrics = "9100"\n', "--metrics must be HOST:PORT"),
     ('flow = "f.yaml"\nsip = "off"\n', "nothing to listen on"),
+    ('flow = "f.yaml"\ntransfer_by = "blind"\n', "transfer_by must be refer or bridge"),
     ('sip = "127.0.0.1:5080"\n', "no flow"),
     ('flow = \n', "cannot read config"),
     ('flow = 3\n', "flow must be a string"),

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -213,9 +214,10 @@ class NotedQueue:
 class TransferringLine(StandInLine):
     """A SIP-like line whose REFER ends with `status`; what it played is kept."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, by: str = "refer") -> None:
         super().__init__()
         self.status = status
+        self.record = SimpleNamespace(transfer_by=by)  # as PhoneCall.record says how
         self.referred: list[str] = []
         self.pcm: list[bytes] = []
 
@@ -237,14 +239,15 @@ def noted() -> Iterator[tuple[Hotline, NotedQueue]]:
 
 
 @needs_tools
-@pytest.mark.parametrize("status", [486, 403, 408, 200])
+@pytest.mark.parametrize(("status", "by"), [(486, "refer"), (403, "refer"), (408, "refer"),
+                                           (200, "refer"), (200, "bridge"), (486, "bridge")])
 def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(
-    status: int, noted: tuple[Hotline, NotedQueue]
+    status: int, by: str, noted: tuple[Hotline, NotedQueue]
 ) -> None:
     hot, queue = noted
     queue.notes.clear()
     audio = PromptAudio(hot.flow, CACHE)
-    line = TransferringLine(status)
+    line = TransferringLine(status, by)
     driver = PhoneDriver(hot, audio, "ko", {"fraud": "sip:agent@127.0.0.1:5090"})
 
     async def run() -> CallResult:
@@ -257,8 +260,10 @@ def test_a_transfer_that_fails_is_said_to_the_caller_and_noted(
     assert result.outcome.type == "handoff" and result.outcome.queue == "fraud", result
     assert line.referred == ["sip:agent@127.0.0.1:5090"]
     event = "transferred" if status == 200 else "transfer_failed"
-    assert queue.notes == [(f"drv-xfer-{status}", event, "engine", f"SIP {status}")]
+    detail = f"SIP {status}" if by == "refer" else f"SIP {status} bridge"  # "transferred … bridge"
+    assert queue.notes == [(f"drv-xfer-{status}", event, "engine", detail)]
     assert result.trace[-1].kind == event and result.trace[-1].get("status") == status
+    assert result.trace[-1].get("by") == by
     filed = [q.handoff.call_id for q in queue.list()]
     assert f"drv-xfer-{status}" in filed  # filed before the transfer, kept
     failed = audio.audio(line_prompt(hot.flow, "transfer_failed", "ko"))
@@ -313,7 +318,8 @@ def test_a_backlog_goes_over_in_batches_in_order_with_nothing_lost(events: list[
     # waited in batches of at most MAX_BATCH events (one thread handoff each, not one per
     # packet); keys come after the audio sent before them. A first draft lost the event
     # after every full batch: one 20 ms frame turned ko_fraud's accept into a reprompt.
-    from ivr.phone.driver import MAX_BATCH, Upsampler, _CallLoop
+    from ivr.phone.callloop import MAX_BATCH, Upsampler
+    from ivr.phone.callloop import CallLoop as _CallLoop
 
     line = StandInLine()
     packets = [np.full(80 * n, i % 3000, "<i2").tobytes() for i, n in enumerate(events) if n]

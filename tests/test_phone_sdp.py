@@ -13,6 +13,7 @@ from ivr.phone.sdp import (
     answer_offer,
     build_offer,
     parse_sdp,
+    reanswer,
 )
 
 BARESIP_OFFER = (
@@ -130,3 +131,67 @@ def test_mutated_offers_never_raise(data: st.DataObject) -> None:
             cut = data.draw(st.integers(0, max(len(lines[i]), 1)))
             lines[i] = lines[i][:cut] + data.draw(st.text(max_size=6)) + lines[i][cut:]
     _answer_any("\r\n".join(lines))
+
+
+HOLD_OFFER = BARESIP_OFFER.replace("a=sendrecv", "a=sendonly")
+
+
+def _current() -> Answer:
+    result = answer(BARESIP_OFFER)
+    assert isinstance(result, Answer)
+    return result
+
+
+def test_a_reinvite_holds_resumes_and_keeps_the_codec() -> None:
+    current = _current()
+    held = reanswer(current, HOLD_OFFER, address="127.0.0.1", port=40000)
+    assert isinstance(held, Answer)
+    assert (held.codec, held.direction, held.sending, held.version) == (
+        "PCMA", "recvonly", False, current.version + 1)
+    assert f"o=ivr {current.session_id} {current.version + 1} " in held.sdp
+    old_style = reanswer(current, BARESIP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0"),
+                         address="127.0.0.1", port=40000)
+    assert isinstance(old_style, Answer) and not old_style.sending  # RFC 2543 hold
+    moved = reanswer(held, BARESIP_OFFER.replace("m=audio 10000", "m=audio 10002"),
+                     address="127.0.0.1", port=40000)
+    assert isinstance(moved, Answer) and moved.sending and moved.remote_port == 10002
+    pcmu_only = BARESIP_OFFER.replace("8 0 101", "0 101")
+    assert isinstance(reanswer(current, pcmu_only, address="127.0.0.1", port=40000), SdpError)
+
+
+@settings(max_examples=3000)
+@given(st.data())
+def test_mutated_reinvite_offers_never_raise_nor_change_the_codec(data: st.DataObject) -> None:
+    current = _current()
+    lines = HOLD_OFFER.split("\r\n")
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        choice = data.draw(st.integers(0, 3))
+        if choice == 0:
+            lines[i] = data.draw(st.text(max_size=30))
+        elif choice == 1:
+            del lines[i]
+        elif choice == 2:
+            lines.insert(i, lines[data.draw(st.integers(0, len(lines) - 1))])
+        else:
+            cut = data.draw(st.integers(0, max(len(lines[i]), 1)))
+            lines[i] = lines[i][:cut] + data.draw(st.text(max_size=6)) + lines[i][cut:]
+    result = reanswer(current, "\r\n".join(lines), address="127.0.0.1", port=40000)
+    assert isinstance(result, Answer | SdpError)
+    if isinstance(result, Answer):
+        assert result.codec == current.codec and result.version == current.version + 1
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=400))
+def test_random_reinvite_bodies_never_raise(body: bytes) -> None:
+    assert isinstance(reanswer(_current(), body, address="127.0.0.1", port=40000),
+                      Answer | SdpError)
+
+
+def test_non_ascii_digits_are_an_error_value_not_a_crash() -> None:
+    """str.isdigit() holds for '²' but int() refuses it (found by the mutation fuzz)."""
+    assert isinstance(parse_sdp("v=0\r\nm=audio ²8 RTP/AVP 0\r\n"), SdpError)
+    assert isinstance(parse_sdp("v=0\r\nm=audio 8 RTP/AVP 0\r\na=rtpmap:²8 PCMA/8000\r\n"),
+                      SdpError)
+    assert isinstance(answer("v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 8 RTP/AVP ²8 0\r\n"), Answer)

@@ -27,7 +27,7 @@ import pytest
 
 from ivr.audio import read_wav
 from ivr.phone.audiosocket import FRAME_BYTES, encode_audio, encode_hangup, encode_uuid
-from tests.test_phone_sip_baresip import CONFIG, free_port
+from tests.baresip import CONFIG, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = ROOT / "flows" / "bank_hotline.yaml"

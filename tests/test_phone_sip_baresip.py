@@ -22,37 +22,10 @@ from ivr.phone.sdp import SessionDescription, answer_offer, build_offer, parse_s
 from ivr.phone.sip import SipResponse, parse_message
 from ivr.phone.sipline import CallHandler, LineConfig, PhoneCall, SipLine, play_silence
 from ivr.types import Dtmf
-from tests.baresip import Baresip, BaresipFailed, start_baresip
+from tests.baresip import CONFIG, Baresip, BaresipFailed, free_port, start_baresip
 
 needs_baresip = pytest.mark.skipif(shutil.which("baresip") is None,
                                    reason="baresip is not installed (apt-get install baresip)")
-
-CONFIG = """\
-sip_listen 127.0.0.1:{sip}
-sip_trans_def udp
-call_max_calls 64
-net_interface 127.0.0.1
-audio_player aubridge,nowhere
-audio_alert aubridge,nowhere
-audio_source aufile,{wav}
-rtp_ports {rtp}-{rtp_end}
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module aubridge.so
-module_app account.so
-module_app menu.so
-module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:{ctrl}
-"""
-
-
-def free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 def tone_wav(path: Path, seconds: float) -> Path:
     t = np.arange(int(8000 * seconds)) / 8000

@@ -134,27 +134,34 @@ def test_sip_info_keys_reach_the_call_and_are_never_logged(
 
 
 @pytest.mark.parametrize("refer_status", [403, 405, 603])
-def test_a_refer_refused_outright_is_a_failed_transfer_with_its_status(refer_status: int) -> None:
+def test_a_refer_refused_outright_falls_back_to_a_bridge(refer_status: int) -> None:
+    """The REFER's own refusal ends the wait at once (no 15 s for a NOTIFY) and the line
+    bridges instead; here the agent's line refuses the bridge's INVITE too (403)."""
     statuses: list[int] = []
     done = asyncio.Event()
+    agent_port = free_port(socket.SOCK_DGRAM)
 
     async def hand_off(call: PhoneCall) -> None:
         await call.play(b"\0\0" * 800)
-        statuses.append(await call.transfer("sip:agent@127.0.0.1:9", timeout=5))
+        statuses.append(await call.transfer(f"sip:agent@127.0.0.1:{agent_port}", timeout=5))
         done.set()
 
-    async def run() -> tuple[SipLine, list[SipRequest | SipResponse], float]:
+    async def run() -> tuple[SipLine, SipLine, list[SipRequest | SipResponse], float]:
         port = free_port(socket.SOCK_DGRAM)
-        async with line(LineConfig(port=port), hand_off) as sip_line:
+        refusing = LineConfig(port=agent_port, trusted=frozenset({"192.0.2.1"}))  # all 403
+        async with line(LineConfig(port=port), hand_off) as sip_line, \
+                line(refusing) as agent_side:
             started = asyncio.get_running_loop().time()
             got = await asyncio.wait_for(scripted_call(port, "1588", "", refer_status, done), 15)
-            return sip_line, got, asyncio.get_running_loop().time() - started
+            return sip_line, agent_side, got, asyncio.get_running_loop().time() - started
 
-    sip_line, got, took = asyncio.run(run())
-    assert statuses == [refer_status]  # not 408: the refusal itself ends the wait
-    assert sip_line.records[0].transfer_status == refer_status
+    sip_line, agent_side, got, took = asyncio.run(run())
+    assert statuses == [403]  # the bridge's INVITE refused by the agent's line
+    record = sip_line.records[0]
+    assert (record.transfer_status, record.transfer_by) == (403, "bridge")
+    assert agent_side.records == []
     assert [m.method for m in got if isinstance(m, SipRequest)][:1] == ["REFER"]
-    assert took < 5  # answered by the refusal, long before the 5 s timeout
+    assert took < 5  # answered by the refusals, long before the 5 s timeout
 
 
 @pytest.mark.parametrize(("number", "header", "lang"), [

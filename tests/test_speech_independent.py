@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bench.speech_independent import main, summarize
 from bench.speech_independent_data import (
     CONDITIONS,
+    TUNING_CONDITIONS,
     load_examples,
     make_independent,
     speakable,
@@ -49,6 +50,23 @@ def test_test_is_ko_speech_whole_and_dev_is_ko_dev_only() -> None:
     assert {e.split for e in dev} == {"dev"} and 200 < len(dev) < 300
     assert not {e.text for e in test} & {e.text for e in dev}
     assert all(speakable(e.text) == e.text for e in dev)
+
+
+def test_dev2_is_dev_only_and_apart_from_test() -> None:
+    dev2, test = load_examples("dev2"), {e.text for e in load_examples("test")}
+    assert {e.split for e in dev2} == {"dev"} and 400 < len(dev2) < 500
+    assert all(speakable(e.text) == e.text for e in dev2)
+    assert not {e.text for e in dev2} & test
+
+
+@needs_tools
+def test_tuning_lines_are_8k_and_refused_on_test(tmp_path: Path) -> None:
+    example = load_examples("dev2")[0]
+    for cond in TUNING_CONDITIONS:
+        caller = make_independent(example, cond, tmp_path)
+        assert caller.audio.narrowband and caller.audio.seconds > 0.5
+    assert main(["--split", "test", "--conditions", "8k_chain",
+                 "--out", str(tmp_path / "out")]) == 2
 
 
 def test_goal_checks() -> None:
@@ -95,3 +113,8 @@ def test_a_handful_of_callers_end_to_end_with_real_vosk(tmp_path: Path) -> None:
     assert any(h["heard"] for h in plain)
     assert set(results["summary"]) == {"16k", "8k_mulaw"}
     assert "| 8k_mulaw | ivr speech front-end |" in (out / "speech_independent_dev.md").read_text()
+
+
+def test_the_views_tool_refuses_the_test_split() -> None:
+    from bench.speech_independent_views import main as views_main
+    assert views_main(["--splits", "test:6"]) == 2

@@ -56,6 +56,23 @@ def test_a_narrowband_fit_threshold_applies_to_8k_lines_only(
     assert not judge(hotline, fit_alone=0.99).judge(heard, narrow).trusted
 
 
+def test_the_fast_view_leads_on_8k_lines_only(parts: tuple[Hotline, TurnContext]) -> None:
+    hotline, wide = parts
+    narrow = TurnContext(wide.grammar, wide.allowed, narrowband=True)
+    heard = result(("날씨 어때요", "카드를 분실 신고 했는데"), "")  # views disagree
+    j = judge(hotline, fit_alone=0.99, narrowband_fit_alone=0.99, narrowband_lead_fit=0.6)
+    assert not j.judge(heard, wide).trusted
+    v = j.judge(heard, narrow)
+    assert v.trusted and v.reason == "lead_view" and v.intent == "card_loss"
+    assert v.text == "카드를 분실 신고 했는데"
+    assert not judge(hotline, fit_alone=0.99, narrowband_fit_alone=0.99,
+                     narrowband_lead_view=None).judge(heard, narrow).trusted
+    assert not judge(hotline, fit_alone=0.99, narrowband_fit_alone=0.99,
+                     narrowband_lead_fit=0.99).judge(heard, narrow).trusted
+    # shed to one view under load: nothing to lead with
+    assert not j.judge(result(("날씨 어때요",), ""), narrow).trusted
+
+
 def test_the_free_fallback_routes_what_free_decoding_heard(
         parts: tuple[Hotline, TurnContext]) -> None:
     hotline, context = parts

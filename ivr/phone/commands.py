@@ -55,7 +55,10 @@ def register(sub: Any) -> dict[str, Handler]:
     s.add_argument("--trust", action="append", metavar="ADDR",
                    help="source address allowed to call (repeatable; default 127.0.0.1)")
     s.add_argument("--transfer", action="append", metavar="QUEUE=SIP-URI",
-                   help="REFER SIP callers handed off to QUEUE to this URI (repeatable)")
+                   help="transfer SIP callers handed off to QUEUE to this URI (repeatable)")
+    s.add_argument("--transfer-by", choices=("refer", "bridge"),
+                   help="refer: REFER the caller, bridging a second leg when the REFER is "
+                   "refused (default); bridge: the trunk does not do REFER, always bridge")
     s.add_argument("--prompts", help=f"prompt audio cache (default {DEFAULT_CACHE})")
     s.add_argument("--metrics", metavar="HOST:PORT",
                    help="serve Prometheus /metrics here, e.g. 127.0.0.1:9100 (default off)")

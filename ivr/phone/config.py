@@ -12,6 +12,7 @@ frozen `ServeOptions` (every bad value is one `UsageError` line, before anything
     metrics = "127.0.0.1:9100"
     [lang_for]                            # called number → language
     "1588" = "ko"
+    transfer_by = "refer"                 # or "bridge": the trunk does not do REFER
     [transfer]                            # queue → SIP URI (REFER after the handoff)
     fraud = "sip:agent@127.0.0.1:5090"
 
@@ -39,10 +40,11 @@ __all__ = ["DEFAULTS", "DEFAULT_CACHE", "KEYS", "ServeOptions", "address", "opti
 DEFAULT_CACHE = os.path.join("var", "prompts")
 """Where synthesised prompts are cached unless --prompts says otherwise."""
 DEFAULTS: dict[str, Any] = {"sip": "127.0.0.1:5080", "audiosocket": "off", "max_calls": 24,
-                            "trust": ["127.0.0.1"], "prompts": DEFAULT_CACHE, "metrics": "off"}
+                            "trust": ["127.0.0.1"], "prompts": DEFAULT_CACHE, "metrics": "off",
+                            "transfer_by": "refer"}
 """What an option is when neither the command line nor the file gives it."""
 _STR = ("flow", "sip", "audiosocket", "queue", "lang", "prompts", "metrics", "model",
-        "backend")
+        "backend", "transfer_by")
 _LIST = ("overlay", "trust")
 _MAP = ("lang_for", "transfer")
 KEYS = (*_STR, *_LIST, *_MAP, "max_calls")
@@ -84,6 +86,8 @@ class ServeOptions:
     """Speech model directory."""
     backend: str | None = None
     """The bank's service for request/authenticate steps (None: $IVR_BANK_URL or none)."""
+    transfer_by: str = "refer"
+    """"refer" (a bridge when the REFER is refused) or "bridge" (the trunk does not REFER)."""
 
 
 def address(text: str, what: str) -> tuple[str, int]:
@@ -186,6 +190,8 @@ def options(args: argparse.Namespace) -> ServeOptions:
     max_calls = merged["max_calls"]
     if max_calls < 1:
         raise UsageError(f"--max-calls must be at least 1, got {max_calls}")
+    if merged["transfer_by"] not in ("refer", "bridge"):
+        raise UsageError(f"transfer_by must be refer or bridge, got {merged['transfer_by']!r}")
     lang = merged["lang"]
     if lang is not None and lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
@@ -197,7 +203,8 @@ def options(args: argparse.Namespace) -> ServeOptions:
         transfer=_pairs(merged["transfer"], "--transfer", "QUEUE=sip:user@host[:port]"),
         prompts=merged["prompts"],
         metrics=None if merged["metrics"] == "off" else address(merged["metrics"], "--metrics"),
-        model=merged["model"] or None, backend=merged["backend"] or None)
+        model=merged["model"] or None, backend=merged["backend"] or None,
+        transfer_by=merged["transfer_by"])
 
 
 def _pairs(items: list[str], what: str, form: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
 `parse_sdp` reads a session description into frozen values or returns an `SdpError`; it
 never raises on peer input and refuses oversized bodies. `answer_offer` picks PCMU or PCMA
 in the offer's order of preference plus telephone-event, and writes the answer: one line per
-offered m= line, every stream but the chosen audio one refused with port 0.
+offered m= line, every stream but the chosen audio one refused with port 0. `reanswer` does
+the same for a re-INVITE (hold, resume, a new address) on the call's codec.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "answer_offer",
     "build_offer",
     "parse_sdp",
+    "reanswer",
 ]
 
 MAX_BYTES: Final = 8192
@@ -85,6 +87,16 @@ class Answer:
     direction: str
     """Our direction (the reverse of the offer's)."""
     sdp: str
+    session_id: int = 0
+    version: int = 0
+    """The o= line's session version (one more in each new answer of the session)."""
+
+    @property
+    def sending(self) -> bool:
+        """Whether we may send media: not while the peer holds the call (our direction
+        recvonly or inactive, or the RFC 2543 hold address 0.0.0.0)."""
+        return (self.direction in ("sendrecv", "sendonly")
+                and self.remote_address not in ("0.0.0.0", "::"))
 
 
 def parse_sdp(body: bytes | str) -> SessionDescription | SdpError:
@@ -143,7 +155,8 @@ def _connection(value: str) -> str | SdpError:
 
 def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
     parts = section[0][1].split()
-    if len(parts) < 4 or not parts[1].isdigit() or int(parts[1]) > 65535:
+    if (len(parts) < 4 or not (parts[1].isascii() and parts[1].isdigit())
+            or int(parts[1]) > 65535):
         return SdpError(f"m= line {section[0][1][:60]!r} is not kind port proto formats")
     if len(parts) - 3 > MAX_FORMATS:
         return SdpError(f"more than {MAX_FORMATS} formats in one m= line")
@@ -162,7 +175,7 @@ def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
         elif kind == "a" and value.startswith(("rtpmap:", "fmtp:")):
             name, _, rest = value.partition(":")
             pt, _, text = rest.partition(" ")
-            if not pt.isdigit() or int(pt) > 127:
+            if not (pt.isascii() and pt.isdigit()) or int(pt) > 127:
                 return SdpError(f"a={name} payload type {pt[:20]!r} is not 0-127")
             target = rtpmap if name == "rtpmap" else fmtp
             target[int(pt)] = text.strip().upper() if name == "rtpmap" else text.strip()
@@ -171,7 +184,7 @@ def _media(section: list[tuple[str, str]]) -> MediaDescription | SdpError:
 
 
 def _encoding(media: MediaDescription, fmt: str) -> tuple[int, str] | None:
-    if not fmt.isdigit() or int(fmt) > 127:
+    if not (fmt.isascii() and fmt.isdigit()) or int(fmt) > 127:
         return None
     pt = int(fmt)
     name = media.rtpmap.get(pt)
@@ -182,7 +195,8 @@ def _encoding(media: MediaDescription, fmt: str) -> tuple[int, str] | None:
 
 
 def answer_offer(offer: SessionDescription, *, address: str, port: int, session_id: int,
-                 codecs: tuple[Codec, ...] = ("PCMU", "PCMA")) -> Answer | SdpError:
+                 codecs: tuple[Codec, ...] = ("PCMU", "PCMA"),
+                 version: int | None = None) -> Answer | SdpError:
     """Choose the audio codec in the offer's preference order and write the answer."""
     chosen: tuple[int, MediaDescription, int, Codec, int | None] | None = None
     for index, media in enumerate(offer.media):
@@ -207,16 +221,31 @@ def answer_offer(offer: SessionDescription, *, address: str, port: int, session_
     if event is not None:
         audio += [f"a=rtpmap:{event} telephone-event/8000", f"a=fmtp:{event} 0-15"]
     audio += ["a=ptime:20", f"a={direction}"]
-    lines = _session_lines(address, session_id)
+    version = session_id if version is None else version
+    lines = _session_lines(address, session_id, version)
     for i, other in enumerate(offer.media):
         lines += audio if i == index else [f"m={other.kind} 0 {other.proto} "
                                            f"{' '.join(other.formats)}"]
-    return Answer(codec, pt, event, remote, media.port, direction, "\r\n".join(lines) + "\r\n")
+    return Answer(codec, pt, event, remote, media.port, direction,
+                  "\r\n".join(lines) + "\r\n", session_id, version)
 
 
-def _session_lines(address: str, session_id: int) -> list[str]:
+def reanswer(current: Answer, body: bytes | str, *, address: str, port: int) -> Answer | SdpError:
+    """A re-INVITE's offer in an answered call → the new answer on the same stream (same
+    address and port of ours, the o= version one more). The call's codec must still be
+    offered (no codec change mid-call: an error value, so 488 and the call goes on); the
+    peer's address, port, event type and direction (hold: sendonly/inactive) may change."""
+    offer = parse_sdp(body)
+    if isinstance(offer, SdpError):
+        return offer
+    return answer_offer(offer, address=address, port=port, session_id=current.session_id,
+                        codecs=(current.codec,), version=current.version + 1)
+
+
+def _session_lines(address: str, session_id: int, version: int | None = None) -> list[str]:
     family = "IP6" if ":" in address else "IP4"
-    return ["v=0", f"o=ivr {session_id} {session_id} IN {family} {address}", "s=ivr",
+    version = session_id if version is None else version
+    return ["v=0", f"o=ivr {session_id} {version} IN {family} {address}", "s=ivr",
             f"c=IN {family} {address}", "t=0 0"]
 
 

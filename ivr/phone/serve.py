@@ -94,7 +94,8 @@ async def _serve(driver: Any, opts: ServeOptions, languages: tuple[Any, ...]) ->
         loop.add_signal_handler(sig, stop.set)
     sip, audiosocket = opts.sip, opts.audiosocket
     sip_line = (SipLine(LineConfig(sip[0], sip[1], opts.trust, opts.max_calls,
-                                   lang_for=opts.lang_for, languages=languages), driver.sip)
+                                   lang_for=opts.lang_for, languages=languages,
+                                   transfer_by=opts.transfer_by), driver.sip)
                 if sip else None)
     as_line = (AudioSocketLine(audiosocket[0], audiosocket[1], driver.audiosocket,
                                opts.max_calls) if audiosocket else None)

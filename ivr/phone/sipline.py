@@ -8,7 +8,9 @@ it is answered with an SDP answer from `ivr.phone.sdp`, and a `PhoneCall` (RTP i
 `ivr.phone.rtp`, keys from RFC 4733 and SIP INFO, the caller's language from the called number
 or the `X-IVR-Lang` header) is handed to the call handler (`ivr.phone.driver` in `ivr serve`;
 the default handler plays a second of silence and hangs up). A blind transfer (REFER) reports
-the final status: the NOTIFY's sipfrag, the REFER's own refusal, or 408 when nothing came.
+the final status: the NOTIFY's sipfrag, the REFER's own refusal, or 408 when nothing came; a
+REFER refused outright, or `transfer_by="bridge"`, bridges a second leg (`ivr.phone.bridge`).
+A re-INVITE is answered on the call's codec (hold, resume, a new media address) or with 488.
 """
 
 from __future__ import annotations
@@ -16,18 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiosipua import IncomingCall, SipUAS
 from aiosipua import SipRequest as LibRequest
-from aiosipua import SipResponse as LibResponse
 from aiosipua import parse_sdp as lib_parse_sdp
-from aiosipua.transport import UdpSipTransport
 from aiosipua.uac import SipUAC
 
+from ivr.phone.bridge import Bridge, BridgeLimits
 from ivr.phone.callinfo import (
     LANG_HEADER,
     call_lang,
@@ -35,16 +34,19 @@ from ivr.phone.callinfo import (
     calling_number,
     info_key,
 )
-from ivr.phone.rtp import Codec, KeyPressed, Media, Pacer, RtpEvent, RtpReceiver, RtpSender
-from ivr.phone.sdp import Answer, SdpError, SessionDescription, answer_offer, parse_sdp
-from ivr.phone.sip import SipProblem, SipResponse, parse_message
+from ivr.phone.phonecall import CallRecord, PhoneCall, RtpPort
+from ivr.phone.rtp import Codec, KeyPressed
+from ivr.phone.sdp import SdpError, SessionDescription, answer_offer, parse_sdp, reanswer
+from ivr.phone.sip import (
+    SipResponse,
+)
+from ivr.phone.siptransport import GatedUdpTransport
 from ivr.types import Dtmf, Lang
 
-__all__ = ["CallRecord", "LineConfig", "PhoneCall", "SipLine"]
+__all__ = ["TRANSFER_BY", "CallRecord", "LineConfig", "PhoneCall", "SipLine"]
 
 log = logging.getLogger(__name__)
-QUEUE_FRAMES = 500
-"""Incoming events held per call (10 s of audio); past that the oldest are dropped."""
+TRANSFER_BY = ("refer", "bridge")
 
 
 @dataclass(frozen=True)
@@ -61,149 +63,10 @@ class LineConfig:
     """Called number (user part of the Request-URI, else of To) → the caller's language."""
     languages: tuple[Lang, ...] = ()
     """Languages an `X-IVR-Lang` header may choose (the flow's)."""
-
-
-@dataclass
-class CallRecord:
-    """What happened on one call, for tests, metrics and the log."""
-
-    call_id: str
-    answer: Answer
-    frames_in: int = 0
-    frames_out: int = 0
-    keys: int = 0
-    ended_by: str = ""
-    """"us", "caller" or "error"."""
-    transfer_status: int | None = None
-    """The final status of a blind transfer, if one was tried."""
-    called: str | None = None
-    """The number the caller dialled (user part of the Request-URI)."""
-    lang: Lang | None = None
-    """The caller's language chosen by the number or header (None: the line's default)."""
-    caller: str | None = None
-    """The caller's number (P-Asserted-Identity, else From), when it is a phone number."""
-
-
-class _GatedProtocol(asyncio.DatagramProtocol):
-    def __init__(self, owner: GatedUdpTransport) -> None:
-        self._owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self._owner._dispatch(data, (str(addr[0]), int(addr[1])))
-
-    def error_received(self, exc: Exception) -> None:
-        log.warning("sip socket: %s", exc)
-
-
-class GatedUdpTransport(UdpSipTransport):
-    """aiosipua's UDP transport with our strict gate in front of its parser.
-
-    `start` binds with our own protocol: aiosipua 0.7.1's asserts a transport class that
-    Python 3.11's selector loop does not have, and logs a traceback at every start.
-    """
-
-    on_response: Callable[[SipResponse], None] | None = None
-    """Sees every well-formed response first (the REFER's own answer is not surfaced by
-    aiosipua: a refused transfer is read here)."""
-    record_routes: dict[str, tuple[str, ...]]
-    """Call-ID → the Record-Route headers of its INVITE, while the call is being answered."""
-
-    async def start(self) -> None:
-        self.record_routes = {}
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _GatedProtocol(self), local_addr=self.local_addr)
-        self._udp_transport = transport
-
-    def send_reply(self, response: LibResponse) -> None:
-        """A 2xx to an INVITE carries the INVITE's Record-Route (RFC 3261 §12.1.1), which
-        aiosipua 0.7.1 leaves out: behind a proxy (Kamailio) the caller then sends its ACK,
-        BYE and NOTIFYs through the proxy instead of around it."""
-        routes = self.record_routes.get(response.call_id or "", ())
-        cseq = response.cseq
-        if (routes and 200 <= response.status_code < 300 and cseq is not None
-                and cseq.method == "INVITE" and not response.headers.get("record-route")):
-            for route in routes:
-                response.headers.append("Record-Route", route)
-        super().send_reply(response)
-
-    def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
-        checked = parse_message(data)
-        if isinstance(checked, SipProblem):
-            log.warning("sip from %s:%d rejected: %s", addr[0], addr[1], checked.reason)
-            if checked.reply is not None and self._udp_transport is not None:
-                self._udp_transport.sendto(checked.reply, addr)
-            return
-        if isinstance(checked, SipResponse) and self.on_response is not None:
-            self.on_response(checked)
-        super()._dispatch(data, addr)
-
-
-class _RtpPort(asyncio.DatagramProtocol):
-    """One call's RTP socket: datagrams from the negotiated peer only, into its receiver."""
-
-    call: PhoneCall | None = None
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        call = self.call
-        if call is None or addr[0] != call.answer.remote_address:
-            return
-        for event in call.receiver.feed(data):
-            call.deliver(event)
-
-
-class PhoneCall:
-    """One answered call as the call session will see it: events in, paced audio out."""
-
-    def __init__(self, record: CallRecord, answer: Answer,
-                 refer: Callable[[str, float], Awaitable[int]] | None = None) -> None:
-        self.record = record
-        self.lang: Lang | None = record.lang
-        """The caller's language when the number or a header chose one."""
-        self.caller: str | None = record.caller
-        """The caller's number, for steps that identify the caller by it."""
-        self._refer = refer
-        self.answer = answer
-        self.receiver = RtpReceiver(answer.codec, telephone_event=answer.telephone_event)
-        self.sender = RtpSender(answer.codec, ssrc=secrets.randbits(32),
-                                sequence=secrets.randbits(16), timestamp=secrets.randbits(32))
-        self.events: asyncio.Queue[RtpEvent] = asyncio.Queue(QUEUE_FRAMES)
-        self.ended = asyncio.Event()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def deliver(self, event: RtpEvent) -> None:
-        if isinstance(event, Media):
-            self.record.frames_in += 1
-        elif isinstance(event, KeyPressed):
-            self.record.keys += 1
-        else:  # loss, source change, a dropped datagram: counted by the receiver
-            return
-        if self.events.full():
-            self.events.get_nowait()
-        self.events.put_nowait(event)
-
-    async def play(self, pcm: bytes) -> None:
-        """Send 8 kHz PCM16 paced at 20 ms a frame; stops early when the call ends."""
-        datagrams = self.sender.payloads(pcm)  # numbered as sent: a cut prompt leaves no gap
-        pacer = Pacer(time.monotonic())
-        sent = 0
-        while sent < len(datagrams) and not self.ended.is_set() and self.transport is not None:
-            for _ in range(pacer.due(time.monotonic())):
-                if sent < len(datagrams):
-                    self.transport.sendto(self.sender.packet(datagrams[sent]),
-                                          (self.answer.remote_address, self.answer.remote_port))
-                    sent += 1
-            await asyncio.sleep(max(0.0, pacer.next_due() - time.monotonic()))
-        self.record.frames_out += sent
-
-    async def transfer(self, target: str, *, timeout: float = 15.0) -> int:
-        """Blind transfer (REFER) to `target`; the final status the caller's phone reports
-        for the new call (200 = connected), 408 if none came in `timeout` seconds."""
-        if self._refer is None:
-            return 501
-        status = await self._refer(target, timeout)
-        self.record.transfer_status = status
-        return status
+    transfer_by: str = "refer"
+    """"refer": REFER, and a bridge when the REFER itself is refused (4xx-6xx but 481);
+    "bridge": the trunk does not do REFER, always bridge a second leg."""
+    bridge: BridgeLimits = field(default_factory=BridgeLimits)
 
 
 CallHandler = Callable[[PhoneCall], Awaitable[None]]
@@ -225,6 +88,10 @@ class SipLine:
     _calls: dict[str, PhoneCall] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _transfers: dict[str, asyncio.Future[int]] = field(default_factory=dict)
+    _bridges: dict[str, Bridge] = field(default_factory=dict)
+    """The agent leg's Call-ID → its bridge, while one runs."""
+    _refused: set[str] = field(default_factory=set)
+    """Call-IDs whose REFER was answered 4xx-6xx itself (not in a NOTIFY)."""
     _uas: SipUAS | None = None
     _transport: GatedUdpTransport | None = None
 
@@ -236,6 +103,7 @@ class SipLine:
         self._uas.on_invite = self._on_invite
         self._uas.on_bye = self._on_bye
         self._uas.on_cancel = self._on_cancel
+        self._uas.on_reinvite = self._on_reinvite
         self._uas.on_transfer_progress = self._on_transfer_progress
         self._uas._handlers["INFO"] = self._on_info  # aiosipua answers INFO 405 otherwise
         await self._uas.start()
@@ -280,10 +148,11 @@ class SipLine:
     async def _answer(self, call: IncomingCall, offer: SessionDescription) -> None:
         loop = asyncio.get_running_loop()
         transport, rtp = await loop.create_datagram_endpoint(
-            _RtpPort, local_addr=(self.config.host, 0))
+            RtpPort, local_addr=(self.config.host, 0))
         port = transport.get_extra_info("sockname")[1]
+        session = secrets.randbits(31)
         answer = answer_offer(offer, address=self.config.host, port=port,
-                              session_id=secrets.randbits(31), codecs=self.config.codecs)
+                              session_id=session, codecs=self.config.codecs)
         if isinstance(answer, SdpError):
             log.warning("sip call %s refused: %s", call.call_id, answer)
             transport.close()
@@ -297,7 +166,8 @@ class SipLine:
                                        call.invite.get_header("from"))
         record.lang = call_lang(record.called, call.invite.get_header(LANG_HEADER),
                                 lang_for=self.config.lang_for, languages=self.config.languages)
-        phone = PhoneCall(record, answer, lambda target, wait: self._refer(call, target, wait))
+        phone = PhoneCall(record, answer,
+                          lambda target, wait: self._transfer(call, phone, target, wait))
         rtp.call = phone
         phone.transport = transport
         self.records.append(record)
@@ -305,6 +175,8 @@ class SipLine:
         try:
             call.accept(lib_parse_sdp(answer.sdp))
             await self.handler(phone)
+            if phone.bridge is not None:  # the caller talks to an agent until one hangs up
+                await phone.bridge
             if not phone.ended.is_set():
                 record.ended_by = "us"
                 call.hangup()
@@ -328,19 +200,53 @@ class SipLine:
             self._transport.record_routes[call.call_id] = routes
             call.dialog.route_set = list(routes)
 
-    async def _refer(self, call: IncomingCall, target: str, timeout: float) -> int:
+    async def _transfer(self, call: IncomingCall, phone: PhoneCall, target: str,
+                        timeout: float) -> int:
+        """REFER, falling back to a bridge when the REFER itself is refused (4xx-6xx but
+        481: the dialog is gone); or a bridge at once when the line says so."""
+        if self.config.transfer_by != "bridge":
+            phone.record.transfer_by = "refer"
+            status, refused = await self._refer(call, target, timeout)
+            if not (refused and 400 <= status < 700 and status != 481):
+                return status
+            log.info("sip call %s: the REFER was refused (%d); bridging", call.call_id, status)
+        return await self._bridge(call, phone, target)
+
+    async def _bridge(self, call: IncomingCall, phone: PhoneCall, target: str) -> int:
+        phone.record.transfer_by = "bridge"
+        if self._uas is None or self._uas.uac is None or phone.bridge is not None:
+            return 501  # one bridge per call
+        bridge = Bridge(self._uas.uac, phone, self.config.host, self.config.bridge)
+        status = 500
+        try:
+            status = await bridge.connect(target, call.call_id)
+        finally:
+            if status == 200:
+                self._bridges[bridge.call_id] = bridge
+                phone.bridge = asyncio.get_running_loop().create_task(bridge.run())
+                phone.bridge.add_done_callback(
+                    lambda _: self._bridges.pop(bridge.call_id, None))
+            else:
+                bridge.close()
+        log.info("sip call %s: bridge to the agent: %d", call.call_id, status)
+        return status
+
+    async def _refer(self, call: IncomingCall, target: str, timeout: float) -> tuple[int, bool]:
+        """The REFER's final status, and whether the REFER itself was refused."""
         if self._uas is None or self._uas.uac is None:
-            return 501
+            return 501, True
         outcome = asyncio.get_running_loop().create_future()
         self._transfers[call.call_id] = outcome
         try:
             self._uas.uac.send_refer(call.dialog, target, call.source_addr)
-            return await asyncio.wait_for(outcome, timeout)
+            status: int = await asyncio.wait_for(outcome, timeout)
+            return status, call.call_id in self._refused
         except ValueError:  # the dialog is no longer confirmed
-            return 481
+            return 481, False
         except TimeoutError:
-            return 408
+            return 408, False
         finally:
+            self._refused.discard(call.call_id)
             self._transfers.pop(call.call_id, None)
 
     def _on_transfer_progress(self, call_id: str, status: int, reason: str) -> None:
@@ -355,7 +261,32 @@ class SipLine:
         outcome = self._transfers.get(response.header("call-id") or "")
         if (method == ["REFER"] and response.status >= 300 and outcome is not None
                 and not outcome.done()):
+            self._refused.add(response.header("call-id") or "")
             outcome.set_result(response.status)
+
+    def _on_reinvite(self, call: IncomingCall) -> None:
+        """An in-dialog INVITE: hold (sendonly/inactive), resume, a new media address. 200
+        with our answer on the same codec; 488 for an SDP we cannot use (the call goes on
+        as it was); no body: our current SDP again."""
+        phone = self._calls.get(call.call_id)
+        bridge = self._bridges.get(call.call_id)
+        body = call.invite.text if call.invite.body else ""
+        if phone is not None:
+            answer = (reanswer(phone.answer, body, address=self.config.host,
+                               port=phone.transport.get_extra_info("sockname")[1])
+                      if body and phone.transport is not None else phone.answer)
+        elif bridge is not None:
+            answer = bridge.reanswer(body) if body else SdpError("no offer")
+        else:
+            call._send_response(481, "Call/Transaction Does Not Exist")
+            return
+        if isinstance(answer, SdpError):
+            log.warning("sip call %s re-INVITE refused: %s", call.call_id, answer)
+            call._send_response(488, "Not Acceptable Here")  # not reject(): the dialog stays
+            return
+        if phone is not None and answer is not phone.answer:
+            phone.update(answer)
+        call.accept(lib_parse_sdp(answer.sdp))
 
     def _on_info(self, request: LibRequest, addr: tuple[str, int]) -> None:
         """SIP INFO in a call: a DTMF body becomes a key (never logged); others get 415."""
@@ -378,6 +309,10 @@ class SipLine:
             phone.deliver(KeyPressed(key))
 
     def _on_bye(self, call: IncomingCall, request: LibRequest) -> None:
+        bridge = self._bridges.get(call.call_id)
+        if bridge is not None:  # the agent hung up: the bridge ends the caller's leg too
+            bridge.hung_up.set()
+            return
         phone = self._calls.get(call.call_id)
         if phone is not None and not phone.ended.is_set():
             phone.record.ended_by = "caller"

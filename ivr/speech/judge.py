@@ -65,6 +65,15 @@ class JudgeConfig:
     """`fit_alone` on 8 kHz audio (None: as wideband)."""
     narrowband_fit_supported: float | None = None
     """`fit_supported` on 8 kHz audio (None: as wideband)."""
+    narrowband_lead_view: int | None = 1
+    """On 8 kHz audio, the grammar view (index in `DecoderConfig.views`: 1 is "fast") whose
+    transcript is trusted on its own when the policy would route it and it fits a phrase at
+    least `narrowband_lead_fit` (None: no view leads). Played 10 % faster, narrowband speech
+    reaches 330..3740 Hz, nearer the band the wideband model was trained on, and on the
+    independent dev callers the fast view alone routed 2-5x the plain view's callers
+    (see bench/results/speech_tuning.md)."""
+    narrowband_lead_fit: float = 0.65
+    """Phrase fit the leading view's transcript needs on 8 kHz audio."""
     free_fallback: float | None = None
     """When the grammar transcript is not trusted, the free transcript goes to the dialog
     (whose policy then accepts, confirms or reprompts it as typed text) if the matcher's top
@@ -91,8 +100,8 @@ class Verdict:
     trusted: bool
     """The grammar transcript passed the evidence test."""
     reason: str
-    """agreed | in_grammar | supported | free_fallback | out_of_grammar | nothing_heard |
-    free_only."""
+    """agreed | in_grammar | supported | lead_view | free_fallback | out_of_grammar |
+    nothing_heard | free_only."""
     grammar_text: str = ""
     """The grammar decoder's transcript."""
     free_text: str = ""
@@ -181,6 +190,14 @@ class Judge:
         if intent is not None and reason:
             return Verdict(texts[best], "grammar", True, reason, texts[best], ftext, intent,
                            fit, support, count)
+        lead = c.narrowband_lead_view
+        if narrowband and lead is not None and lead < len(texts) and texts[lead] \
+                and fits[lead] >= c.narrowband_lead_fit:
+            d = decide(self.matcher.score(texts[lead], allowed), self.settings)
+            if d.intent and d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM):
+                return Verdict(texts[lead], "grammar", True, "lead_view", texts[lead], ftext,
+                               d.intent, fits[lead], self._support(ftext, d.intent, allowed),
+                               len(votes.get(d.intent, ())))
         if ftext and c.free_fallback is not None:
             scores = self.matcher.score(ftext, allowed)
             top = scores.candidates[0] if scores.candidates else None
