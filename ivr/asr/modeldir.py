@@ -77,9 +77,13 @@ class DecoderConfig:
 
 
 def cache_dir() -> Path:
-    """Where prepared model directories live: $IVR_CACHE, else $XDG_CACHE_HOME/ivr, ~/.cache/ivr."""
+    """Where prepared model directories live: $IVR_CACHE, else $XDG_CACHE_HOME/ivr, ~/.cache/ivr.
+
+    `IVR_CACHE=off` turns off the classifier cache (ivr/nlu/cache.py); a prepared model
+    directory is needed to decode at all, so here it means the default place, not a folder
+    named "off" in the working directory."""
     configured = os.environ.get("IVR_CACHE", "")
-    if configured:
+    if configured and configured != "off":
         return Path(configured)
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "ivr"
