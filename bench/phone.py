@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             accuracy = asyncio.run(accuracy_phase(cs, served, sip, audiosocket, tmp, replayed))
         finally:
             code = served.stop()  # its log stays in the work directory (--work keeps it)
-        return {"calls": args.calls, "workers": args.workers, "callers": [c.name for c in cs], "pad_s": args.pad,
+        return {"calls": args.calls, "workers": args.workers,
+                "callers": [c.name for c in cs], "pad_s": args.pad,
                 "replay_s": round(replay_s, 1), "serve_exit": code,
                 "replay": {c.name: {"expected": c.expected, "16k": replayed[c.source],
                                     "8k": replayed[c.wav8k], "pcmu": replayed[c.pcmu],

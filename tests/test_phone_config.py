@@ -64,7 +64,8 @@ def test_every_serve_option_has_a_config_key() -> None:
 def test_the_command_line_wins_and_maps_merge(tmp_path: Path) -> None:
     (tmp_path / "serve.toml").write_text(FULL, "utf-8")
     opts = serve_options("--config", str(tmp_path / "serve.toml"), "--flow", "other.yaml",
-                         "--max-calls", "2", "--workers", "1", "--sip", "off", "--trust", "192.0.2.7",
+                         "--max-calls", "2", "--workers", "1", "--sip", "off",
+                         "--trust", "192.0.2.7",
                          "--lang-for", "1599=zh", "--transfer", "fraud=sip:x@127.0.0.1")
     assert opts.flow == "other.yaml" and opts.max_calls == 2 and opts.sip is None
     assert opts.workers == 1

@@ -35,7 +35,8 @@ from typing import Any
 from ivr.errors import UsageError
 from ivr.types import LANGS, Lang
 
-__all__ = ["DEFAULTS", "DEFAULT_CACHE", "DEFAULT_WORKERS", "KEYS", "ServeOptions", "address", "options"]
+__all__ = ["DEFAULTS", "DEFAULT_CACHE", "DEFAULT_WORKERS", "KEYS", "ServeOptions", "address",
+           "options"]
 
 DEFAULT_CACHE = os.path.join("var", "prompts")
 """Where synthesised prompts are cached unless --prompts says otherwise."""
