@@ -91,8 +91,8 @@ def _level(name: str, hotline: Hotline, router: Router, service: SpeechService,
     cpu = _cpu_s(service.worker_pids()) - cpu
     figures = level.figures()
     after = service.stats()
-    figures["free_shed"] = (sum(s["free_shed"] for s in after)
-                            - sum(s["free_shed"] for s in before))
+    for key in ("free_shed", "free_dropped"):
+        figures[key] = (sum(s.get(key, 0) for s in after) - sum(s.get(key, 0) for s in before))
     figures["workers_rss_mb"] = round(sum(s["rss_mb"] for s in after), 1)
     figures["cpu_s"] = round(cpu, 1)
     figures["cpu_s_per_call_s"] = round(cpu / (n * level.wall_s), 4) if level.wall_s else None

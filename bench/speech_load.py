@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.asr import SpeechService, StreamSpec
+from ivr.asr import AsrCrash, SpeechService, StreamSpec
 from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
 from ivr.qa.metrics import percentile
@@ -51,6 +51,8 @@ class Level:
     cut: int = 0
     revisions: int = 0
     no_decision: int = 0
+    crashed: int = 0
+    """Turns whose recognition worker stopped answering (a call would be handed off)."""
     free_decoded: int = 0
     """Turns whose decision had a free-decoding transcript (not shed)."""
     tally: Tally = field(default_factory=Tally)
@@ -77,7 +79,7 @@ class Level:
                 "lag_ms_p50": _ms(percentile(self.lags, 50)),
                 "lag_ms_p95": _ms(percentile(self.lags, 95)),
                 "pacing_late_ms_p95": _ms(percentile(self.late, 95)),
-                "cut_off": self.cut, "revised": self.revisions,
+                "cut_off": self.cut, "revised": self.revisions, "asr_crash": self.crashed,
                 "no_decision": self.no_decision}
 
 
@@ -96,11 +98,19 @@ def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) ->
     turn = listener.turn(TurnContext(router.dialog_grammar, frozenset(router.allowed),
                                      narrowband=caller.audio.narrowband, realtime=True))
     start, late = time.perf_counter(), 0.0
-    for i, frame in enumerate(frames(caller.audio)):
-        late = max(late, _pace(start, i))
-        if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
-            break
-    heard = turn.finish()
+    try:
+        for i, frame in enumerate(frames(caller.audio)):
+            late = max(late, _pace(start, i))
+            if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
+                break
+        heard = turn.finish()
+    except AsrCrash:  # a call session hands this caller to an agent
+        with level.lock:
+            level.turns += 1
+            level.crashed += 1
+            level.no_decision += 1
+            level.tally.add(caller.example.label, "no", None, "")
+        return
     decided = heard.decided_s is not None and heard.utterance is not None
     text = heard.utterance.text if heard.utterance else ""
     kind, intent = router.policy(text)
@@ -180,13 +190,20 @@ def plain_level(service: SpeechService, router: Router, callers: Sequence[Caller
     def call(k: int) -> None:
         time.sleep(k * gap_s / max(1, streams))
         while (caller := turns.take()) is not None:
-            stream = service.open_stream(StreamSpec())
             start, late = time.perf_counter(), 0.0
-            for j, frame in enumerate(frames(caller.audio)):
-                late = max(late, _pace(start, j))
-                stream.feed(frame)
-            asked = time.perf_counter()
-            result = stream.final()
+            try:
+                stream = service.open_stream(StreamSpec())
+                for j, frame in enumerate(frames(caller.audio)):
+                    late = max(late, _pace(start, j))
+                    stream.feed(frame)
+                asked = time.perf_counter()
+                result = stream.final()
+            except AsrCrash:
+                with level.lock:
+                    level.turns += 1
+                    level.crashed += 1
+                    level.tally.add(caller.example.label, "no", None, "")
+                continue
             answered = time.perf_counter()
             text = result.free.text if result.free else ""
             kind, intent = router.plain(text)

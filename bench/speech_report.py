@@ -70,8 +70,9 @@ def _capacity(cap: dict[str, Any]) -> list[str]:
              "the 1-call share with p95 lag <= 250 ms. CPU: the recognition workers and the "
              "bench process (VAD, judge, matcher, pacing), per second of call.", "",
              "| pipeline | calls | routed / +confirm / misrouted / OOS accepted | turns with "
-             "free decoding | p95 lag | p95 end of speech -> decision | free decoding shed "
-             "| CPU s per call-s | workers RSS |", "|---|---|---|---|---|---|---|---|---|"]
+             "free decoding | p95 lag | p95 end of speech -> decision | free decoding shed at "
+             "open / dropped midway | worker did not answer | CPU s per call-s | workers RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, rows in cap["levels"].items():
         for f in rows:
             lines.append(
@@ -79,7 +80,8 @@ def _capacity(cap: dict[str, Any]) -> list[str]:
                 f"{f['routed_or_confirmed_pct']}% / {f['misrouted_pct']}% / "
                 f"{f['oos_accepted_pct']}% | {_cell(f['free_decoded_pct'], '%')} | "
                 f"{_cell(f['lag_ms_p95'], ' ms')} | "
-                f"{_cell(f['eos_to_decision_ms_p95'], ' ms')} | {_cell(f.get('free_shed'))} | "
+                f"{_cell(f['eos_to_decision_ms_p95'], ' ms')} | {_cell(f.get('free_shed'))} / "
+                f"{_cell(f.get('free_dropped'))} | {f.get('asr_crash', 0)} | "
                 f"{_cell(f.get('cpu_s_per_call_s'))} | {_cell(f.get('workers_rss_mb'), ' MB')} |")
     lines += ["", "Capacity: " + ", ".join(f"{name} {c} calls" for name, c in
                                           cap["capacity"].items())

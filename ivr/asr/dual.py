@@ -102,6 +102,17 @@ class DualStream:
         if self.free is not None:
             self.free.feed(self._conditioners[-1](pcm))
 
+    def drop_free(self) -> bool:
+        """Stop decoding freely (the worker is far behind real time): the free recogniser
+        goes back to the pool and the utterance is judged on the grammar views. False when
+        there is nothing to drop (no free decoding, or no grammar to fall back on)."""
+        if self.free is None or not self.grammars or self.closed:
+            return False
+        self.engine.pool.release(self.free.rec, self._free_used + self.free.seconds,
+                                 dirty=True, clock_s=self.free.clock_s)
+        self.free = None
+        return True
+
     def partial(self) -> DualResult:
         """What each decoder has so far (no alternatives, no word timings; the audio of an
         unfinished chunk, under `chunk_ms`, is not in it yet)."""
