@@ -68,34 +68,44 @@ def _accuracy(hotline: Hotline, baseline: SpeechService, callers: list[Caller]
     return out
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """CPU seconds (user + system) used so far by this process and `pids` (Linux /proc)."""
+def _cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by this process (key 0) and each of `pids`
+    (Linux /proc; a process that is gone is left out)."""
     mine = os.times()
-    total = mine.user + mine.system
+    out = {0: mine.user + mine.system}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """CPU seconds between two `_cpu_s` readings; None when a worker died in between (its
+    time is lost with it; its replacement is counted from its start)."""
+    if any(pid not in after for pid in before):
+        return None
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 def _level(name: str, hotline: Hotline, router: Router, service: SpeechService,
            callers: list[Caller], n: int, min_turns: int) -> dict[str, Any]:
     before = service.stats()
-    cpu = _cpu_s(service.worker_pids())
+    cpu_before = _cpu_s(service.worker_pids())
     level = (plain_level(service, router, callers, n, min_turns=min_turns) if name == "plain"
              else run_level(hotline, router, callers, n, min_turns=min_turns))
-    cpu = _cpu_s(service.worker_pids()) - cpu
+    cpu = _cpu_used(cpu_before, _cpu_s(service.worker_pids()))
     figures = level.figures()
     after = service.stats()
     for key in ("free_shed", "free_dropped"):
         figures[key] = (sum(s.get(key, 0) for s in after) - sum(s.get(key, 0) for s in before))
     figures["workers_rss_mb"] = round(sum(s["rss_mb"] for s in after), 1)
-    figures["cpu_s"] = round(cpu, 1)
-    figures["cpu_s_per_call_s"] = round(cpu / (n * level.wall_s), 4) if level.wall_s else None
+    figures["cpu_s"] = None if cpu is None else round(cpu, 1)
+    figures["cpu_s_per_call_s"] = (round(cpu / (n * level.wall_s), 4)
+                                   if cpu is not None and level.wall_s else None)
     return figures
 
 
