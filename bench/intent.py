@@ -3,11 +3,14 @@
     python -m bench.intent --flow flows/bank_hotline.yaml --out bench/results [--no-banking77]
 
 Corpora: today's held-out sets (tests/data/intents: zh, zh with homophone errors, en, ko) and
-the independent sets (eval/independent, written without seeing the flow), their dev split
-(used for tuning) and their test split (never tuned on, reported only). Per corpus and router:
-routed correctly (accept, or confirm of the right intent), accepted correctly, accepted wrong,
-confirmation rate, out-of-scope false accepts, per-intent accuracy, a confusion matrix (text
-and SVG) and throughput in utterances per second on one core. Routers, in the same run:
+the independent sets (eval/independent, written without seeing the flow): their dev split
+(used for tuning), dev2 (eval/independent/dev2: a second dev set from other writers, 25 per
+intent and 120 out of scope per language, to check that tuning on dev generalises) and their
+test split (never tuned on, reported only; `--no-test` leaves it out while tuning). Per
+corpus and router: routed correctly (accept, or confirm of the right intent), accepted
+correctly, accepted wrong, confirmation rate, out-of-scope false accepts, per-intent accuracy,
+a confusion matrix (text and SVG) and throughput in utterances per second on one core.
+Routers, in the same run:
 
 * **scorer**: what routes calls (ivr/nlu/scorer.py: matcher + classifier, calibrated);
 * **matcher**: the matcher alone (ivr/nlu/matcher.py), through the same policy;
@@ -48,6 +51,8 @@ CORPORA = ROOT / "tests" / "data" / "intents"
 NAMES = ("zh", "zh_homophones", "en", "ko")
 INDEPENDENT = ROOT / "eval" / "independent"
 INDEPENDENT_LANGS = ("zh", "en", "ko")
+INDEPENDENT_PARTS = ("dev", "dev2", "test")
+"""dev and test from eval/independent/<lang>.yaml, dev2 from eval/independent/dev2/<lang>.yaml."""
 ROUTERS = ("scorer", "matcher", "baseline")
 
 Router = Callable[[str], tuple[str | None, str]]
@@ -184,19 +189,26 @@ def _confusion_text(r: Result) -> str:
     return "\n".join([head, sep, *body])
 
 
-def _corpora(split: str) -> list[tuple[str, list[Example]]]:
-    """(name, examples) of today's sets (the given split) and both independent splits."""
+def independent(lang: str, part: str) -> list[Example]:
+    """One independent set: `part` is dev, dev2 or test."""
+    if part == "dev2":
+        return load_corpus(INDEPENDENT / "dev2" / f"{lang}.yaml", ("dev",))
+    return load_corpus(INDEPENDENT / f"{lang}.yaml", (part,))
+
+
+def _corpora(split: str, parts: tuple[str, ...]) -> list[tuple[str, list[Example]]]:
+    """(name, examples) of today's sets (the given split) and the independent sets."""
     out = [(name, load_corpus(CORPORA / f"{name}.yaml", (split,))) for name in NAMES]
-    for part in ("dev", "test"):
-        out += [(f"indep_{lang}_{part}", load_corpus(INDEPENDENT / f"{lang}.yaml", (part,)))
-                for lang in INDEPENDENT_LANGS]
+    for part in parts:
+        out += [(f"indep_{lang}_{part}", independent(lang, part)) for lang in INDEPENDENT_LANGS]
     return [(name, ex) for name, ex in out if ex]
 
 
-def _run(flow: Flow, split: str, out: Path) -> list[Result]:
+def _run(flow: Flow, split: str, out: Path, parts: tuple[str, ...] = INDEPENDENT_PARTS
+         ) -> list[Result]:
     hotline = Hotline(flow)
     results: list[Result] = []
-    for name, examples in _corpora(split):
+    for name, examples in _corpora(split, parts):
         lang = examples[0].lang
         hotline.matcher(lang)  # built before the clock starts, as in a running engine
         routers = {"scorer": _ours(hotline, lang), "matcher": _matcher_only(hotline, lang),
@@ -210,25 +222,43 @@ def _run(flow: Flow, split: str, out: Path) -> list[Result]:
     return results
 
 
+def _previous_banking77(out: Path) -> dict[str, object] | None:
+    """The BANKING77 block of the report already in `out` (kept by a --no-banking77 run)."""
+    try:
+        got = json.loads((out / "intent.json").read_text("utf-8")).get("banking77")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return got if isinstance(got, dict) else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Intent understanding on held-out sentences.")
     ap.add_argument("--flow", default="flows/bank_hotline.yaml")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--split", default="heldout", choices=("heldout", "tune"))
     ap.add_argument("--no-banking77", action="store_true", help="skip the BANKING77 part")
+    ap.add_argument("--no-test", action="store_true",
+                    help="leave the independent test split out (while tuning)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = _run(load_flow(args.flow), args.split, out)
+    parts = tuple(p for p in INDEPENDENT_PARTS if not (args.no_test and p == "test"))
+    results = _run(load_flow(args.flow), args.split, out, parts)
     b77 = None if args.no_banking77 else banking77_compare()
+    carried = args.no_banking77 and _previous_banking77(out) is not None
+    if carried:
+        b77 = _previous_banking77(out)
     (out / "intent.json").write_text(json.dumps(
         {"flow_sets": [asdict(r) for r in results], "banking77": b77}, indent=1,
         ensure_ascii=False), "utf-8")
     matrices = "\n\n".join(f"### {r.corpus}\n\n{_confusion_text(r)}"
                              for r in results if r.router == "scorer")
     report = (f"# Intent understanding (today's sets: {args.split} split; independent sets: "
-              f"dev = tuned on, test = never tuned on)\n\n{_table(results)}\n\n"
+              f"dev = tuned on, dev2 = other writers, checked on, test = never tuned on)\n\n"
+              f"{_table(results)}\n\n"
               + (f"{banking77_table(b77)}\n\n" if b77 else "")
+              + ("(BANKING77 carried over from the previous report in this folder: this run "
+                 "was `--no-banking77`.)\n\n" if carried else "")
               + f"## Routed correctly per intent (scorer)\n\n{_per_intent(results)}\n\n"
               f"## Confusion matrices (scorer; pictures: confusion_*.svg)\n\n{matrices}\n")
     (out / "intent.md").write_text(report, "utf-8")

@@ -132,13 +132,21 @@ def _cmd_route(args: argparse.Namespace) -> int:
         r = hotline.route(text, args.lang)
         why = explain(hotline.matcher(args.lang), text, r.text, hotline.flow.intents_at(
             hotline.flow.start), nearest=args.nearest) if args.explain else ()
+        limit = hotline.flow.settings.max_out_of_scope
         if args.json:
-            out = r.as_dict() | ({"explain": [w.as_dict() for w in why]} if args.explain else {})
+            out = r.as_dict() | ({"explain": [w.as_dict() for w in why], "reason": r.reason,
+                                  "out_of_scope": r.out_of_scope,
+                                  "max_out_of_scope": limit} if args.explain else {})
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
             cands = "  ".join(str(c) for c in r.candidates)
+            lines = [str(w) for w in why]
+            if args.explain:
+                lines.append(f"  none of these (classifier): {r.out_of_scope:.2f}, accepts "
+                             f"only under max_out_of_scope {limit:.2f}; reason: "
+                             f"{r.reason or '-'}")
             print(f"{r.decision:<8} {r.intent or '-':<20} {r.confidence:.2f}  {r.text!r}  "
-                  f"[{cands}]", *[str(w) for w in why], sep="\n" if why else " ", flush=True)
+                  f"[{cands}]", *lines, sep="\n" if lines else " ", flush=True)
     return 0
 
 
@@ -166,7 +174,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                 lang = call_language(script.lang or args.lang, script.inputs,
                                      f"{script.source}: call '{script.call_id}'")
                 result = hotline.run(script.call_id, lang, script.inputs,
-                                     caller=script.caller)
+                                     caller=script.caller, label=script.expected_node)
                 results.append(result)
                 problems = [str(f) for f in check_call(script, result)]
                 checked += bool(script.expect or script.turn_expect)

@@ -230,7 +230,7 @@ class Dialog:
         self.handoff = Handoff(
             call_id=self.call_id, queue=queue, priority=priority, reason=reason, lang=self.lang,
             heard=tuple(self.heard), candidates=self._last, path=tuple(self.path),
-            slots=self._record_slots(), intent=self._intent)
+            slots=self._record_slots(), intent=self._intent, overlays=tuple(self.flow.overlays))
         self._log("handoff", queue=queue, priority=str(priority), reason=reason)
         self._finish(Outcome("handoff", node=self.node.id, queue=queue, reason=reason))
 

@@ -250,6 +250,8 @@ class Handoff:
     """The intent that led here, if any."""
     created_at: float = 0.0
     """Unix time the record was filed."""
+    overlays: tuple[str, ...] = ()
+    """Names of the overlays active on the call's flow (e.g. elderly_green_channel), in order."""
 
     def __str__(self) -> str:
         return f"handoff {self.call_id} -> {self.queue} [{self.priority}] ({self.reason})"

@@ -110,6 +110,8 @@ HOSTILE: dict[str, Kind] = {
     "listen": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x", "256.1.1.1:8080"],
     "role": lambda p: ["root"], "skills": lambda p: ["fraud,<b>", "a b", "x" * 40],
     "lease": lambda p: ["0", "-5", "nan", "inf", "abc", "1e9"],
+    "window": lambda p: ["0", "-5", "nan", "inf", "abc", "1e9", "59"],
+    "top": lambda p: ["0", "-1", "101", "abc", "1.5", ""],
     "sla_target": lambda p: ["0", "-1", "nan", "abc"],
     "call_id": lambda p: ["", "no-such-call", "c\nx"],
     "disposition": lambda p: ["", "line\nbreak", "x" * 100],

@@ -4,7 +4,9 @@ Every test runs over both queue backends (SQLite and a real redis-server)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from starlette.testclient import TestClient
 from ivr.desk.app import CSP, build_app
 from ivr.desk.i18n import STRINGS
 from ivr.flow import Flow
+from ivr.handoff import CallOutcome
 from ivr.types import Slot
 
 from .desk_support import CARD, HOSTILE, PASSWORD, Floor, csrf_of, handoff, make_floor
@@ -187,6 +190,61 @@ def test_supervisor_page_is_for_supervisors(floor: Floor) -> None:
     assert "card_loss: 2" in page  # the busiest nodes
 
 
+def test_supervisor_sees_the_windows_calls(floor: Floor) -> None:
+    now = time.time()
+    log = floor.queue.outcomes
+    for call_id, kind, node, reason, label, ago in (
+            ("k1", "contained", "card_loss", "", "card_loss", 60),
+            ("k2", "contained", "card_loss", "", None, 120),
+            ("k3", "handed_off", "human_agent", "caller_asked", "balance_inquiry", 300),
+            ("k4", "failed", "root", "asr_error", None, 30),
+            ("old", "contained", "password_reset", "", "password_reset", 7200)):  # outside
+        log.record(CallOutcome(call_id, now - ago, "ko", node, kind, reason,  # type: ignore[arg-type]
+                               expected_node=label))
+    sue = agent(floor, "sue")
+    figures = sue.get("/supervisor.json").json()["calls"]
+    assert figures["calls"] == 4 and figures["containment"] == 0.5
+    assert figures["by_kind"] == {"contained": 2, "handed_off": 1, "caller_hung_up": 0,
+                                  "failed": 1}
+    assert figures["transfers"] == [{"reason": "asr_error", "calls": 1},
+                                    {"reason": "caller_asked", "calls": 1}]
+    assert figures["navigation"] == {"labelled": 2, "reached": 1, "accuracy": 0.5}
+    assert figures["busiest"][0] == {"node": "card_loss", "calls": 2}
+    page = sue.get("/supervisor").text
+    assert 'id="containment">50 %' in page and "(1/2 " in page and "card_loss: 2" in page
+    assert "password_reset" not in page.split('id="calls"')[1]  # two hours ago: not shown
+    metrics = client(floor).get("/metrics").text
+    assert 'ivr_desk_window_calls{kind="failed",window_s="3600"} 1.0' in metrics
+    assert 'ivr_desk_window_containment_ratio{window_s="3600"} 0.5' in metrics
+    assert 'ivr_desk_window_navigation_accuracy{window_s="3600"} 0.5' in metrics
+    assert 'ivr_desk_window_transfers{reason="asr_error",window_s="3600"} 1.0' in metrics
+    alice = agent(floor, "alice")
+    assert alice.get("/supervisor.json").status_code == 403
+    assert client(floor).get("/supervisor.json").status_code == 401
+
+
+def test_a_call_the_engine_finished_changes_the_live_snapshot(floor: Floor) -> None:
+    before = floor.desk.floor.snapshot().key()
+    floor.queue.outcomes.record(CallOutcome("k1", time.time(), "en", "card_loss", "contained"))
+    assert floor.desk.floor.snapshot().key() != before  # the hub wakes the pages at once
+
+
+def test_no_labels_no_accuracy(floor: Floor) -> None:
+    floor.queue.outcomes.record(CallOutcome("k1", time.time(), "en", "root", "caller_hung_up",
+                                            "caller_hung_up"))
+    figures = agent(floor, "sue").get("/supervisor.json").json()["calls"]
+    assert figures["navigation"] == {"labelled": 0, "reached": 0, "accuracy": None}
+    assert "ivr_desk_window_navigation_accuracy" not in client(floor).get("/metrics").text
+
+
+def test_the_call_page_shows_the_records_overlays(floor: Floor) -> None:
+    floor.queue.put(replace(handoff("o1"), overlays=("elderly_green_channel",)))
+    bob = agent(floor, "bob")
+    bob.post("/take", data={"csrf": csrf_of(bob.get("/desk").text)})
+    page = bob.get("/call?id=o1").text
+    assert '<p id="overlays">elderly_green_channel</p>' in page
+
+
 def test_labels_follow_the_agents_language(floor: Floor) -> None:
     floor.queue.put(handoff("c1"))
     c = agent(floor, "alice")
@@ -201,3 +259,19 @@ def test_labels_follow_the_agents_language(floor: Floor) -> None:
 
 def test_every_ui_string_exists_in_every_language() -> None:
     assert all(all(text.strip() for text in entry) for entry in STRINGS.values())
+
+
+def test_an_agent_stays_logged_in_across_a_desk_restart(floor: Floor, bank: Flow) -> None:
+    from ivr.desk.agents import AgentStore
+    from ivr.desk.commands import build_desk
+
+    from .desk_support import FAST_HASH
+
+    alice = agent(floor, "alice")
+    restarted = build_desk(floor.queue, bank, AgentStore(floor.agents_path, hasher=FAST_HASH))
+    again = TestClient(build_app(restarted), base_url="http://127.0.0.1",
+                       follow_redirects=False, cookies=alice.cookies)
+    page = again.get("/desk")
+    assert page.status_code == 200 and "alice" in page.text
+    assert again.post("/logout", data={"csrf": csrf_of(page.text)}).status_code == 303
+    assert alice.get("/desk").status_code == 303  # revoked on the first desk too

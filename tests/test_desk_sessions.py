@@ -3,6 +3,7 @@ clock; hypothesis for the signatures)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivr.desk.agents import Agent, AgentStore, parse_skills
+from ivr.desk.session_store import SessionStore
 from ivr.desk.sessions import Sessions, Throttle, csrf_ok
 from ivr.errors import UsageError
 
@@ -125,3 +127,44 @@ def test_a_file_that_is_not_an_agents_store_is_one_error(tmp_path: Path) -> None
     other.write_text("hello\n", "utf-8")
     with pytest.raises(UsageError, match="not an agents store"):
         AgentStore(other)
+
+
+def test_sessions_survive_a_desk_restart_and_logout_revokes_them(tmp_path: Path) -> None:
+    clock = Clock()
+    agents = AgentStore(tmp_path / "agents.sqlite3", hasher=FAST_HASH)
+    agents.add("alice", "agent", frozenset({"fraud", "en"}), "long enough pw")
+    first = Sessions(clock=clock, ttl_s=100, store=SessionStore(agents))
+    session, cookie = first.start(agents.get("alice"))  # type: ignore[arg-type]
+    first.set_lang(session, "zh")
+    stored = (tmp_path / "agents.sqlite3").read_bytes()
+    assert session.token.encode() not in stored and cookie.encode() not in stored
+
+    again = Sessions(clock=clock, ttl_s=100, store=SessionStore(agents))  # the desk restarted
+    found = again.find(cookie)
+    assert found is not None and (found.agent, found.csrf, found.lang) == (
+        session.agent, session.csrf, "zh")
+    assert [a.name for a in again.agents()] == ["alice"]  # online, from before the restart
+    assert Sessions(clock=clock).find(cookie) is None  # a desk without the file's key
+
+    again.end(found)  # logged out on one desk: dead on every desk on this file
+    assert first.find(cookie) is None
+    assert Sessions(clock=clock, store=SessionStore(agents)).find(cookie) is None
+
+    _, cookie = first.start(agents.get("alice"))  # type: ignore[arg-type]
+    clock.now += 100
+    assert Sessions(clock=clock, store=SessionStore(agents)).find(cookie) is None  # expired
+    agents.close()
+
+
+def test_a_removed_agents_session_is_not_found(tmp_path: Path) -> None:
+    clock = Clock()
+    agents = AgentStore(tmp_path / "agents.sqlite3", hasher=FAST_HASH)
+    agents.add("bob", "agent", frozenset({"en"}), "long enough pw")
+    sessions = Sessions(clock=clock, store=SessionStore(agents))
+    _, cookie = sessions.start(agents.get("bob"))  # type: ignore[arg-type]
+    with sqlite3.connect(tmp_path / "agents.sqlite3") as raw:
+        raw.execute("DELETE FROM agents WHERE name = 'bob'")
+    raw.close()
+    assert Sessions(clock=clock, store=SessionStore(agents)).find(cookie) is None
+    assert sessions.find(cookie) is None  # the server re-reads the file: revoked here too
+    agents.close()

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 
 from ivr.errors import QueueError
 from ivr.handoff import open_queue
-from ivr.handoff.redis import DEFAULT_PREFIX, RedisQueue, _key, sortable_time
+from ivr.handoff.redis import DEFAULT_PREFIX, RedisQueue
+from ivr.handoff.redis_url import key as _key
+from ivr.handoff.redis_url import sortable_time
 from ivr.types import Priority, Slot
 
 from .conftest import ROOT
@@ -307,7 +309,7 @@ def test_a_layout_1_prefix_is_migrated(redis_server: RedisServer) -> None:
     r.set(_key(prefix, "seq"), 3)
     r.sadd(_key(prefix, "queues"), "cards")
     with RedisQueue(redis_server.url(prefix=prefix), clock=lambda: 2000.0) as q:
-        assert r.get(_key(prefix, "schema")) == b"2"
+        assert r.get(_key(prefix, "schema")) == b"3"  # 1 -> 2 -> 3
         assert [i.handoff.call_id for i in q.list()] == ["w1", "w2"]
         [closed] = q.list(status="done")
         assert (closed.handoff.call_id, closed.disposition, closed.taken_by) == (

@@ -263,7 +263,7 @@ def test_a_version_1_file_is_migrated_in_place(db: Path) -> None:
         assert queue.put(handoff("w2", lang="ko", created_at=5.0)) is False
         assert queue.stats().queues[0].answered == 2
     with sqlite3.connect(db) as again:
-        assert again.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert again.execute("SELECT version FROM schema_version").fetchall() == [(3,)]  # 1->2->3
     again.close()
 
 

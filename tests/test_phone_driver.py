@@ -191,6 +191,9 @@ def test_a_line_that_sends_nothing_is_ended_not_held_for_ever(hotline: Hotline) 
     assert hotline.queue is not None
     (filed,) = [q for q in hotline.queue.list() if q.handoff.call_id == "drv-dead"]
     assert filed.handoff.reason == "line_dead"
+    # the phone driver's call is in the outcome log beside the queue: a platform failure
+    (ended,) = [o for o in hotline.queue.outcomes.since(0.0) if o.call_id == "drv-dead"]
+    assert (ended.kind, ended.reason, ended.node) == ("failed", "line_dead", "root")
 
 
 class NotedQueue:

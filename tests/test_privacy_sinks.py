@@ -5,7 +5,8 @@ generated calls (separators . / _ 杠 -, financial Chinese numerals, native Kore
 before its keyword, a CVV with no keyword, a code split over turns, card and code in one
 breath) — go through `ivr route` (plain, --json), `ivr replay` (plain, -v, --json), `ivr chat`
 (a typed script, its /trace, the handoff it files), `ivr test` (--json, --junit, --html), the
-SQLite queue files (database, -wal, -shm), `ivr queue list|take|stats` (plain and --json),
+SQLite queue files (database, -wal, -shm) and the call-outcome log in them (every call's
+record), `ivr queue list|take|stats` (plain and --json),
 stdout, stderr, and the log records of every logger at DEBUG (caplog and a file handler).
 
 The checker is independent of `ivr.privacy`: it maps every numeral system back to ASCII digits
@@ -233,6 +234,8 @@ def every_sink(tmp: Path, attacks: list[Attack], *, chat: int = 1) -> dict[str, 
         with sqlite3.connect(dbq) as raw:  # the calls filed: close each, read its history
             calls = [r[0] for r in raw.execute("SELECT call_id FROM handoffs WHERE status = "
                                                "'taken' ORDER BY id")]
+            out[f"outcomes {db}"] = "\n".join(  # the call-outcome log beside the queue
+                r[0] for r in raw.execute("SELECT record FROM call_outcomes ORDER BY id"))
         raw.close()
         out[f"queue history {db}"] = "".join(
             run("queue", "done", c, "--disposition", "resolved", "--queue", dbq)
@@ -272,6 +275,8 @@ def test_reported_attacks_reach_no_sink(tmp_path: Path, caplog: pytest.LogCaptur
     assert "Handoff #" in out["queue qc"] and "decision" in out["chat 0"]
     assert '"event": "done"' in out["queue history q"] and "purged" in out["queue history q"]
     assert "****1111" in out["replay -v"]  # a Luhn-valid card keeps its tail for the agent
+    for db in ("q", "qt"):  # every replayed and tested call wrote its outcome record
+        assert out[f"outcomes {db}"].count('"kind": ') == len(REPORTED), db
 
 
 GENERATED = 40

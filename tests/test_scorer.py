@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.corpus import OUT_OF_SCOPE, load_corpus
+from bench.corpus import OUT_OF_SCOPE
+from bench.intent import independent
 from ivr.call import Hotline
 from ivr.cli import main
 from ivr.flow import Flow, load_flow
+from ivr.flow.model import Settings
 from ivr.nlu import classifier
 from ivr.nlu.cache import _digest, cached_classifier
 from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
-from ivr.nlu.matcher import builtin_out_of_scope
+from ivr.nlu.matcher import Scores, builtin_out_of_scope
 from ivr.nlu.policy import decide
 from ivr.nlu.scorer import CLASSIFIER_MAX_INTENTS, IntentScorer, pool
-from ivr.types import Lang
+from ivr.types import Candidate, Lang
 
 from .conftest import ROOT
 from .test_classifier import PHRASES
@@ -74,14 +77,15 @@ def bank() -> Flow:
     return load_flow(BANK)
 
 
-def _rates(hotline: Hotline, lang: Lang, matcher_only: bool) -> tuple[float, float, float]:
-    """Routed, confirm and out-of-scope accept rates on the independent dev split."""
+def _rates(hotline: Hotline, lang: Lang, part: str, matcher_only: bool
+           ) -> tuple[float, float, float]:
+    """Routed, confirm and out-of-scope accept rates on one independent dev set."""
     scorer = hotline.matcher(lang)
     assert isinstance(scorer, IntentScorer)
     score = scorer.matcher_score if matcher_only else scorer.score
     allowed = hotline.flow.intents_at(hotline.flow.start)
     routed = confirms = oos_accepts = n_in = n_oos = 0
-    for e in load_corpus(ROOT / "eval" / "independent" / f"{lang}.yaml", ("dev",)):
+    for e in independent(lang, part):
         d = decide(score(e.text, allowed), hotline.flow.settings)
         if e.label == OUT_OF_SCOPE:
             n_oos += 1
@@ -93,21 +97,49 @@ def _rates(hotline: Hotline, lang: Lang, matcher_only: bool) -> tuple[float, flo
     return routed / n_in, confirms / n_in, oos_accepts / n_oos
 
 
-def test_on_independent_dev_sentences_the_scorer_routes_more_and_stays_honest(
+def test_on_independent_dev_sentences_the_scorer_rejects_more_and_stays_honest(
         bank: Flow) -> None:
-    """Old routing (the matcher alone): zh 93.7 % routed with 10 % of out-of-scope callers
-    accepted, ko 95.3 %; the pooled scorer: zh 94.1 % / 3.3 %, ko 96.5 %, confirms <= 12 %.
-    (The account_error phrases lifted both routers, so the scorer's margin shrank to ~1.6
-    points summed over the three languages; it must still gain at least 1.)"""
+    """On both dev sets (dev: 15 per intent + 30 out of scope per language, dev2: 25 + 120),
+    through the same policy: the scorer accepts at most 1 out-of-scope sentence in 30 and
+    2.5 % of dev2's (the matcher alone: zh 10 % on dev, ko 5.8 % on dev2; summed over the six
+    sets 29 points against the scorer's 14), asks for confirmation at most 11 % of the time,
+    and routes within a point of the matcher in every set. It no longer routes 2 points more
+    than the matcher: with the thresholds chosen for the pooled scores (confirm 0.30) the
+    matcher's confirmations catch what the scorer gains (summed over the six sets the two route
+    the same, -0.7 to +1.6 points per set); what the scorer adds is rejection and certainty:
+    fewer out-of-scope accepts and fewer confirmations (summed: 14 points fewer)."""
     hotline = Hotline(bank)
-    gains = 0.0
+    oos_gain = confirm_gain = 0.0
     for lang in LANGS:
-        old = _rates(hotline, lang, matcher_only=True)
-        new = _rates(hotline, lang, matcher_only=False)
-        assert new[0] >= old[0], (lang, old, new)
-        assert new[1] <= 0.12 and new[2] <= 0.034, (lang, new)
-        gains += new[0] - old[0]
-    assert gains >= 0.01
+        for part in ("dev", "dev2"):
+            old = _rates(hotline, lang, part, matcher_only=True)
+            new = _rates(hotline, lang, part, matcher_only=False)
+            assert new[0] >= old[0] - 0.01, (lang, part, old, new)
+            assert new[1] <= 0.11 and new[2] <= 0.034, (lang, part, new)
+            oos_gain += old[2] - new[2]
+            confirm_gain += old[1] - new[1]
+    assert oos_gain >= 0.12 and confirm_gain >= 0.12, (oos_gain, confirm_gain)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_scores_carry_the_out_of_scope_probability_to_the_policy(lang: Lang) -> None:
+    scorer = _SCORERS[lang]
+    texts = {"zh": ("明天天气怎么样", "密码忘了"), "en": ("order me a pizza", "I forgot my PIN"),
+             "ko": ("내일 날씨 어때요", "비밀번호를 잊어버렸어요")}[lang]
+    for text in texts:
+        got = scorer.score(text).out_of_scope_probability
+        assert got == scorer.out_of_scope_probability(text)
+    assert scorer.matcher_score(text).out_of_scope_probability == 0.0
+
+
+def test_the_policy_confirms_when_out_of_scope_is_likely() -> None:
+    sure = Scores("x", "x", (Candidate("a", 0.95), Candidate("b", 0.01)),
+                  out_of_scope_probability=0.3)
+    s = Settings(accept=0.8, confirm=0.3, max_out_of_scope=0.2)
+    d = decide(sure, s)
+    assert (d.kind.value, d.intent, d.reason) == ("confirm", "a", "maybe_out_of_scope")
+    assert decide(replace(sure, out_of_scope_probability=0.19), s).kind.value == "accept"
+    assert decide(sure, replace(s, max_out_of_scope=1.0)).kind.value == "accept"
 
 
 def _route_json(capsys: pytest.CaptureFixture[str], lang: str, *text: str,
@@ -132,6 +164,18 @@ def test_explain_shows_the_evidence_and_the_nearest_phrases(
     assert all(n["phrase"] in phrases for n in top["nearest"])
     assert top["ngrams"] and all(g["weight"] > 0 for g in top["ngrams"])
     assert any("swallow" in g["ngram"] for g in top["ngrams"])
+    assert out["reason"] is None and out["max_out_of_scope"] == bank.settings.max_out_of_scope
+    assert 0.0 <= out["out_of_scope"] < bank.settings.max_out_of_scope
+
+
+def test_explain_says_when_out_of_scope_turned_an_accept_into_a_confirm(
+        capsys: pytest.CaptureFixture[str], bank: Flow) -> None:
+    """Another company's password: the pooled confidence reaches `accept`, the classifier's
+    probability of "none of these" does too, so the caller is asked (and told why here)."""
+    [out] = _route_json(capsys, "en", "my paypal password is not working")
+    assert out["confidence"] >= bank.settings.accept
+    assert out["out_of_scope"] >= bank.settings.max_out_of_scope
+    assert (out["decision"], out["reason"]) == ("confirm", "maybe_out_of_scope")
 
 
 @pytest.mark.parametrize(("lang", "text", "digits"), [

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..asr import Recognizer, SpeechService, grammar_words
 from ..dialog import Dialog
 from ..flow.model import Flow
-from ..handoff import HandoffQueue
+from ..handoff import HandoffQueue, OutcomeLog
 from ..models import resolve_model
 from ..nlu.matcher import IntentMatcher, builtin_out_of_scope
 from ..nlu.policy import decide
@@ -44,6 +44,8 @@ class Hotline:
         self.services = services
         """The bank's systems, one per process, shared by every call (None: none)."""
         self.queue = queue
+        self.outcomes: OutcomeLog | None = None if queue is None else queue.outcomes
+        """Where finished calls are recorded: the log beside the queue (same storage)."""
         self.speech = speech or SpeechConfig()
         self._model = model
         self._factory = recognizer_factory or self._load_vosk
@@ -110,7 +112,8 @@ class Hotline:
         routed = d.kind.value in ("accept", "confirm") and d.intent is not None
         node = self.flow.intents[d.intent].target if routed and d.intent else None
         return RouteResult(mask_sensitive(text), d.intent if routed else None, node,
-                           round(d.confidence, 4), d.kind.value, d.candidates)
+                           round(d.confidence, 4), d.kind.value, d.candidates, d.reason,
+                           scores.out_of_scope_probability)
 
     def grammar(self, dialog: Dialog) -> tuple[str, ...]:
         """What can be said at the dialog's current point, in words the model knows."""
@@ -120,12 +123,16 @@ class Hotline:
             self._grammars[key] = grammar_words(dialog.expected(), vocab, dialog.lang).phrases
         return self._grammars[key]
 
-    def open_call(self, call_id: str, lang: Lang, *, caller: str | None = None) -> Call:
+    def open_call(self, call_id: str, lang: Lang, *, caller: str | None = None,
+                  label: str | None = None) -> Call:
         """A new call session (see `ivr.call.session`); `call_id` must be unique per call;
-        `caller` is the caller's number when the line gives one (authenticate may use it)."""
-        return Call(self, call_id, lang, caller=caller)
+        `caller` is the caller's number when the line gives one (authenticate may use it);
+        `label` is the node a QA script expects the call to reach (recorded with its outcome,
+        for navigation accuracy)."""
+        return Call(self, call_id, lang, caller=caller, label=label)
 
     def run(self, call_id: str, lang: Lang, inputs: Iterable[CallInput], *,
-            caller: str | None = None) -> CallResult:
-        """Play one scripted call (see `ivr.call.replay.play`); files its handoff, if any."""
-        return play(self.open_call(call_id, lang, caller=caller), inputs)
+            caller: str | None = None, label: str | None = None) -> CallResult:
+        """Play one scripted call (see `ivr.call.replay.play`); files its handoff, if any,
+        and records its outcome (with `label`, the node its script expects)."""
+        return play(self.open_call(call_id, lang, caller=caller, label=label), inputs)

@@ -69,6 +69,11 @@ class RouteResult:
     """accept | confirm | reprompt | handoff."""
     candidates: tuple[Candidate, ...]
     """Top three."""
+    reason: str | None = None
+    """Why not a plain accept (the policy's reason: medium_confidence, close_second,
+    maybe_out_of_scope, low_confidence, no_match); shown by `ivr route --explain`."""
+    out_of_scope: float = 0.0
+    """The classifier's probability that the caller wants none of the flow's intents."""
 
     def as_dict(self) -> dict[str, object]:
         """The `ivr route --json` contract."""

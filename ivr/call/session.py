@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING
 from ..asr import AsrCrash
 from ..audio import FrameBudget, open_wav
 from ..dialog import Dialog
+from ..errors import QueueError
 from ..speech import Event, Heard, Turn, TurnContext
 from ..types import Dtmf, Lang, TraceEvent, Utterance
+from .outcome import call_outcome
 from .result import CallResult, Prompt
 
 if TYPE_CHECKING:  # the Hotline opens calls; a call only uses what it shares
@@ -48,7 +50,7 @@ class Call:
     """One call in progress; see the module doc. Open it with `Hotline.open_call`."""
 
     def __init__(self, hotline: Hotline, call_id: str, lang: Lang, *,
-                 caller: str | None = None) -> None:
+                 caller: str | None = None, label: str | None = None) -> None:
         self.hotline = hotline
         self.id = call_id
         """The call's id: unique per call (the telephony call id, a UUID, a script's id)."""
@@ -61,6 +63,10 @@ class Call:
         self._audio_s = self._decode_s = 0.0
         self._latencies: list[float] = []
         self._result: CallResult | None = None
+        self.label = label
+        """A QA label: the node the caller should reach (recorded with the call's outcome)."""
+        self._opened = time.monotonic()
+        self._failure: str | None = None
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -116,6 +122,8 @@ class Call:
         """A platform failure (asr_error, audio_limit, …): a human takes the caller with
         `reason`; `detail` (what failed) goes to the log only."""
         _log.warning("ivr: call %s: %s; handing off", self.id, detail or reason)
+        if not self.done:
+            self._failure = reason
         return self._step(lambda: self.dialog.on_error(reason))
 
     # -- speech --------------------------------------------------------------------------------
@@ -176,7 +184,9 @@ class Call:
     # -- the end -------------------------------------------------------------------------------
     def hang_up(self) -> CallResult:
         """End the call (the caller hung up, or the driver is done); files the handoff, if
-        any, to the hotline's queue, once. Calling it again returns the same result.
+        any, to the hotline's queue, and the call's outcome to its outcome log, once. Calling
+        it again returns the same result. An outcome log that cannot be written is logged
+        (one line) and the call ends as usual: a figure is lost, never a caller.
 
         Raises:
             DuplicateCallId: the queue holds a different call under this id (never dropped).
@@ -192,4 +202,19 @@ class Call:
         self._result = CallResult(self.id, self.lang, tuple(dialog.turns), tuple(dialog.path),
                                   outcome, tuple(dialog.trace), dialog.handoff, self._audio_s,
                                   self._decode_s, tuple(self._latencies))
+        self._record_outcome(self._result)
         return self._result
+
+    def _record_outcome(self, result: CallResult) -> None:
+        """One `CallOutcome` (no caller text) into the hotline's outcome log, if it has one."""
+        log = self.hotline.outcomes
+        if log is None:
+            return
+        record = call_outcome(result, at=time.time(), overlays=self.hotline.flow.overlays,
+                              duration_s=time.monotonic() - self._opened,
+                              failure=self._failure, label=self.label)
+        try:
+            log.record(record)
+        except QueueError as exc:
+            _log.warning("ivr: call %s: outcome not recorded: %s", self.id,
+                         str(exc).splitlines()[0])

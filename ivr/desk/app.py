@@ -81,6 +81,7 @@ def build_app(desk: Desk) -> Starlette:
         Route("/call/close", desk.close, methods=["POST"]),
         Route("/events", desk.events),
         Route("/supervisor", desk.supervisor_page),
+        Route("/supervisor.json", desk.supervisor_json),
         Route("/metrics", desk.metrics_page),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -38,6 +38,10 @@ def register(sub: Any) -> dict[str, Handler]:
                    help="where to serve (default 127.0.0.1:8080)")
     p.add_argument("--lease", type=float, default=60.0, metavar="SECONDS",
                    help="how long a taken caller is held without a renewal (default 60)")
+    p.add_argument("--window", type=float, default=3600.0, metavar="SECONDS",
+                   help="the supervisor's window for call figures (default 3600: the last hour)")
+    p.add_argument("--top", type=int, default=8, metavar="N",
+                   help="busiest nodes the supervisor sees (default 8)")
     p.add_argument("--secure-cookies", action="store_true",
                    help="send cookies over HTTPS only (when served behind TLS)")
     dsub = p.add_subparsers(dest="desk_command", metavar="[agent add NAME ...]",
@@ -83,6 +87,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     host, port = _address(args.listen)
     if not 1.0 <= args.lease <= 3600.0:
         raise UsageError(f"--lease must be between 1 and 3600 seconds, got {args.lease:g}")
+    if not 60.0 <= args.window <= 7 * 86400.0:
+        raise UsageError(f"--window must be between 60 seconds and 7 days, got {args.window:g}")
+    if not 1 <= args.top <= 100:
+        raise UsageError(f"--top must be between 1 and 100, got {args.top}")
     from ..flow import load_linted
     from ..handoff import open_queue
     from .agents import AgentStore
@@ -94,8 +102,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                          "`ivr desk agent add NAME --agents FILE`")
     queue = open_queue(args.queue or None)
     try:
-        serve(build_desk(queue, flow, store, lease_s=args.lease,
-                         secure_cookies=args.secure_cookies), host, port)
+        serve(build_desk(queue, flow, store, lease_s=args.lease, window_s=args.window,
+                         top=args.top, secure_cookies=args.secure_cookies), host, port)
     finally:
         queue.close()
         store.close()
@@ -103,20 +111,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_desk(queue: Any, flow: Any, store: Any, *, lease_s: float = 60.0,
-               secure_cookies: bool = False) -> Any:
+               window_s: float = 3600.0, top: int = 8, secure_cookies: bool = False) -> Any:
     """A `Desk` over a queue, a flow and an agent store (for `ivr desk` and tests)."""
     from .floor import Floor
     from .live import Hub
     from .metrics import DeskMetrics
     from .pages import Desk
+    from .session_store import SessionStore
     from .sessions import Sessions, Throttle
     from .views import Views
 
     floor = Floor(queue, flow, lease_s=lease_s)
-    return Desk(floor=floor, agents=store, sessions=Sessions(clock=time.time),
+    return Desk(floor=floor, agents=store,
+                sessions=Sessions(clock=time.time, store=SessionStore(store)),
                 throttle=Throttle(clock=time.time),
                 hub=Hub(floor, refresh_s=min(5.0, lease_s / 3)),  # renewals ride on refreshes
-                metrics=DeskMetrics(queue.stats), views=Views(), secure_cookies=secure_cookies)
+                metrics=DeskMetrics(queue.stats, lambda: floor.calls(window_s, top)),
+                views=Views(), secure_cookies=secure_cookies, window_s=window_s, top=top)
 
 
 def serve(desk: Any, host: str, port: int) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..flow import Flow
 from ..handoff import DEFAULT_LEASE_S, AuditEvent, HandoffQueue, QueuedHandoff
+from ..handoff.outcome_figures import DEFAULT_TOP, DEFAULT_WINDOW_S, CallFigures, call_figures
 from .agents import Agent
 
 __all__ = ["DISPOSITIONS", "Floor", "Snapshot"]
@@ -35,11 +36,13 @@ class Snapshot:
     """Waiting records, in serving order."""
     taken: tuple[QueuedHandoff, ...]
     """Records held by agents."""
+    calls: int = 0
+    """The outcome log's version: grows with every call an engine finished."""
 
-    def key(self) -> tuple[tuple[str, str, str], ...]:
-        """What changed between two snapshots (ids, states, holders; not ages)."""
-        return tuple((q.handoff.call_id, q.status, q.taken_by or "")
-                     for q in (*self.waiting, *self.taken))
+    def key(self) -> tuple[object, ...]:
+        """What changed between two snapshots (ids, states, holders, calls ended; not ages)."""
+        return (self.calls, *((q.handoff.call_id, q.status, q.taken_by or "")
+                              for q in (*self.waiting, *self.taken)))
 
 
 class Floor:
@@ -95,7 +98,7 @@ class Floor:
         """Every waiting and held record now (expired leases first go back in line)."""
         self.queue.expire()
         return Snapshot(self.clock(), tuple(self.queue.list(None, "waiting")),
-                        tuple(self.queue.list(None, "taken")))
+                        tuple(self.queue.list(None, "taken")), self.queue.outcomes.version())
 
     def record(self, call_id: str) -> QueuedHandoff | None:
         """One record by call id (any status), or None."""
@@ -108,6 +111,13 @@ class Floor:
     def audit(self, since: float, limit: int = 5000) -> list[AuditEvent]:
         """The floor's audit trail since `since`, oldest first."""
         return self.queue.audit(since, limit)
+
+    def calls(self, window_s: float = DEFAULT_WINDOW_S, top: int = DEFAULT_TOP) -> CallFigures:
+        """What the engines did with the calls that ended in the last `window_s` seconds
+        (containment, transfers by reason, navigation accuracy, the `top` busiest nodes),
+        from the outcome log beside the queue."""
+        since = self.clock() - window_s
+        return call_figures(self.queue.outcomes.since(since), window_s=window_s, top=top)
 
     # -- acting --------------------------------------------------------------------------------
 

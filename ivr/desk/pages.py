@@ -16,8 +16,15 @@ from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
+from ..handoff.outcome_figures import DEFAULT_TOP, DEFAULT_WINDOW_S
 from ..types import LANGS
 from .agents import AgentStore
 from .floor import Floor, Snapshot
@@ -25,7 +32,7 @@ from .i18n import Labels
 from .live import Hub, sse
 from .metrics import CONTENT_TYPE, DeskMetrics
 from .sessions import COOKIE, LOGIN_COOKIE, Session, Sessions, Throttle, csrf_ok
-from .supervisor import agent_loads, last_hour, queue_lines
+from .supervisor import Board, agent_loads, last_hour, queue_lines
 from .views import Views, call_view
 
 __all__ = ["Desk"]
@@ -44,6 +51,10 @@ class Desk:
     views: Views
     secure_cookies: bool = False
     """Send cookies only over HTTPS (when the desk is served behind TLS)."""
+    window_s: float = DEFAULT_WINDOW_S
+    """The supervisor's window for call figures (seconds up to now)."""
+    top: int = DEFAULT_TOP
+    """How many of the busiest nodes the supervisor sees."""
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -176,7 +187,7 @@ class Desk:
         if not mine and session.agent.role != "supervisor":
             return self._forbidden(session, "not_yours")
         return self._page("call.html", session, call=call_view(record, time.time()), mine=mine,
-                          queues=tuple(self.floor.flow.queues), overlays=self.floor.flow.overlays,
+                          queues=tuple(self.floor.flow.queues), overlays=record.handoff.overlays,
                           here=f"/call?id={call_id}")
 
     # -- actions -------------------------------------------------------------------------------
@@ -286,13 +297,31 @@ class Desk:
         return self._page("supervisor.html", session, live=live, here="/supervisor")
 
     def floor_part(self, session: Session, snap: Snapshot) -> str:
-        """The supervisor's board (reads stats and the last hour's audit: blocking)."""
-        stats = self.floor.queue.stats()
-        hour = last_hour(self.floor, self.floor.audit(snap.at - 3600))
-        online = [a.name for a in self.sessions.agents()]
+        """The supervisor's board (reads stats, the last hour's audit and the window's call
+        outcomes: blocking)."""
+        board = self.board(snap)
         return self.views.render("_floor.html", t=Labels(session.lang, self.floor.flow),
-                                 lines=queue_lines(self.floor, stats, snap),
-                                 loads=agent_loads(snap, online), hour=hour)
+                                 lines=board.lines, loads=board.loads, hour=board.hour,
+                                 calls=board.calls)
+
+    def board(self, snap: Snapshot) -> Board:
+        """Every figure of the supervisor's board (blocking: reads the queue and the log)."""
+        stats = self.floor.queue.stats()
+        online = [a.name for a in self.sessions.agents()]
+        return Board(snap.at, queue_lines(self.floor, stats, snap), agent_loads(snap, online),
+                     last_hour(self.floor, self.floor.audit(snap.at - 3600)),
+                     self.floor.calls(self.window_s, self.top))
+
+    async def supervisor_json(self, request: Request) -> Response:
+        """The supervisor's figures as JSON (supervisors only)."""
+        session = self._session(request)
+        if session is None:
+            return JSONResponse({"error": "log in first"}, 401)
+        if session.agent.role != "supervisor":
+            return JSONResponse({"error": "supervisors only"}, 403)
+        snap = await run_in_threadpool(self.floor.snapshot)
+        board = await run_in_threadpool(self.board, snap)
+        return JSONResponse(board.as_dict())
 
     async def metrics_page(self, request: Request) -> Response:
         body = await run_in_threadpool(self.metrics.text)

@@ -1,8 +1,10 @@
 """Login sessions, CSRF tokens and login throttling: the desk's whole notion of who is asking.
 
-A session lives on the server (one desk process): the browser holds only a random token, signed
-with the desk's key (HMAC-SHA256) in a cookie that is HttpOnly, SameSite=Strict and expires.
-Logging out forgets the session on the server, so a copied cookie is dead afterwards. Each
+A session lives on the server: the browser holds only a random token, signed with the desk's
+key (HMAC-SHA256) in a cookie that is HttpOnly, SameSite=Strict and expires. Logging out
+forgets the session on the server, so a copied cookie is dead afterwards. With a
+`SessionStore` (`ivr desk` always gives one: the agents file) the key and the sessions are kept
+on disk, so agents stay logged in across a desk restart; without one they live in this process. Each
 session has its own CSRF token, which every form carries back; the login form (before there
 is a session) pairs a hidden field with a short-lived cookie of the same random value.
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from ..types import LANGS
 from .agents import Agent
+from .session_store import SessionStore
 
 __all__ = ["COOKIE", "LOGIN_COOKIE", "Session", "Sessions", "Throttle", "csrf_ok", "same"]
 
@@ -51,14 +54,16 @@ class Sessions:
     """Every live session of one desk process (thread-safe).
 
     Args:
-        key: The signing key (random per process unless given).
+        key: The signing key (the store's, else random per process, unless given).
         ttl_s: How long a session lasts from login.
         clock: Source of Unix time.
+        store: Where sessions and the key are kept across restarts (None: this process only).
     """
 
     def __init__(self, key: bytes | None = None, *, ttl_s: float = 8 * 3600,
-                 clock: Callable[[], float]) -> None:
-        self._key = key or secrets.token_bytes(32)
+                 clock: Callable[[], float], store: SessionStore | None = None) -> None:
+        self._store = store
+        self._key = key or (store.key() if store is not None else secrets.token_bytes(32))
         self.ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -84,6 +89,9 @@ class Sessions:
         with self._lock:
             self._drop_expired()
             self._live[session.token] = session
+        if self._store is not None:
+            self._store.save(session.token, agent.name, session.csrf, session.expires, lang,
+                             self._clock())
         return session, self.sign(session.token)
 
     def find(self, cookie: str | None) -> Session | None:
@@ -91,12 +99,24 @@ class Sessions:
         token = self.unsign(cookie) if cookie else None
         if token is None:
             return None
+        now = self._clock()
         with self._lock:
             session = self._live.get(token)
-            if session is not None and session.expires <= self._clock():
+            if session is not None and session.expires <= now:
                 del self._live[token]
                 return None
+        if self._store is None:
             return session
+        stored = self._store.load(token, now)  # logged out or removed elsewhere: gone here too
+        if stored is None:
+            with self._lock:
+                self._live.pop(token, None)
+            return None
+        agent, csrf, expires, lang = stored
+        session = Session(token, agent, csrf, expires, lang)
+        with self._lock:
+            self._live[token] = session
+        return session
 
     def set_lang(self, session: Session, lang: str) -> Session:
         """The session with its label language changed (unknown languages are ignored)."""
@@ -106,16 +126,22 @@ class Sessions:
         with self._lock:
             if session.token in self._live:
                 self._live[session.token] = changed
+        if self._store is not None:
+            self._store.set_lang(session.token, lang)
         return changed
 
     def end(self, session: Session) -> None:
         """Log out: the session is forgotten, its cookie is worthless from now on."""
         with self._lock:
             self._live.pop(session.token, None)
+        if self._store is not None:
+            self._store.delete(session.token)
 
     def agents(self) -> list[Agent]:
         """Agents with a live session (logged in), by name, each once."""
         now = self._clock()
+        if self._store is not None:  # every session of the file, from before a restart too
+            return self._store.online(now)
         with self._lock:
             found = {s.agent.name: s.agent for s in self._live.values() if s.expires > now}
         return [found[name] for name in sorted(found)]

@@ -1,20 +1,24 @@
-"""The supervisor's figures: the queues now, who holds what, and the last hour from the audit.
+"""The supervisor's figures: the queues now, who holds what, the last hour from the audit, and
+the window's calls from the outcome log.
 
-Everything here is read from the queue (its records, its stats and its audit trail), so every
-desk process connected to one queue shows the same floor. The last hour counts handoffs and
-what agents did with them; the engine's own contained calls never reach the queue, so the
-share shown is of handoffs closed by agents, not the engine's containment.
+Everything here is read from the queue's storage (its records, its stats, its audit trail and
+the call-outcome log beside it), so every desk process connected to one queue shows the same
+floor. `Hour` counts handoffs and what agents did with them; the calls the engines finished
+themselves are in the outcome log, whose figures (`CallFigures`: containment, transfers by
+reason, navigation accuracy, busiest nodes) come from `ivr.handoff.outcome_figures`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..handoff import AuditEvent, QueueStats
+from ..handoff.outcome_figures import CallFigures
 from .floor import Floor, Snapshot
 
-__all__ = ["AgentLoad", "Hour", "QueueLine", "agent_loads", "last_hour", "queue_lines"]
+__all__ = ["AgentLoad", "Board", "Hour", "QueueLine", "agent_loads", "last_hour", "queue_lines"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +111,30 @@ def last_hour(floor: Floor, events: list[AuditEvent], *, max_records: int = 500)
         by_reason=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         busiest=tuple(sorted(nodes.items(), key=lambda kv: (-kv[1], kv[0]))[:8]),
     )
+
+
+@dataclass(frozen=True)
+class Board:
+    """Everything the supervisor sees, at one moment."""
+
+    at: float
+    """Unix time of the read."""
+    lines: list[QueueLine]
+    """The queues."""
+    loads: list[AgentLoad]
+    """The agents."""
+    hour: Hour
+    """Handoffs in the last hour (the audit trail)."""
+    calls: CallFigures
+    """Calls that ended in the window (the outcome log)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of `/supervisor.json`."""
+        hour = asdict(self.hour)
+        return {"at": self.at, "queues": [asdict(q) for q in self.lines],
+                "agents": [asdict(a) for a in self.loads],
+                "handoffs": {"events": dict(self.hour.counts),
+                             "closed_share": self.hour.closed_share,
+                             "by_reason": dict(hour["by_reason"]),
+                             "busiest": dict(hour["busiest"])},
+                "calls": self.calls.as_dict()}

@@ -27,7 +27,8 @@ INTENT_KEYS = ("target", "global", "label", "phrases")
 # name -> (default, lowest, highest, integer)
 SETTINGS: dict[str, tuple[float, float, float, bool]] = {
     "accept": (0.80, 0.0, 1.0, False), "confirm": (0.55, 0.0, 1.0, False),
-    "margin": (0.08, 0.0, 1.0, False), "max_retries": (2, 0, 10, True),
+    "margin": (0.08, 0.0, 1.0, False), "max_out_of_scope": (0.15, 0.0, 1.0, False),
+    "max_retries": (2, 0, 10, True),
     "max_low_confidence": (2, 1, 10, True), "prompt_rate": (1.0, 0.5, 2.0, False),
     "no_input_seconds": (6.0, 1.0, 60.0, False),
 }
@@ -44,7 +45,8 @@ def _settings(c: Checker, raw: LDict) -> Settings:
     fallback = c.string(raw, "fallback_queue", "settings", required=False) or "general"
     return Settings(
         accept=got["accept"], confirm=got["confirm"], margin=got["margin"],
-        max_retries=int(got["max_retries"]), max_low_confidence=int(got["max_low_confidence"]),
+        max_out_of_scope=got["max_out_of_scope"], max_retries=int(got["max_retries"]),
+        max_low_confidence=int(got["max_low_confidence"]),
         prompt_rate=got["prompt_rate"], no_input_seconds=got["no_input_seconds"],
         fallback_queue=fallback)
 

@@ -38,6 +38,9 @@ class Settings:
     """At or above this (below accept) asks the caller to confirm; below it, reprompts."""
     margin: float = 0.08
     """If the top two candidates are closer than this, confirm instead of accepting."""
+    max_out_of_scope: float = 0.15
+    """If the learnt classifier gives at least this probability to "none of the flow's
+    intents" (ivr/nlu/scorer.py), confirm instead of accepting (1 turns the check off)."""
     max_retries: int = 2
     """Misses of any kind (no input, unknown key, not understood) a menu asks again after; the
     next one gives up (ivr.nlu.escalation)."""

@@ -4,7 +4,9 @@ A backend implements `HandoffQueue`; `open_queue` picks one from a URL scheme (`
 Records are served by priority (highest first), then by the time they were filed, then by id,
 and each is claimed by exactly one agent. What a record is (validation, masking, its JSON) is
 the same for every backend (`ivr.handoff.record`), and so are the figures
-(`ivr.handoff.stats`); a new backend is one module plus one row in `BACKENDS`.
+(`ivr.handoff.stats`); a new backend is one module plus one row in `BACKENDS`. Beside each
+queue, in the same storage, is the call-outcome log (`HandoffQueue.outcomes`,
+`ivr.handoff.outcomes`): one record per finished call, contained or not.
 
 Example:
     >>> queue = open_queue("sqlite:var/handoff.sqlite3")   # doctest: +SKIP
@@ -27,6 +29,7 @@ from ..errors import QueueError
 from ..types import Handoff
 from . import sqlite
 from .audit import EVENTS, AuditEvent
+from .outcomes import KINDS, CallOutcome, OutcomeLog
 from .record import DEFAULT_LEASE_S, STATUSES, DuplicateCallId, QueuedHandoff, Status
 from .stats import DEFAULT_SLA_TARGET_S, QueueCounts, QueueStats
 
@@ -36,11 +39,14 @@ __all__ = [
     "DEFAULT_QUEUE_PATH",
     "DEFAULT_SLA_TARGET_S",
     "EVENTS",
+    "KINDS",
     "STATUSES",
     "AuditEvent",
+    "CallOutcome",
     "Clock",
     "DuplicateCallId",
     "HandoffQueue",
+    "OutcomeLog",
     "QueueCounts",
     "QueueStats",
     "QueuedHandoff",
@@ -58,6 +64,12 @@ Clock = Callable[[], float]
 
 class HandoffQueue(Protocol):
     """What every queue backend offers. Methods raise `QueueError` when storage fails."""
+
+    @property
+    def outcomes(self) -> OutcomeLog:
+        """The call-outcome log kept beside this queue, in the same storage
+        (`ivr.handoff.outcomes`): every engine filing here records its finished calls there."""
+        ...
 
     def put(self, h: Handoff) -> bool:
         """File a handoff, masked (`ivr.handoff.record.prepare`); idempotent on `call_id`.

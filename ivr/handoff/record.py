@@ -126,8 +126,8 @@ def problem(h: Handoff) -> str:
         return f"unknown priority {h.priority!r}"
     if h.lang not in LANGS:
         return f"unknown language {h.lang!r}"
-    if not all(isinstance(t, str) for t in (*h.heard, *h.path, h.reason)):
-        return "heard, path and reason must be strings"
+    if not all(isinstance(t, str) for t in (*h.heard, *h.path, h.reason, *h.overlays)):
+        return "heard, path, reason and overlays must be strings"
     if h.intent is not None and not isinstance(h.intent, str):
         return "intent must be a string or None"
     if not all(
@@ -198,6 +198,7 @@ def encode(h: Handoff) -> dict[str, Any]:
         "slots": [{"name": s.name, "value": s.value, "masked": s.masked} for s in h.slots],
         "intent": h.intent,
         "created_at": h.created_at,
+        "overlays": list(h.overlays),
     }
 
 
@@ -229,6 +230,7 @@ def decode(data: dict[str, Any]) -> Handoff:
         ),
         intent=None if intent is None else _str(intent),
         created_at=float(data["created_at"]),
+        overlays=tuple(_str(o) for o in data.get("overlays", ())),  # none before schema 3
     )
 
 

@@ -1,10 +1,12 @@
 """The Redis human queue: one queue fed by many engines on many hosts.
 
-Every key is named by `_key(prefix, *parts)` (and by its mirror `key(...)` in the Lua scripts,
+Every key is named by `key(prefix, *parts)` (and by its mirror `key(...)` in the Lua scripts,
 `ivr.handoff.redis_lua`); the prefix comes from the URL (`redis://host:6379/0?prefix=ivr`,
 default "ivr"), so several queues can share one database:
 
-    {prefix}:schema               the layout version ("2"; "1" is migrated, others refused)
+    {prefix}:schema               the layout version ("3"; "1" and "2" are migrated, others
+                                  refused; "3" added the outcome log, and records may carry
+                                  the call's overlays)
     {prefix}:seq                  INCR counter: record ids, increasing in filing order
     {prefix}:calls                hash call_id -> id (idempotent filing)
     {prefix}:queues               set of queue names ever filed into
@@ -20,6 +22,10 @@ default "ivr"), so several queues can share one database:
     {prefix}:closed               sorted set id -> time closed, until purged (retention)
     {prefix}:audit                sorted set time -> event (member: 20-digit sequence + JSON)
     {prefix}:history:{call_id}    list of one call's events (JSON)
+    {prefix}:outcomes             sorted set call_id -> time the call ended (the outcome log,
+                                  `ivr.handoff.redis_outcomes`; trimmed by time on writing)
+    {prefix}:outcome_records      hash call_id -> the call outcome's JSON
+    {prefix}:outcome_seq          INCR counter: outcome records ever written
 
 Serving order is exact: a sorted-set score is minus the priority (a small integer), and the
 member is the filing time as 16 hex digits that sort like the float, then the id as 20 digits,
@@ -38,15 +44,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import re
-import struct
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis as redis_client
 from redis.backoff import NoBackoff
@@ -74,35 +77,19 @@ from .record import (
     strip_caller_text,
 )
 from .record import prepare as prepare_record
+from .redis_outcomes import RedisOutcomeLog
+from .redis_url import DEFAULT_PREFIX, key, number, parse_url, sortable_time, timeouts
 from .stats import DEFAULT_SLA_TARGET_S, QueueStats, build_stats, parse_figures
 
 __all__ = ["DEFAULT_PREFIX", "SCHEMA_VERSION", "RedisQueue", "open_location"]
 
-DEFAULT_PREFIX = "ivr"
-"""The key prefix when the URL names none."""
-
-SCHEMA_VERSION = "2"
-"""The key layout this code reads and writes; "1" is migrated, another version is refused."""
-
-_TIMEOUT = 5.0
-"""Seconds to wait for a connection or a reply, unless the URL sets socket_*timeout."""
+SCHEMA_VERSION = "3"
+"""The key layout this code reads and writes; "1" and "2" are migrated, others are refused."""
 
 _SCRIPTS = ("PUT", "TAKE", "RENEW", "GIVE_BACK", "DONE", "EXPIRE", "NOTE", "GET", "LIST",
-            "PURGEABLE", "PURGE", "STATS", "MIGRATE_V1")
+            "PURGEABLE", "PURGE", "STATS", "MIGRATE_V1", "MIGRATE_V2")
 
 Row = list[Any]
-
-
-def _key(prefix: str, *parts: str) -> str:
-    """The one place a key name is built: the prefix and the parts, joined by ":"."""
-    return ":".join((prefix, *parts))
-
-
-def sortable_time(t: float) -> str:
-    """A float as 16 hex digits that sort byte by byte exactly as the numbers do."""
-    (bits,) = struct.unpack(">Q", struct.pack(">d", t + 0.0))  # + 0.0: -0.0 sorts as 0.0
-    bits = bits ^ 0xFFFF_FFFF_FFFF_FFFF if bits >> 63 else bits | 1 << 63
-    return f"{bits:016x}"
 
 
 class RedisQueue:
@@ -119,19 +106,20 @@ class RedisQueue:
     """
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time) -> None:
-        self.url, self.prefix, options, self._password = _parse(url)
+        self.url, self.prefix, options, self._password = parse_url(url)
         self._where = f"queue {self.url}"
         self._clock = clock
         self._lock = threading.Lock()
         self._client: redis_client.Redis | None = None
         with self._errors("cannot connect"):
             client = redis_client.Redis.from_url(
-                options, decode_responses=True, retry=Retry(NoBackoff(), 0), **_timeouts(options)
+                options, decode_responses=True, retry=Retry(NoBackoff(), 0), **timeouts(options)
             )
             try:
                 self._scripts = {n: client.register_script(getattr(lua, n)) for n in _SCRIPTS}
                 client.setnx(self._k("schema"), SCHEMA_VERSION)
-                self._scripts["MIGRATE_V1"](args=[self.prefix, repr(clock())], client=client)
+                for step in ("MIGRATE_V1", "MIGRATE_V2"):  # 1 -> 2 -> 3, each atomic
+                    self._scripts[step](args=[self.prefix, repr(clock())], client=client)
                 version = client.get(self._k("schema"))
             except BaseException:
                 client.close()
@@ -140,7 +128,7 @@ class RedisQueue:
             client.close()
             raise QueueError(
                 f"{self._where}: key layout version {version!r} under prefix "
-                f"{self.prefix!r}, this ivr reads {SCHEMA_VERSION} (and migrates 1)"
+                f"{self.prefix!r}, this ivr reads {SCHEMA_VERSION} (and migrates 1 and 2)"
             )
         self._client = client
 
@@ -284,6 +272,11 @@ class RedisQueue:
             raise QueueError(f"{self._where}: unreadable counts: {exc}") from None
         return build_stats(tallies, now, waits, sla_target_s)
 
+    @property
+    def outcomes(self) -> RedisOutcomeLog:
+        """The call-outcome log under this queue's prefix."""
+        return RedisOutcomeLog(self.prefix, self.using, self._clock, self._where)
+
     def close(self) -> None:
         """Close the connections; later calls raise `QueueError`. Closing twice is harmless."""
         with self._lock:
@@ -303,7 +296,7 @@ class RedisQueue:
         return f"RedisQueue({self.url!r})"
 
     def _k(self, *parts: str) -> str:
-        return _key(self.prefix, *parts)
+        return key(self.prefix, *parts)
 
     def _connection(self) -> redis_client.Redis:
         with self._lock:
@@ -319,6 +312,12 @@ class RedisQueue:
             client = self._connection()
             argv: builtins.list[Any] = [self.prefix, stamp, *args]
             return self._scripts[script](keys=keys or [], args=argv, client=client)
+
+    @contextmanager
+    def using(self, what: str) -> Iterator[redis_client.Redis]:
+        """The client, with errors as one-line `QueueError`s (for the outcome log)."""
+        with self._errors(what):
+            yield self._connection()
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -358,39 +357,13 @@ class RedisQueue:
                 else replace(handoff, queue=str(queue)),
                 status=one_of(status, STATUSES),
                 taken_by=taken_by,
-                taken_at=_float(taken_at),
-                lease_until=_float(lease_until),
+                taken_at=number(taken_at),
+                lease_until=number(lease_until),
                 disposition=disposition,
-                done_at=_float(done_at),
+                done_at=number(done_at),
             )
         except (ValueError, TypeError) as exc:
             raise QueueError(f"{self._where}: record {rowid} is unreadable: {exc}") from None
-
-
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
-
-
-def _parse(url: str) -> tuple[str, str, str, str]:
-    """(URL to show, key prefix, URL for the client, password) from a redis URL."""
-    parts = urlsplit(url)
-    shown = parts._replace(netloc=re.sub(r":[^:@/]*@", ":***@", parts.netloc))
-    try:
-        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False)
-        parts.port  # noqa: B018 -- raises ValueError on a bad port
-    except ValueError as exc:
-        raise QueueError(f"queue {urlunsplit(shown)}: bad URL: {exc}") from None
-    prefixes = [v for k, v in query if k == "prefix"]
-    prefix = prefixes[-1] if prefixes else DEFAULT_PREFIX
-    if not prefix:
-        raise QueueError(f"queue {urlunsplit(shown)}: prefix= names no key prefix")
-    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-    return urlunsplit(shown), prefix, urlunsplit(parts._replace(query=rest)), parts.password or ""
-
-
-def _timeouts(url: str) -> dict[str, float]:
-    query = dict(parse_qsl(urlsplit(url).query))
-    return {k: _TIMEOUT for k in ("socket_timeout", "socket_connect_timeout") if k not in query}
 
 
 def open_location(location: str, clock: Callable[[], float] = time.time) -> RedisQueue:

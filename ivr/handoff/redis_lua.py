@@ -1,7 +1,7 @@
 """The Lua scripts of the Redis queue: every change of state is one script, so it is atomic.
 
 Each script starts with `PRELUDE`: `key(...)` builds key names from the prefix (ARGV[1]) the way
-`ivr.handoff.redis._key` does in Python, and the helpers move a record between the status sets,
+`ivr.handoff.redis_url.key` does in Python, and the helpers move a record between the status sets,
 write audit events, return expired leases to the line and check who holds a lease. Every script
 that changes a lease first returns leases past their time (ARGV[2] is "now"), so a record whose
 lease ran out is never held by its old agent and never taken twice.
@@ -13,8 +13,8 @@ the priority), so putting a record back in line puts it at its original place.
 from __future__ import annotations
 
 __all__ = [
-    "DONE", "EXPIRE", "GET", "GIVE_BACK", "LIST", "MIGRATE_V1", "NOTE", "PURGE", "PURGEABLE",
-    "PUT", "RENEW", "STATS", "TAKE",
+    "DONE", "EXPIRE", "GET", "GIVE_BACK", "LIST", "MIGRATE_V1", "MIGRATE_V2", "NOTE", "PURGE",
+    "PURGEABLE", "PUT", "RENEW", "STATS", "TAKE",
 ]
 
 PRELUDE = """
@@ -269,3 +269,11 @@ return 1
 """
 """ARGV: prefix, now. Migrates layout 1 (no languages, leases or audit; a take was final) to 2
 in one step: records taken under version 1 are closed ("taken_before_v2")."""
+
+MIGRATE_V2 = PRELUDE + """
+if redis.call('GET', key('schema')) ~= '2' then return 0 end
+redis.call('SET', key('schema'), '3')
+return 1
+"""
+"""Layout 2 -> 3: nothing to move (the outcome keys start empty; records without overlays
+read as having none), only the version."""

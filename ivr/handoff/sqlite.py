@@ -9,7 +9,9 @@ also writes its audit rows. The layout and its migration are `ivr.handoff.sqlite
 
 The record itself (validation, masking, the JSON in the `record` column, what counts as a
 retried filing) is `ivr.handoff.record`, shared by every backend; so are the figures
-(`ivr.handoff.stats`). This module is only the storage.
+(`ivr.handoff.stats`). This module is only the storage; the file, its connection and its
+transactions are `ivr.handoff.sqlite_store`, the outcome log in the same file is
+`ivr.handoff.sqlite_outcomes`.
 
 A URL names the file: `sqlite:///abs/path`, `sqlite:relative/path` (or a plain path). The
 file's folder must exist — a typo in a path is an error, not a new empty queue somewhere —
@@ -19,11 +21,8 @@ except the default folder `var/`, which is created.
 from __future__ import annotations
 
 import builtins
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,18 +48,18 @@ from .record import (
     strip_caller_text,
 )
 from .record import prepare as prepare_record
+from .sqlite_outcomes import SqliteOutcomeLog
 from .sqlite_schema import (
     SCHEMA_VERSION,
     claim,
-    ensure_schema,
     expire_leases,
     held,
     number,
     read_figures,
-    retry_locked,
     serving_filter,
     write_event,
 )
+from .sqlite_store import SqliteStore
 from .stats import DEFAULT_SLA_TARGET_S, QueueStats, build_stats, parse_figures
 
 __all__ = ["DEFAULT_FOLDER", "SCHEMA_VERSION", "SqliteQueue", "open_location"]
@@ -72,8 +71,9 @@ _ORDER = "ORDER BY priority DESC, created_at, id"
 _COLUMNS = "id, status, taken_by, taken_at, lease_until, disposition, done_at, queue, record"
 
 
-class SqliteQueue:
-    """A `HandoffQueue` in a SQLite file. One instance may be shared between threads.
+class SqliteQueue(SqliteStore):
+    """A `HandoffQueue` in a SQLite file (`SqliteStore`: the file, its lock, its transactions).
+    One instance may be shared between threads; its outcome log (`outcomes`) shares the file.
 
     Args:
         path: The database file (created if missing; its folder must exist), or ":memory:"
@@ -87,35 +87,10 @@ class SqliteQueue:
             another schema version.
     """
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        busy_timeout: float = 30.0,
-        clock: Callable[[], float] = time.time,
-        create_folder: bool = False,
-    ) -> None:
-        self.path = Path(path)
-        self._where = f"queue DB {self.path}"
-        self._memory = str(path) == ":memory:"
-        self._clock = clock
-        self._patience = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        with self._errors("cannot open"):
-            if not self._memory and create_folder:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            if not self._memory and not self.path.parent.is_dir():
-                raise QueueError(f"{self._where}: folder {self.path.parent} does not exist")
-            conn = sqlite3.connect(
-                str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            try:
-                self._setup(conn, busy_timeout)
-            except BaseException:
-                conn.close()
-                raise
-        self._conn = conn
+    @property
+    def outcomes(self) -> SqliteOutcomeLog:
+        """The call-outcome log in this file (`call_outcomes`)."""
+        return SqliteOutcomeLog(self)
 
     # -- filing and reading ----------------------------------------------------------------------
 
@@ -294,13 +269,6 @@ class SqliteQueue:
             raise QueueError(f"{self._where}: unreadable counts: {exc}") from exc
         return build_stats(tallies, now, waits, sla_target_s)
 
-    def close(self) -> None:
-        """Close the database; later calls raise `QueueError`. Closing twice is harmless."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
     # -- plumbing ------------------------------------------------------------------------------
 
     def __enter__(self) -> SqliteQueue:
@@ -311,55 +279,6 @@ class SqliteQueue:
 
     def __repr__(self) -> str:
         return f"SqliteQueue({str(self.path)!r})"
-
-    @property
-    def journal_mode(self) -> str:
-        """The journal mode in force ("wal" for a file, "memory" for ":memory:")."""
-        with self._lock, self._errors("cannot read the journal mode"):
-            return str(self._connection().execute("PRAGMA journal_mode").fetchone()[0]).lower()
-
-    def _setup(self, conn: sqlite3.Connection, busy_timeout: float) -> None:
-        """Set pragmas, check the file is (or becomes) a queue of our schema version."""
-        conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout * 1000))}")
-        if not self._memory:
-            mode = str(retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL")
-                                    .fetchone()[0], busy_timeout)).lower()
-            if mode != "wal":
-                raise QueueError(f"{self._where}: WAL mode refused (journal is {mode})")
-        retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"), busy_timeout)
-        try:
-            ensure_schema(conn, self._where, self._clock())
-            conn.execute("COMMIT")
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise QueueError(f"{self._where}: closed")
-        return self._conn
-
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Turn storage errors into one-line `QueueError`s naming the file."""
-        try:
-            yield
-        except (sqlite3.Error, OSError, UnicodeError) as exc:
-            raise QueueError(f"{self._where}: {what}: {exc}") from exc
-
-    @contextmanager
-    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE, retried while another process holds the lock),
-        committed on success and rolled back on any error."""
-        with self._lock, self._errors(what):
-            conn = self._connection()
-            retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"), self._patience)
-            try:
-                yield conn
-                retry_locked(lambda: conn.execute("COMMIT"), self._patience)
-            finally:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
 
     def _give_back(self, call_id: str, agent: str, queue: str | None, event: str,
                    what: str) -> bool:

@@ -1,4 +1,4 @@
-"""The SQLite queue's layout (schema version 2), its migration from version 1, opening a file
+"""The SQLite queue's layout (schema version 3), its migrations from 1 and 2, opening a file
 when other processes are opening or writing it at the same moment, and the row-level steps
 the queue's transactions are made of (claiming, expiring, audit rows, figures).
 
@@ -9,6 +9,12 @@ transaction: its rows are copied with their ids, each gets a "filed" event, and 
 agent had taken (version 1 had no leases and no closing: a take was the end of the record's
 life in the queue) become "done" with the disposition "taken_before_v2" — never handed to a
 second agent.
+
+Version 3 adds the call-outcome log (`ivr.handoff.outcomes`): a `call_outcomes` table, one row
+per finished call (call_id UNIQUE, the end time, kind, node, the QA label, the record as JSON).
+Handoff records may carry the call's overlays in their JSON (records filed before have none).
+A version-2 file is migrated in place by creating the table; a version-1 file goes 1 -> 2 -> 3
+in one transaction.
 
 Busy files: `PRAGMA journal_mode = WAL` and `BEGIN IMMEDIATE` can fail at once with "database
 is locked" while another connection holds the write lock — SQLite's busy handler does not
@@ -40,8 +46,8 @@ __all__ = [
     "write_event",
 ]
 
-SCHEMA_VERSION = 2
-"""The layout this code reads and writes; version 1 is migrated, any other is refused."""
+SCHEMA_VERSION = 3
+"""The layout this code reads and writes; versions 1 and 2 are migrated, any other refused."""
 
 _T = TypeVar("_T")
 
@@ -81,6 +87,18 @@ _AUDIT = (
     )""",
     "CREATE INDEX IF NOT EXISTS audit_call ON audit (call_id, id)",
     "CREATE INDEX IF NOT EXISTS audit_time ON audit (at, id)",
+)
+_OUTCOMES = (
+    """CREATE TABLE IF NOT EXISTS call_outcomes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL UNIQUE,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        node TEXT NOT NULL,
+        expected_node TEXT,
+        record TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS call_outcomes_time ON call_outcomes (at, id)",
 )
 _V1_COPY = """INSERT INTO handoffs (id, call_id, queue, priority, reason, lang, status,
     created_at, taken_by, taken_at, first_taken_at, disposition, done_at, record)
@@ -132,17 +150,22 @@ def ensure_schema(conn: sqlite3.Connection, where: str, now: float) -> None:
     versions = [r[0] for r in conn.execute("SELECT version FROM schema_version")]
     if versions == [1]:
         _migrate_v1(conn, now)
+        versions = [2]
+    if versions == [2]:
+        for statement in _OUTCOMES:  # 2 -> 3: the outcome log beside the queue
+            conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
     elif versions and versions != [SCHEMA_VERSION]:
         raise QueueError(f"{where}: schema version {versions}, this ivr reads {SCHEMA_VERSION} "
-                         "(and migrates 1)")
-    for statement in (_HANDOFFS, *_INDEXES, *_AUDIT):
+                         "(and migrates 1 and 2)")
+    for statement in (_HANDOFFS, *_INDEXES, *_AUDIT, *_OUTCOMES):
         conn.execute(statement)
     if not versions:
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
 
 def _migrate_v1(conn: sqlite3.Connection, now: float) -> None:
-    """Version 1 -> 2 in place (inside the caller's transaction)."""
+    """Version 1 -> 2 in place (inside the caller's transaction); 2 -> 3 follows."""
     conn.execute("DROP INDEX IF EXISTS handoffs_serving")
     conn.execute("ALTER TABLE handoffs RENAME TO handoffs_v1")
     conn.execute(_HANDOFFS)
@@ -151,7 +174,7 @@ def _migrate_v1(conn: sqlite3.Connection, now: float) -> None:
     for statement in _AUDIT:
         conn.execute(statement)
     conn.execute(_V1_EVENTS)
-    conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    conn.execute("UPDATE schema_version SET version = 2")
 
 
 def write_event(conn: sqlite3.Connection, at: float, call_id: str, event: str, actor: str,

@@ -133,6 +133,10 @@ class Scores:
     """Raw evidence for the top candidate."""
     out_of_scope: float = 0.0
     """Raw score of the out-of-scope pseudo-intent (a competitor to every real intent)."""
+    out_of_scope_probability: float = 0.0
+    """The learnt classifier's probability that the caller wants none of the flow's intents
+    (ivr/nlu/scorer.py; 0 when the matcher ranks alone). The policy accepts only below the
+    flow's `max_out_of_scope`."""
 
     @property
     def top(self) -> Candidate | None:

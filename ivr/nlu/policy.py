@@ -27,6 +27,11 @@ class Thresholds(Protocol):
         """Lead over the runner-up needed to accept."""
 
     @property
+    def max_out_of_scope(self) -> float:
+        """Accept only while the probability that the caller wants none of the flow's intents
+        (Scores.out_of_scope_probability) stays below this; at or above it, confirm."""
+
+    @property
     def max_low_confidence(self) -> int:
         """Turns not understood before the menu gives up (ivr.nlu.escalation)."""
 
@@ -48,10 +53,11 @@ def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0) -> Deci
         settings: the flow's thresholds.
         low_streak: answers not understood at this node before this one.
 
-    Tiers: accept when the top score reaches `accept` and leads the runner-up by `margin`;
-    confirm when it reaches `confirm`; otherwise reprompt — or hand off when this makes
-    `max_low_confidence` answers not understood at the node (ivr.nlu.escalation). Nothing
-    usable said is a no-match, never a route.
+    Tiers: accept when the top score reaches `accept`, leads the runner-up by `margin` and the
+    out-of-scope probability stays under `max_out_of_scope`; confirm when it reaches
+    `confirm`; otherwise reprompt — or hand off when this makes `max_low_confidence` answers
+    not understood at the node (ivr.nlu.escalation). Nothing usable said is a no-match, never
+    a route.
     """
     cands = scores.candidates[:3]
     top = scores.top
@@ -60,10 +66,13 @@ def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0) -> Deci
         if _gives_up(settings, low_streak):
             kind = DecisionKind.HANDOFF
         return Decision(kind, None, 0.0, cands, reason)
-    if top.score >= settings.accept and scores.margin >= settings.margin:
+    maybe_none = (settings.max_out_of_scope < 1.0
+                  and scores.out_of_scope_probability >= settings.max_out_of_scope)
+    if top.score >= settings.accept and scores.margin >= settings.margin and not maybe_none:
         return Decision(DecisionKind.ACCEPT, top.intent, top.score, cands, None)
     if top.score >= settings.confirm:
-        why = "close_second" if top.score >= settings.accept else "medium_confidence"
+        why = ("medium_confidence" if top.score < settings.accept else
+               "close_second" if scores.margin < settings.margin else "maybe_out_of_scope")
         return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why)
     kind = DecisionKind.REPROMPT
     if _gives_up(settings, low_streak):

@@ -80,7 +80,7 @@ def build_hotline(cfg: RunConfig) -> Hotline:
 
 
 _WORKER: Hotline | None = None
-_Job = tuple[int, str, Lang, tuple[CallInput, ...], str | None]
+_Job = tuple[int, str, Lang, tuple[CallInput, ...], str | None, str | None]
 _Done = tuple[int, CallResult | None, str | None, float]
 
 
@@ -91,10 +91,11 @@ def _init_worker(cfg: RunConfig) -> None:
 
 
 def _play(hotline: Hotline, job: _Job) -> _Done:
-    index, call_id, lang, inputs, caller = job
+    index, call_id, lang, inputs, caller, label = job
     started = time.perf_counter()
     try:
-        result: CallResult | None = hotline.run(call_id, lang, inputs, caller=caller)
+        result: CallResult | None = hotline.run(call_id, lang, inputs, caller=caller,
+                                                label=label)
         error = None
     except IvrError as exc:
         result, error = None, str(exc).splitlines()[0]
@@ -156,7 +157,7 @@ def run_suite(scripts: Sequence[CallScript], cfg: RunConfig, *, lang: Lang | Non
         UsageError: a script has no language (see `resolve_langs`).
     """
     langs = resolve_langs(scripts, lang)
-    work: list[_Job] = [(i, s.call_id, langs[i], s.inputs, s.caller)
+    work: list[_Job] = [(i, s.call_id, langs[i], s.inputs, s.caller, s.expected_node)
                         for i, s in enumerate(scripts)]
     # audio first: the slow calls start early, so workers finish together
     work.sort(key=lambda j: -sum(isinstance(x, Speak) for x in j[3]))

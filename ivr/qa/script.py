@@ -90,6 +90,18 @@ class CallScript:
         """The expectations of input `index` (0-based), {} when it has none."""
         return self.turn_expect[index] if index < len(self.turn_expect) else {}
 
+    @property
+    def expected_node(self) -> str | None:
+        """The business node the script expects the call to reach (`expect: {node: ...}` or
+        an outcome of type node), or None: the call's navigation label, recorded with its
+        outcome so the supervisor's navigation accuracy counts it."""
+        raw = self.expect.get("outcome")
+        outcome: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        if outcome.get("type", "node") != "node":
+            return None
+        node = self.expect.get("node", outcome.get("node"))
+        return node if isinstance(node, str) and node else None
+
 
 def suggest(word: str, known: Iterable[str]) -> str:
     """" (did you mean 'x'?)" for the closest known name, or "" when none is close."""
