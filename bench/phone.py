@@ -171,13 +171,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         replayed = replay(files, tmp)
         replay_s = time.monotonic() - started
         sip, audiosocket = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-        served = Served(tmp, FLOW, sip, audiosocket, max(args.calls, len(cs)))
+        served = Served(tmp, FLOW, sip, audiosocket, max(args.calls, len(cs)), args.workers)
         try:
             load = asyncio.run(load_phase(args, cs, served, sip, tmp, replayed))
             accuracy = asyncio.run(accuracy_phase(cs, served, sip, audiosocket, tmp, replayed))
         finally:
             code = served.stop()  # its log stays in the work directory (--work keeps it)
-        return {"calls": args.calls, "callers": [c.name for c in cs], "pad_s": args.pad,
+        return {"calls": args.calls, "workers": args.workers,
+                "callers": [c.name for c in cs], "pad_s": args.pad,
                 "replay_s": round(replay_s, 1), "serve_exit": code,
                 "replay": {c.name: {"expected": c.expected, "16k": replayed[c.source],
                                     "8k": replayed[c.wav8k], "pcmu": replayed[c.pcmu],
@@ -191,6 +192,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 calls, 2 callers")
     ap.add_argument("--pad", type=float, default=8.0, help="trailing silence per caller (s)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--workers", type=int,
+                    help="speech recognition processes of `ivr serve` (default: its own)")
     ap.add_argument("--work", help="keep the run's files (WAVs, logs, baresip events) here")
     args = ap.parse_args()
     if args.quick:

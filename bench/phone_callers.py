@@ -85,13 +85,15 @@ def wav_seconds(path: Path) -> float:
 class Served:
     """`ivr serve` as a child process, its stderr in a file."""
 
-    def __init__(self, tmp: Path, flow: Path, sip: int, audiosocket: int, calls: int) -> None:
+    def __init__(self, tmp: Path, flow: Path, sip: int, audiosocket: int, calls: int,
+                 workers: int | None = None) -> None:
         self.log = tmp / "serve.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ivr.cli", "serve", "--flow", str(flow), "--lang", "ko",
              "--queue", str(tmp / "queue.sqlite3"), "--prompts", str(ROOT / "var" / "prompts"),
              "--sip", f"127.0.0.1:{sip}", "--audiosocket", f"127.0.0.1:{audiosocket}",
-             "--max-calls", str(calls)],
+             "--max-calls", str(calls),
+             *(["--workers", str(workers)] if workers is not None else [])],
             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self.log.open("w"))
         deadline = time.monotonic() + 180

@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,25 +68,81 @@ def _accuracy(hotline: Hotline, baseline: SpeechService, callers: list[Caller]
     return out
 
 
-def _capacity(hotline: Hotline, router: Router, plain: SpeechService, callers: list[Caller],
-              levels: list[int], level_s: float) -> dict[str, Any]:
-    out: dict[str, list[dict[str, Any]]] = {"ivr": [], "plain": []}
-    service = hotline.recognizer("ko")
-    for name in ("ivr", "plain"):
+def _cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by this process (key 0) and each of `pids`
+    (Linux /proc; a process that is gone is left out)."""
+    mine = os.times()
+    out = {0: mine.user + mine.system}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """CPU seconds between two `_cpu_s` readings; None when a worker died in between (its
+    time is lost with it; its replacement is counted from its start)."""
+    if any(pid not in after for pid in before):
+        return None
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def _level(name: str, hotline: Hotline, router: Router, service: SpeechService,
+           callers: list[Caller], n: int, min_turns: int) -> dict[str, Any]:
+    before = service.stats()
+    cpu_before = _cpu_s(service.worker_pids())
+    level = (plain_level(service, router, callers, n, min_turns=min_turns) if name == "plain"
+             else run_level(hotline, router, callers, n, min_turns=min_turns))
+    cpu = _cpu_used(cpu_before, _cpu_s(service.worker_pids()))
+    figures = level.figures()
+    after = service.stats()
+    for key in ("free_shed", "free_dropped"):
+        figures[key] = (sum(s.get(key, 0) for s in after) - sum(s.get(key, 0) for s in before))
+    figures["workers_rss_mb"] = round(sum(s["rss_mb"] for s in after), 1)
+    figures["cpu_s"] = None if cpu is None else round(cpu, 1)
+    figures["cpu_s_per_call_s"] = (round(cpu / (n * level.wall_s), 4)
+                                   if cpu is not None and level.wall_s else None)
+    return figures
+
+
+def capacity_figure(levels: list[dict[str, Any]], *, points: float = 2.0,
+                    lag_ms: float = 250.0) -> int:
+    """The most calls whose routed share is within `points` of the 1-call level's, with
+    p95 lag at most `lag_ms` (0: not even one call)."""
+    if not levels or levels[0]["streams"] != 1:
+        return 0
+    alone = levels[0]["routed_pct"]
+    ok = [f["streams"] for f in levels
+          if f["routed_pct"] >= alone - points and f["lag_ms_p95"] is not None
+          and f["lag_ms_p95"] <= lag_ms]
+    return max(ok, default=0)
+
+
+def _capacity(pipelines: dict[str, tuple[Hotline, SpeechService]], router: Router,
+              callers: list[Caller], levels: list[int], min_turns: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"callers": len(callers), "min_turns_per_call": min_turns,
+                           "levels": {}, "capacity": {}}
+    for name, (hotline, service) in pipelines.items():
+        rows: list[dict[str, Any]] = []
         for n in levels:
-            _log(f"capacity: {name}, {n} concurrent real-time calls for {level_s:g} s")
-            level = (run_level(hotline, router, callers, n, level_s) if name == "ivr"
-                     else plain_level(plain, router, callers, n, level_s))
-            figures = level.figures()
-            if isinstance(service, SpeechService) and name == "ivr":
-                stats = service.stats()
-                figures["free_shed"] = sum(s["free_shed"] for s in stats)
-                figures["workers_rss_mb"] = round(sum(s["rss_mb"] for s in stats), 1)
-            out[name].append(figures)
-            lag = figures["lag_ms_p95"]
+            _log(f"capacity: {name}, {n} concurrent real-time calls, {len(callers)} callers")
+            rows.append(_level(name, hotline, router, service, callers, n, min_turns))
+            lag = rows[-1]["lag_ms_p95"]
+            _log(f"capacity: {name} {n} calls: routed {rows[-1]['routed_pct']} %, p95 lag "
+                 f"{lag} ms, free decoded {rows[-1]['free_decoded_pct']} %, "
+                 f"{rows[-1]['cpu_s_per_call_s']} CPU s per call-s")
             if lag is not None and lag > 2000:
                 _log(f"capacity: {name} overloaded at {n} calls (p95 lag {lag:.0f} ms); stop")
                 break
+        out["levels"][name] = rows
+        out["capacity"][name] = capacity_figure(rows)
+    plain = out["capacity"].get("plain")
+    out["ratio_to_plain"] = {name: (round(c / plain, 2) if plain else None)
+                             for name, c in out["capacity"].items() if name != "plain"}
     return out
 
 
@@ -107,15 +164,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--split", default="heldout", choices=("heldout", "tune"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    ap.add_argument("--levels", default="1,4,8,16,24,32")
-    ap.add_argument("--level-s", type=float, default=20.0, help="seconds per capacity level")
+    ap.add_argument("--levels", default="1,8,24,32")
+    ap.add_argument("--capacity-callers", type=int, default=110,
+                    help="callers heard at every capacity level (16 kHz and 8 kHz mu-law)")
+    ap.add_argument("--min-turns", type=int, default=3,
+                    help="turns per call at least, at every capacity level")
+    ap.add_argument("--before", action="store_true",
+                    help="also run the capacity levels with the decoder settings before "
+                         "capacity work (one free slot per worker, 20 ms pieces)")
     ap.add_argument("--hour-s", type=float, default=3600.0, help="audio for the memory run")
     ap.add_argument("--quick", action="store_true", help="a quarter of the callers, short runs")
     ap.add_argument("--sections", default="accuracy,latency,capacity,memory",
                     help="which parts to run (comma-separated)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.level_s, args.hour_s, args.levels = 8.0, 300.0, "1,8,24"
+        args.hour_s, args.capacity_callers = 300.0, 40
     return args
 
 
@@ -141,13 +204,51 @@ def _run(args: argparse.Namespace, hotline: Hotline, baseline: SpeechService,
         }
     baseline.close()
     if "capacity" in sections:
+        service = hotline.recognizer("ko")
+        assert isinstance(service, SpeechService)
+        pipelines = {"ivr": (hotline, service)}
+        before = None
+        if args.before:
+            before = Hotline(hotline.flow, speech=replace(hotline.speech, service=ServiceConfig(
+                workers=args.workers, decoder=DecoderConfig(free_slots=1, chunk_ms=20))))
+            old = before.recognizer("ko")
+            assert isinstance(old, SpeechService)
+            pipelines["ivr_before"] = (before, old)
         plain = SpeechService(model_dir, "ko", ServiceConfig(
             workers=args.workers, decoder=DecoderConfig(views=(), free_slots=64)))
+        pipelines["plain"] = (hotline, plain)
         levels = [int(x) for x in args.levels.split(",")]
-        results["capacity"] = _capacity(hotline, router, plain, normal, levels, args.level_s)
-        plain.close()
+        chosen = normal[::max(1, len(normal) // max(1, args.capacity_callers))]
+        try:
+            results["capacity"] = _capacity(pipelines, router, chosen[:args.capacity_callers],
+                                            levels, args.min_turns)
+        finally:
+            plain.close()
+            if before is not None:
+                before.close()
     if "memory" in sections:
         results["memory"] = _memory(hotline, callers, args.hour_s, loaded_mb)
+
+
+_SECTIONS = {"accuracy": ("accuracy", "rtf"), "latency": ("latency",),
+             "capacity": ("capacity",), "memory": ("memory",)}
+
+
+def _merged(path: Path, results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """This run's sections laid over the earlier results file's other sections, each
+    section stamped with the run that measured it (a partial run keeps the rest)."""
+    stamp = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick,
+             "load_average": [round(x, 1) for x in os.getloadavg()]}
+    ran = [sec for sec in args.sections.split(",") if sec in _SECTIONS]
+    earlier: dict[str, Any] = {}
+    if path.exists() and set(ran) != set(_SECTIONS):
+        earlier = json.loads(path.read_text("utf-8"))
+    runs = {sec: earlier.get("runs", {}).get(sec, {}) for sec in _SECTIONS
+            if any(k in earlier for k in _SECTIONS[sec])}
+    merged = {**{k: v for k, v in earlier.items() if k != "runs"}, **results}
+    runs.update({sec: stamp for sec in ran})
+    merged["runs"] = runs
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         hotline.close()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results = _merged(out / "speech.json", results, args)
     text = markdown(results)
     (out / "speech.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n",
                                      "utf-8")

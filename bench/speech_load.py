@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.asr import SpeechService, StreamSpec
+from ivr.asr import AsrCrash, SpeechService, StreamSpec
 from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
 from ivr.qa.metrics import percentile
 from ivr.speech import Event, TurnContext
 from ivr.types import FRAME_BYTES, FRAME_MS
 
-from .speech_accuracy import Router
+from .speech_accuracy import Router, Tally
 from .speech_data import Caller
 
 __all__ = ["Level", "plain_level", "run_level", "sustain", "vosk_endpointing"]
@@ -51,11 +51,27 @@ class Level:
     cut: int = 0
     revisions: int = 0
     no_decision: int = 0
+    crashed: int = 0
+    """Turns whose recognition worker stopped answering (a call would be handed off)."""
+    free_decoded: int = 0
+    """Turns whose decision had a free-decoding transcript (not shed)."""
+    tally: Tally = field(default_factory=Tally)
+    """The decisions, scored as `bench.speech_accuracy` scores them."""
+    wall_s: float = 0.0
+    """How long the level ran."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def figures(self) -> dict[str, Any]:
         """The level's figures (milliseconds)."""
+        acc = self.tally.figures()
         return {"streams": self.streams, "turns": self.turns,
+                "routed_pct": acc["routed_pct"],
+                "routed_or_confirmed_pct": acc["routed_or_confirmed_pct"],
+                "misrouted_pct": acc["misrouted_pct"], "oos_accepted_pct":
+                acc["oos_accepted_pct"], "in_scope": acc["callers"],
+                "routed": self.tally.routed,
+                "free_decoded_pct": round(100.0 * self.free_decoded / self.turns, 1)
+                if self.turns else None, "wall_s": round(self.wall_s, 1),
                 "eos_to_decision_ms_p50": _ms(percentile(self.latencies, 50)),
                 "eos_to_decision_ms_p95": _ms(percentile(self.latencies, 95)),
                 "result_to_decision_ms_p50": _ms(percentile(self.judge, 50)),
@@ -63,7 +79,7 @@ class Level:
                 "lag_ms_p50": _ms(percentile(self.lags, 50)),
                 "lag_ms_p95": _ms(percentile(self.lags, 95)),
                 "pacing_late_ms_p95": _ms(percentile(self.late, 95)),
-                "cut_off": self.cut, "revised": self.revisions,
+                "cut_off": self.cut, "revised": self.revisions, "asr_crash": self.crashed,
                 "no_decision": self.no_decision}
 
 
@@ -82,14 +98,26 @@ def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) ->
     turn = listener.turn(TurnContext(router.dialog_grammar, frozenset(router.allowed),
                                      narrowband=caller.audio.narrowband, realtime=True))
     start, late = time.perf_counter(), 0.0
-    for i, frame in enumerate(frames(caller.audio)):
-        late = max(late, _pace(start, i))
-        if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
-            break
-    heard = turn.finish()
+    try:
+        for i, frame in enumerate(frames(caller.audio)):
+            late = max(late, _pace(start, i))
+            if turn.push(frame) in (Event.COMMIT, Event.NO_INPUT):
+                break
+        heard = turn.finish()
+    except AsrCrash:  # a call session hands this caller to an agent
+        with level.lock:
+            level.turns += 1
+            level.crashed += 1
+            level.no_decision += 1
+            level.tally.add(caller.example.label, "no", None, "")
+        return
     decided = heard.decided_s is not None and heard.utterance is not None
+    text = heard.utterance.text if heard.utterance else ""
+    kind, intent = router.policy(text)
     with level.lock:
         level.turns += 1
+        level.tally.add(caller.example.label, kind, intent, text)
+        level.free_decoded += heard.result is not None and heard.result.free is not None
         level.late.append(late)
         level.revisions += heard.revisions
         if not decided:
@@ -101,50 +129,89 @@ def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) ->
         level.cut += (heard.decided_s or 0.0) < caller.speech_end_s - 0.05
 
 
+class _Turns:
+    """The callers of one level, handed out in order to whichever call is free: every
+    caller `rounds` times, so every level of a run hears the same callers, equally often."""
+
+    def __init__(self, callers: Sequence[Caller], streams: int, min_turns: int) -> None:
+        rounds = max(1, -(-streams * min_turns // max(1, len(callers))))
+        self._queue = list(callers) * rounds
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> Caller | None:
+        with self._lock:
+            if self._next >= len(self._queue):
+                return None
+            self._next += 1
+            return self._queue[self._next - 1]
+
+
 def run_level(hotline: Hotline, router: Router, callers: Sequence[Caller], streams: int,
-              duration_s: float | None, *, gap_s: float = 1.5) -> Level:
-    """`streams` concurrent calls of back-to-back turns for about `duration_s` (None: every
-    caller once)."""
+              duration_s: float | None = None, *, gap_s: float = 1.5,
+              min_turns: int = 0) -> Level:
+    """`streams` concurrent calls of back-to-back turns: for about `duration_s`, or (None)
+    until every caller has been heard, as many times over as gives each call `min_turns`."""
     level = Level(streams)
-    stop = time.perf_counter() + (duration_s or 0.0)
+    started = time.perf_counter()
+    stop = started + (duration_s or 0.0)
+    turns = _Turns(callers, streams, min_turns)
 
     def call(k: int) -> None:
         time.sleep(k * gap_s / max(1, streams))  # stagger the calls
         i = k
-        while (time.perf_counter() < stop if duration_s else i < len(callers)):
-            _one_turn(hotline, router, callers[i % len(callers)], level)
-            i += streams
+        while True:
+            if duration_s:
+                if time.perf_counter() >= stop:
+                    return
+                caller: Caller | None = callers[i % len(callers)]
+                i += streams
+            else:
+                caller = turns.take()
+            if caller is None:
+                return
+            _one_turn(hotline, router, caller, level)
             time.sleep(gap_s)  # the caller hears a prompt
 
     with ThreadPoolExecutor(streams) as pool:
         list(pool.map(call, range(streams)))
+    level.wall_s = time.perf_counter() - started
     return level
 
 
 def plain_level(service: SpeechService, router: Router, callers: Sequence[Caller],
-                streams: int, duration_s: float, *, gap_s: float = 1.5) -> Level:
-    """The plain pipeline at `streams` concurrent calls: free decoding of every frame."""
+                streams: int, *, gap_s: float = 1.5, min_turns: int = 0) -> Level:
+    """The plain pipeline at `streams` concurrent calls: free decoding of every frame of the
+    same callers as `run_level`."""
     level = Level(streams)
-    stop = time.perf_counter() + duration_s
+    started = time.perf_counter()
+    turns = _Turns(callers, streams, min_turns)
 
     def call(k: int) -> None:
         time.sleep(k * gap_s / max(1, streams))
-        i = k
-        while time.perf_counter() < stop:
-            caller = callers[i % len(callers)]
-            i += streams
-            stream = service.open_stream(StreamSpec())
+        while (caller := turns.take()) is not None:
             start, late = time.perf_counter(), 0.0
-            for j, frame in enumerate(frames(caller.audio)):
-                late = max(late, _pace(start, j))
-                stream.feed(frame)
-            asked = time.perf_counter()
-            result = stream.final()
+            try:
+                stream = service.open_stream(StreamSpec())
+                for j, frame in enumerate(frames(caller.audio)):
+                    late = max(late, _pace(start, j))
+                    stream.feed(frame)
+                asked = time.perf_counter()
+                result = stream.final()
+            except AsrCrash:
+                with level.lock:
+                    level.turns += 1
+                    level.crashed += 1
+                    level.tally.add(caller.example.label, "no", None, "")
+                continue
             answered = time.perf_counter()
-            router.plain(result.free.text if result.free else "")
+            text = result.free.text if result.free else ""
+            kind, intent = router.plain(text)
             done = time.perf_counter()
             with level.lock:
                 level.turns += 1
+                level.free_decoded += result.free is not None
+                level.tally.add(caller.example.label, kind, intent, text)
                 level.late.append(late)
                 level.lags.append(answered - asked)
                 level.judge.append(done - answered)
@@ -152,6 +219,7 @@ def plain_level(service: SpeechService, router: Router, callers: Sequence[Caller
 
     with ThreadPoolExecutor(streams) as pool:
         list(pool.map(call, range(streams)))
+    level.wall_s = time.perf_counter() - started
     return level
 
 

@@ -61,17 +61,33 @@ def _latency(lat: dict[str, Any]) -> list[str]:
 
 
 def _capacity(cap: dict[str, Any]) -> list[str]:
-    lines = ["## Concurrent real-time calls", "",
-             "| pipeline | calls | p95 lag | p95 end of speech -> decision | p95 late pacing "
-             "| free decoding shed | workers RSS |", "|---|---|---|---|---|---|---|"]
-    for name in ("ivr", "plain"):
-        for f in cap.get(name, []):
-            lines.append(f"| {name} | {f['streams']} | {_cell(f['lag_ms_p95'], ' ms')} | "
-                         f"{_cell(f['eos_to_decision_ms_p95'], ' ms')} | "
-                         f"{_cell(f['pacing_late_ms_p95'], ' ms')} | "
-                         f"{_cell(f.get('free_shed'))} | "
-                         f"{_cell(f.get('workers_rss_mb'), ' MB')} |")
-    return [*lines, ""]
+    if "levels" not in cap:  # a run from before capacity was measured at equal accuracy
+        return []
+    lines = ["## Capacity at equal accuracy (concurrent real-time calls)", "",
+             f"Every level hears the same {cap['callers']} callers (16 kHz and 8 kHz mu-law), "
+             f"at least {cap['min_turns_per_call']} turns per call, 1.5 s of prompt between "
+             "turns. *Capacity* is the most calls whose routed share is within 2 points of "
+             "the 1-call share with p95 lag <= 250 ms. CPU: the recognition workers and the "
+             "bench process (VAD, judge, matcher, pacing), per second of call.", "",
+             "| pipeline | calls | routed / +confirm / misrouted / OOS accepted | turns with "
+             "free decoding | p95 lag | p95 end of speech -> decision | free decoding shed at "
+             "open / dropped midway | worker did not answer | CPU s per call-s | workers RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, rows in cap["levels"].items():
+        for f in rows:
+            lines.append(
+                f"| {name} | {f['streams']} | {f['routed_pct']}% / "
+                f"{f['routed_or_confirmed_pct']}% / {f['misrouted_pct']}% / "
+                f"{f['oos_accepted_pct']}% | {_cell(f['free_decoded_pct'], '%')} | "
+                f"{_cell(f['lag_ms_p95'], ' ms')} | "
+                f"{_cell(f['eos_to_decision_ms_p95'], ' ms')} | {_cell(f.get('free_shed'))} / "
+                f"{_cell(f.get('free_dropped'))} | {f.get('asr_crash', 0)} | "
+                f"{_cell(f.get('cpu_s_per_call_s'))} | {_cell(f.get('workers_rss_mb'), ' MB')} |")
+    lines += ["", "Capacity: " + ", ".join(f"{name} {c} calls" for name, c in
+                                          cap["capacity"].items())
+              + "; ratio to plain: " + ", ".join(f"{name} {_cell(r, 'x')}" for name, r in
+                                                 cap["ratio_to_plain"].items()) + ".", ""]
+    return lines
 
 
 def _memory(mem: dict[str, Any]) -> list[str]:
@@ -93,6 +109,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"{results['cores']} cores; model load {results['model_load_s']} s. Plain "
             f"pipeline: free decoding + rapidfuzz best match (fuzz.ratio >= "
             f"{results['plain_cutoff']:g}).", ""]
+    runs = results.get("runs", {})
+    if runs:
+        head += ["Sections and the runs that measured them: " + "; ".join(
+            f"{sec}: {r.get('date', 'an earlier run')}"
+            f"{' (--quick)' if r.get('quick') else ''}"
+            f"{', load average ' + str(r['load_average']) if r.get('load_average') else ''}"
+            for sec, r in runs.items()) + ".", ""]
     parts = [head]
     if "accuracy" in results:
         parts.append(_accuracy(results["accuracy"], results.get("rtf", {})))

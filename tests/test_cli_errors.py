@@ -102,7 +102,8 @@ HOSTILE: dict[str, Kind] = {
     "out": lambda p: [p.file, p.under_file], "prompts": lambda p: [p.file, p.under_file],
     "sip": lambda p: ["", "127.0.0.1", "127.0.0.1:99999", "127.0.0.1:x"],
     "audiosocket": lambda p: ["127.0.0.1:-1", ":9092"],
-    "max_calls": lambda p: ["0", "-1", "abc"], "trust": lambda p: ["", "not-an-ip"],
+    "max_calls": lambda p: ["0", "-1", "abc"], "workers": lambda p: ["0", "-1", "65", "abc"],
+    "trust": lambda p: ["", "not-an-ip"],
     "transfer": lambda p: ["fraud", "nosuch=sip:a@127.0.0.1", "general=http://x"],
     "transfer_by": lambda p: ["", "blind", "REFER"],
     # ivr desk: every value must fail before the server listens (--lease: the values above)

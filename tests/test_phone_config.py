@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from ivr.cli import build
 from ivr.errors import UsageError
-from ivr.phone.config import KEYS, ServeOptions, options
+from ivr.phone.config import DEFAULT_WORKERS, KEYS, ServeOptions, options
 
 FULL = """\
 flow = "flows/bank.yaml"
@@ -19,6 +20,7 @@ audiosocket = "127.0.0.1:9092"
 queue = "sqlite:///tmp/q.sqlite3"
 lang = "ko"
 max_calls = 8
+workers = 3
 trust = ["127.0.0.1", "10.0.0.5"]
 prompts = "cache"
 metrics = "127.0.0.1:9100"
@@ -49,7 +51,7 @@ def test_every_option_from_the_file_paths_relative_to_it(tmp_path: Path) -> None
         max_calls=8, trust=frozenset({"127.0.0.1", "10.0.0.5"}),
         transfer={"fraud": "sip:agent@127.0.0.1:5090", "general": "sip:desk@127.0.0.1:5091"},
         prompts=str(tmp_path / "cache"), metrics=("127.0.0.1", 9100), model="/models/ko",
-        backend="http://127.0.0.1:8765", transfer_by="bridge")
+        backend="http://127.0.0.1:8765", transfer_by="bridge", workers=3)
     assert set(KEYS) == set(tomllib.loads(FULL))  # the example file holds every key
 
 
@@ -63,9 +65,11 @@ def test_every_serve_option_has_a_config_key() -> None:
 def test_the_command_line_wins_and_maps_merge(tmp_path: Path) -> None:
     (tmp_path / "serve.toml").write_text(FULL, "utf-8")
     opts = serve_options("--config", str(tmp_path / "serve.toml"), "--flow", "other.yaml",
-                         "--max-calls", "2", "--sip", "off", "--trust", "192.0.2.7",
+                         "--max-calls", "2", "--workers", "1", "--sip", "off",
+                         "--trust", "192.0.2.7",
                          "--lang-for", "1599=zh", "--transfer", "fraud=sip:x@127.0.0.1")
     assert opts.flow == "other.yaml" and opts.max_calls == 2 and opts.sip is None
+    assert opts.workers == 1
     assert opts.trust == frozenset({"192.0.2.7"})
     assert opts.lang_for == {"1588": "ko", "1599": "zh"}
     assert opts.transfer == {"fraud": "sip:x@127.0.0.1", "general": "sip:desk@127.0.0.1:5091"}
@@ -77,6 +81,7 @@ def test_defaults_without_a_file() -> None:
     assert (opts.sip, opts.audiosocket, opts.max_calls, opts.trust, opts.metrics,
             opts.transfer_by) == (("127.0.0.1", 5080), None, 24, frozenset({"127.0.0.1"}), None,
                                   "refer")
+    assert opts.workers == DEFAULT_WORKERS == max(1, os.cpu_count() or 1)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -84,6 +89,9 @@ def test_defaults_without_a_file() -> None:
     ('flow = "f.yaml"\nmax_calls = "3"\n', "max_calls must be an integer"),
     ('flow = "f.yaml"\nmax_calls = true\n', "max_calls must be an integer"),
     ('flow = "f.yaml"\nmax_calls = 0\n', "--max-calls must be at least 1"),
+    ('flow = "f.yaml"\nworkers = "2"\n', "workers must be an integer"),
+    ('flow = "f.yaml"\nworkers = 0\n', "--workers must be 1..64"),
+    ('flow = "f.yaml"\nworkers = 500\n', "--workers must be 1..64"),
     ('flow = "f.yaml"\ntrust = "127.0.0.1"\n', "trust must be a list of strings"),
     ('flow = "f.yaml"\ntrust = ["localhost"]\n', "--trust must be an IP address"),
     ('flow = "f.yaml"\nlang_for = ["1588=ko"]\n', "lang_for must be a table of strings"),

@@ -178,9 +178,12 @@ def test_an_audiosocket_call_is_routed_as_replay_and_hears_prompts(
 ) -> None:
     wav, expected_node = caller_8k
     port = free_port(socket.SOCK_STREAM)
-    served = Served(tmp_path, "--sip", "off", "--audiosocket", f"127.0.0.1:{port}")
+    served = Served(tmp_path, "--sip", "off", "--audiosocket", f"127.0.0.1:{port}",
+                    "--workers", "2")
     call_id = uuid.uuid4()
     try:
+        assert "; 2 speech workers" in served.text()
+        assert len(speech_workers(served.process.pid)) == 2  # --workers reaches the service
         heard, hung_up = asyncio.run(audiosocket_call(wav, port, call_id))
     finally:
         code = served.stop()
@@ -192,6 +195,18 @@ def test_an_audiosocket_call_is_routed_as_replay_and_hears_prompts(
     pcm = np.frombuffer(heard, "<i2")
     assert len(pcm) / 8000 > 1.0
     assert energy(pcm) > 300, energy(pcm)
+
+
+def speech_workers(parent: int) -> list[int]:
+    """Process ids of the recognition workers (`python -m ivr.asr.worker`) of `parent`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().split(b"\0")
+            stat = (cmdline.parent / "stat").read_text()
+            if b"ivr.asr.worker" in args and int(stat.rpartition(")")[2].split()[1]) == parent:
+                found.append(int(cmdline.parent.name))
+    return found
 
 
 async def audiosocket_call(wav: Path, port: int, call_id: uuid.UUID) -> tuple[bytes, bool]:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from bench.corpus import Example
+from bench.speech import capacity_figure
 from bench.speech_accuracy import Tally
 from bench.speech_data import CONDITIONS, load_callers, make_caller
-from bench.speech_load import Level
+from bench.speech_load import Level, _Turns
 from bench.speech_report import markdown
 from ivr.errors import UsageError
 
@@ -72,12 +73,38 @@ def test_the_report_has_a_table_per_section() -> None:
                                                "eos_to_decision_ms_p95": 1500.0,
                                                "no_endpoint_within_s": 3.0,
                                                "no_endpoint": 0}},
-        "capacity": {"ivr": [level.figures()], "plain": [level.figures()]},
+        "capacity": {"callers": 3, "min_turns_per_call": 3,
+                     "levels": {"ivr": [level.figures()], "plain": [level.figures()]},
+                     "capacity": {"ivr": 4, "plain": 4}, "ratio_to_plain": {"ivr": 1.0}},
         "memory": {"curve": [{"audio_s": 0.0, "workers_rss_mb": 1000.0, "free_retired": 0}],
                    "concurrent_calls": 24, "workers_rss_after_load_mb": 900.0,
                    "growth_mb": 0.0, "per_call_mb": 0.0, "per_call_since_load_mb": 4.2},
     }
     text = markdown(results)
-    for heading in ("## Navigation accuracy", "## Latency", "## Concurrent", "## Memory"):
+    for heading in ("## Navigation accuracy", "## Latency", "## Capacity at equal accuracy",
+                    "## Memory"):
         assert heading in text
     assert "300.0 ms" in text and "4.2 MB per call" in text
+    assert "ratio to plain: ivr 1.0x" in text
+
+
+def _row(streams: int, routed: float, lag: float | None) -> dict[str, float | int | None]:
+    return {"streams": streams, "routed_pct": routed, "lag_ms_p95": lag}
+
+
+def test_capacity_is_the_most_calls_at_the_one_call_accuracy_within_the_lag_budget() -> None:
+    rows = [_row(1, 40.0, 80.0), _row(8, 38.5, 120.0), _row(24, 37.9, 200.0),
+            _row(32, 40.0, 900.0)]
+    assert capacity_figure(rows) == 8  # 24: 2.1 points down; 32: lag over 250 ms
+    assert capacity_figure([_row(1, 40.0, 300.0), _row(8, 40.0, 100.0)]) == 8
+    assert capacity_figure([_row(1, 40.0, 300.0)]) == 0
+    assert capacity_figure([_row(8, 40.0, 100.0)]) == 0  # no 1-call level to compare with
+    assert capacity_figure([_row(1, 40.0, None)]) == 0
+
+
+def test_every_level_hears_the_same_callers_equally_often() -> None:
+    callers = list("abcde")
+    for streams, min_turns, rounds in ((1, 3, 1), (8, 3, 5), (2, 0, 1)):
+        turns = _Turns(callers, streams, min_turns)  # type: ignore[arg-type]
+        taken = list(iter(turns.take, None))
+        assert taken == callers * rounds

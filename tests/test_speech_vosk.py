@@ -93,6 +93,27 @@ def test_settling_at_a_pause_then_going_on_decodes_as_if_uninterrupted(
     assert whole.grammar is not None and "분실" in whole.grammar.text
 
 
+def test_the_words_do_not_depend_on_the_size_of_the_frames_fed(
+        service: SpeechService, hotline: Hotline) -> None:
+    """Audio reaches Vosk in `chunk_ms` pieces cut by audio time: 20 ms frames, 60 ms ones and
+    odd-sized ones give the same pieces, so the same words (Vosk's own words change with the
+    size of what it is fed)."""
+    dialog = Dialog(hotline.flow, "ko", hotline.matcher("ko"), "t")
+    dialog.start()
+    pcm = wav(0.3, "ko_card_loss", 0.3).pcm
+
+    def decode(size: int) -> Any:
+        stream = service.open_stream(StreamSpec(hotline.grammar(dialog)))
+        for i in range(0, len(pcm), size):
+            stream.feed(pcm[i:i + size])
+        result = stream.final()
+        return result.grammars, result.free  # words, alternatives, timings
+
+    whole = decode(640)
+    assert decode(1920) == whole and decode(1000) == whole
+    assert whole[1] is not None and "분실" in whole[0][0].text
+
+
 def test_same_audio_same_words(service: SpeechService) -> None:
     audio = read_wav(AUDIO / "ko_salary_8k_mulaw.wav")
     first, second = service.recognize(audio), service.recognize(audio)

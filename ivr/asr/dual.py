@@ -42,6 +42,11 @@ class DualStream:
         self.free = free[0] if free else None
         self._free_used = free[1] if free else 0.0
         self._audio: list[bytes] = []
+        self._pending: list[bytes] = []
+        """Frames not yet handed to the decoders (less than `DecoderConfig.chunk_ms`)."""
+        self._held = 0
+        """Bytes in `_pending`."""
+        self._chunk_bytes = max(1, self.engine.config.chunk_ms * SAMPLE_RATE // 1000) * 2
         self._settled: DualResult | None = None
         self._conditioners = self._fresh_conditioners()
         self.seconds = 0.0
@@ -63,11 +68,33 @@ class DualStream:
         if self._settled is not None:  # finalised at a pause, and the caller went on
             self._settled = None
             self._conditioners = self._fresh_conditioners()
+            self._pending, self._held = [], 0
             for frame in self._audio:
-                self._decode(frame)
+                self._chunk(frame)
         self._audio.append(pcm)
         self.seconds += len(pcm) / 2 / SAMPLE_RATE
-        self._decode(pcm)
+        self._chunk(pcm)
+
+    def _chunk(self, pcm: bytes) -> None:
+        """Hand audio to the decoders `chunk_ms` at a time: a Vosk recogniser costs less per
+        second of audio in larger pieces (measured on this model, warm recognisers: free
+        decoding 17 %, a grammar 12 % less CPU at 100 ms than at 20 ms). The pieces are cut
+        at multiples of `chunk_ms` from the utterance's start (and at a settle), whatever the
+        frames' size and never by load, so the same audio gives the same words."""
+        self._pending.append(pcm)
+        self._held += len(pcm)
+        if self._held >= self._chunk_bytes:
+            pcm = b"".join(self._pending)
+            cut = len(pcm) - len(pcm) % self._chunk_bytes
+            self._pending, self._held = ([pcm[cut:]] if cut < len(pcm) else []), len(pcm) - cut
+            for start in range(0, cut, self._chunk_bytes):
+                self._decode(pcm[start:start + self._chunk_bytes])
+
+    def _flush(self) -> None:
+        if self._pending:
+            pcm = b"".join(self._pending)
+            self._pending, self._held = [], 0
+            self._decode(pcm)
 
     def _decode(self, pcm: bytes) -> None:
         for conditioner, dec in zip(self._conditioners, self.grammars, strict=False):
@@ -75,8 +102,20 @@ class DualStream:
         if self.free is not None:
             self.free.feed(self._conditioners[-1](pcm))
 
+    def drop_free(self) -> bool:
+        """Stop decoding freely (the worker is far behind real time): the free recogniser
+        goes back to the pool and the utterance is judged on the grammar views. False when
+        there is nothing to drop (no free decoding, or no grammar to fall back on)."""
+        if self.free is None or not self.grammars or self.closed:
+            return False
+        self.engine.pool.release(self.free.rec, self._free_used + self.free.seconds,
+                                 dirty=True, clock_s=self.free.clock_s)
+        self.free = None
+        return True
+
     def partial(self) -> DualResult:
-        """What each decoder has so far (no alternatives, no word timings)."""
+        """What each decoder has so far (no alternatives, no word timings; the audio of an
+        unfinished chunk, under `chunk_ms`, is not in it yet)."""
         if self._settled is not None:
             return self._settled
         return DualResult(tuple(dec.partial() for dec in self.grammars),
@@ -85,6 +124,7 @@ class DualStream:
     def settle(self) -> DualResult:
         """Final results for the audio so far; the stream stays open."""
         if self._settled is None:
+            self._flush()
             self._settled = DualResult(tuple(dec.final() for dec in self.grammars),
                                        self.free.final() if self.free else None,
                                        self.seconds, final=True)
@@ -113,3 +153,4 @@ class DualStream:
                                              dirty=dirty, clock_s=dec.clock_s)
         self.grammars = []
         self._audio = []
+        self._pending, self._held = [], 0

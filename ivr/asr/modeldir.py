@@ -53,10 +53,13 @@ class DecoderConfig:
     with pink noise at 10 dB SNR right accepts 20 -> 28, out-of-scope accepts 3 -> 0."""
     own_endpointing: bool = True
     """Switch Vosk's endpointer off; utterances end when the front-end says so."""
-    free_slots: int = 1
-    """Free-decoding recognisers each worker runs at once; a stream that finds them all busy
-    decodes with the grammar views only (load shedding: free decoding costs 2-8x a grammar
-    view). See `ivr.asr.pool.FreePool`."""
+    free_slots: int = 8
+    """Most free-decoding recognisers a worker keeps (busy and warm idle ones): a bound on
+    memory, not the load shedding. Free decoding is shed by lag (`ivr.asr.worker.SHED_LAG_S`:
+    when the worker's frames wait, new streams decode with the grammar views only), so a
+    worker that keeps up decodes every stream freely. It was 1, and with one slot per worker
+    free decoding was shed by count: with 8 calls on 2 workers a third of turns were judged
+    on the grammar views alone while the workers kept up. See `ivr.asr.pool.FreePool`."""
     free_life_s: float = 3600.0
     """Audio seconds a free recogniser decodes before it is replaced."""
     free_memory_mb: float = 300.0
@@ -64,6 +67,11 @@ class DecoderConfig:
     replaced. A reused free recogniser decodes 4-5x faster than a new one, but keeps every
     search state it built (about 230 MB after 7 minutes of speech, growing ever slower), so
     its memory, not its age, is what recycling bounds."""
+    chunk_ms: int = 100
+    """Audio handed to each recogniser at once, in ms (a stream's 20 ms frames are gathered
+    into pieces of this length, cut by audio time, so a replay is still byte-identical;
+    `ivr.asr.dual`). Larger pieces cost less CPU per second of audio; a partial result lags
+    by up to this much, a settle or final hands over the rest first."""
     alternatives: int = 3
     """N-best transcripts kept from each final result."""
     views: tuple[str, ...] = ("plain", "fast")

@@ -53,7 +53,8 @@ class FreePool:
     created: int = 0
     retired: int = 0
     shed: int = 0
-    """Streams that found every slot busy and decoded with the grammar only."""
+    """Streams that decoded with the grammar only: every slot busy, or the worker behind
+    (`ivr.asr.worker`)."""
 
     def acquire(self, *, force: bool = False) -> tuple[Any, float, float] | None:
         """(recogniser, audio seconds decoded, word clock), or None when all are busy.

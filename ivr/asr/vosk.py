@@ -100,6 +100,8 @@ class Engine:
                                         life_s=self.config.free_life_s)
         self.degraded = 0
         """Streams opened with one grammar view because the worker was behind."""
+        self.dropped = 0
+        """Streams that stopped decoding freely midway because the worker was far behind."""
 
     def _new_free(self) -> Any:
         rec = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
@@ -136,5 +138,5 @@ class Engine:
                 "free_shed": p.shed, "free_busy": p.busy, "free_idle": len(p.idle),
                 "grammar_created": self.grammar_pool.created,
                 "grammar_reused": self.grammar_pool.reused,
-                "one_view": self.degraded}
+                "one_view": self.degraded, "free_dropped": self.dropped}
 

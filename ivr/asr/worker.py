@@ -9,7 +9,8 @@ the calls' dialogs and the human queue. The parent (`ivr.asr.service`) starts it
 A failure inside one stream is answered on that stream's next request; the worker goes on.
 Each feed carries the time it was sent; when frames wait longer than `SHED_LAG_S` to be
 decoded, the worker is behind real time, and new streams are opened without free decoding
-(the costliest part), and beyond twice that with one grammar view, until it catches up.
+(the costliest part), and beyond twice that with one grammar view, until it catches up;
+a stream whose frames wait longer than `DROP_LAG_S` stops decoding freely there and then.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ from .messages import Close, Feed, Message, Open, Partial, Quit, Reply, Request,
 from .modeldir import DecoderConfig
 from .vosk import Engine
 
-__all__ = ["SHED_LAG_S", "serve"]
+__all__ = ["DROP_LAG_S", "SHED_LAG_S", "serve"]
 
 SHED_LAG_S = 0.1
 """Frames waiting longer than this to be decoded mean the worker is behind real time."""
+DROP_LAG_S = 0.4
+"""Frames of a stream waiting longer than this: the worker is far behind, and that stream
+stops decoding freely (judged on its grammar views), so that a burst of calls costs free
+transcripts for a while, not replies too late to use (`ServiceConfig.reply_timeout_s`)."""
 
 _Queued = Open | Feed | Close | Request
 """What waits in the inbox (everything but `Quit`)."""
@@ -101,6 +106,8 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
         now = time.monotonic()
         if isinstance(msg, Feed) and msg.sent is not None:  # a live caller's frame
             lag, measured = max(0.0, now - msg.sent), now
+            if lag > DROP_LAG_S and msg.sid in streams and streams[msg.sid].drop_free():
+                engine.dropped += 1
         elif isinstance(msg, Open):
             lag = lag if now - measured < 1.0 else 0.0  # no live frames lately: not behind
             msg = replace(msg, views=1 if lag > 2 * SHED_LAG_S else None)

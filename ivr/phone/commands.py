@@ -52,6 +52,9 @@ def register(sub: Any) -> dict[str, Handler]:
     s.add_argument("--model", help="Vosk model directory")
     s.add_argument("--max-calls", type=int,
                    help=f"calls at once (default {DEFAULTS['max_calls']})")
+    s.add_argument("--workers", type=int,
+                   help="speech recognition processes, each with its own copy of the model "
+                        f"(default {DEFAULTS['workers']}: one per core)")
     s.add_argument("--trust", action="append", metavar="ADDR",
                    help="source address allowed to call (repeatable; default 127.0.0.1)")
     s.add_argument("--transfer", action="append", metavar="QUEUE=SIP-URI",

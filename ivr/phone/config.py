@@ -7,6 +7,7 @@ frozen `ServeOptions` (every bad value is one `UsageError` line, before anything
     queue = "var/handoff.sqlite3"
     lang = "ko"
     max_calls = 24
+    workers = 2                           # speech recognition processes (default: one per core)
     trust = ["127.0.0.1"]
     prompts = "var/prompts"
     metrics = "127.0.0.1:9100"
@@ -35,23 +36,30 @@ from typing import Any
 from ivr.errors import UsageError
 from ivr.types import LANGS, Lang
 
-__all__ = ["DEFAULTS", "DEFAULT_CACHE", "KEYS", "ServeOptions", "address", "options"]
+__all__ = ["DEFAULTS", "DEFAULT_CACHE", "DEFAULT_WORKERS", "KEYS", "ServeOptions", "address",
+           "options"]
 
 DEFAULT_CACHE = os.path.join("var", "prompts")
 """Where synthesised prompts are cached unless --prompts says otherwise."""
+DEFAULT_WORKERS = max(1, os.cpu_count() or 1)
+"""Speech recognition processes unless --workers says otherwise: one per core (a worker
+decodes on one core; each holds its own copy of the model, about 550 MB for Korean)."""
 DEFAULTS: dict[str, Any] = {"sip": "127.0.0.1:5080", "audiosocket": "off", "max_calls": 24,
-                            "trust": ["127.0.0.1"], "prompts": DEFAULT_CACHE, "metrics": "off",
-                            "transfer_by": "refer"}
+                            "workers": DEFAULT_WORKERS, "trust": ["127.0.0.1"],
+                            "prompts": DEFAULT_CACHE, "metrics": "off", "transfer_by": "refer"}
 """What an option is when neither the command line nor the file gives it."""
 _STR = ("flow", "sip", "audiosocket", "queue", "lang", "prompts", "metrics", "model",
         "backend", "transfer_by")
 _LIST = ("overlay", "trust")
 _MAP = ("lang_for", "transfer")
-KEYS = (*_STR, *_LIST, *_MAP, "max_calls")
+_INT = ("max_calls", "workers")
+KEYS = (*_STR, *_LIST, *_MAP, *_INT)
 """Every key a config file may hold (the options' names, `-` as `_`)."""
 _PATHS = ("flow", "overlay", "prompts", "model", "queue")
 """Keys whose relative paths are taken from the config file's folder."""
 _MAX_FILE = 1 << 20
+_MAX_WORKERS = 64
+"""More recognition processes than this is a typo, not a machine (each is ~550 MB)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,8 @@ class ServeOptions:
     """The bank's service for request/authenticate steps (None: $IVR_BANK_URL or none)."""
     transfer_by: str = "refer"
     """"refer" (a bridge when the REFER is refused) or "bridge" (the trunk does not REFER)."""
+    workers: int = DEFAULT_WORKERS
+    """Speech recognition processes per language (each decodes on one core)."""
 
 
 def address(text: str, what: str) -> tuple[str, int]:
@@ -133,10 +143,10 @@ def read_config(path: str) -> dict[str, Any]:
 
 def _typed(path: str, key: str, value: Any) -> Any:
     bad = UsageError(f"{path}: {key} must be "
-                     + ("an integer" if key == "max_calls" else "a list of strings"
+                     + ("an integer" if key in _INT else "a list of strings"
                         if key in _LIST else "a table of strings" if key in _MAP
                         else "a string") + f", got {str(value)[:60]!r}")
-    if key == "max_calls":
+    if key in _INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad
         return value
@@ -192,6 +202,9 @@ def options(args: argparse.Namespace) -> ServeOptions:
         raise UsageError(f"--max-calls must be at least 1, got {max_calls}")
     if merged["transfer_by"] not in ("refer", "bridge"):
         raise UsageError(f"transfer_by must be refer or bridge, got {merged['transfer_by']!r}")
+    workers = merged["workers"]
+    if not 1 <= workers <= _MAX_WORKERS:
+        raise UsageError(f"--workers must be 1..{_MAX_WORKERS}, got {workers}")
     lang = merged["lang"]
     if lang is not None and lang not in LANGS:
         raise UsageError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}")
@@ -204,7 +217,7 @@ def options(args: argparse.Namespace) -> ServeOptions:
         prompts=merged["prompts"],
         metrics=None if merged["metrics"] == "off" else address(merged["metrics"], "--metrics"),
         model=merged["model"] or None, backend=merged["backend"] or None,
-        transfer_by=merged["transfer_by"])
+        transfer_by=merged["transfer_by"], workers=workers)
 
 
 def _pairs(items: list[str], what: str, form: str) -> dict[str, str]:

@@ -44,12 +44,14 @@ def serve(opts: ServeOptions) -> int:
     """Run the service until SIGTERM/SIGINT; 0 when it drained."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from ivr.asr import ServiceConfig
     from ivr.call import Hotline, bank_services
     from ivr.flow import load_linted
     from ivr.handoff import open_queue
     from ivr.phone.driver import PhoneDriver
     from ivr.phone.metrics import ServeMetrics
     from ivr.phone.prompts import PromptAudio
+    from ivr.speech import SpeechConfig
 
     flow = load_linted(opts.flow, list(opts.overlays))
     transfers = _transfers(opts.transfer, flow.queues)
@@ -60,7 +62,8 @@ def serve(opts: ServeOptions) -> int:
     audio = PromptAudio(flow, opts.prompts)
     audio.require_synthesis()
     audio.render_all()  # every known prompt is audio before the first call
-    hotline = Hotline(flow, queue=queue, model=opts.model, services=services)
+    speech = SpeechConfig(service=ServiceConfig(workers=opts.workers))
+    hotline = Hotline(flow, queue=queue, model=opts.model, services=services, speech=speech)
     metrics = ServeMetrics(queue)
     try:
         hotline.listener(lang)  # load the speech model before the first call
@@ -107,7 +110,8 @@ async def _serve(driver: Any, opts: ServeOptions, languages: tuple[Any, ...]) ->
              f"AudioSocket tcp {audiosocket[0]}:{as_line.port}" if as_line and audiosocket
              else ""]
     print(f"ivr serve: listening on {', '.join(w for w in where if w)}; "
-          f"{opts.max_calls} calls at most; language {driver.lang}", file=sys.stderr,
+          f"{opts.max_calls} calls at most; language {driver.lang}; "
+          f"{opts.workers} speech worker{'s' if opts.workers > 1 else ''}", file=sys.stderr,
           flush=True)
     await stop.wait()
     print("ivr serve: draining (new calls get 503); waiting for calls in progress",
