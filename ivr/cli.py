@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="Vosk model directory (overrides $IVR_MODEL and models/)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per call")
     p.add_argument("-v", "--verbose", action="store_true", help="print every trace step")
+    p.add_argument("--cold", action="store_true",
+                   help="new recognisers for every utterance: each file's words depend on its "
+                        "audio only, not on the files before it (slower)")
     add_backend(p)
     p.add_argument("files", nargs="+", help="WAV files or call scripts (.yaml)")
 
@@ -156,10 +159,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from .qa.expect import check_call
     from .qa.report import call_json, format_call, format_summary
     from .qa.script import CallScript, load_scripts
+    from .speech import SpeechConfig
 
     services = bank_services(args.backend)
     hotline = Hotline(_flow(args), queue=cast(HandoffQueue, _queue(args)),
-                      model=args.model, services=services)
+                      model=args.model, services=services,
+                      speech=SpeechConfig().cold() if args.cold else None)
     results, failures, checked, errors = [], 0, 0, 0
     # a bare WAV's call id is its name, or the path as given when two files share that name
     stems = Counter(Path(n).stem for n in args.files)

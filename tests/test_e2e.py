@@ -15,6 +15,7 @@ from ivr.flow import Flow
 from ivr.handoff import open_queue
 from ivr.qa.report import met_expectations
 from ivr.qa.script import load_scripts
+from ivr.speech import SpeechConfig
 
 from .conftest import BANK, ROOT
 
@@ -25,8 +26,28 @@ SCRIPTS = [pytest.param(p, marks=pytest.mark.slow) if "audio" in p.stem else p  
 
 @pytest.fixture(scope="module")
 def hotline(bank: Flow, tmp_path_factory: pytest.TempPathFactory) -> Hotline:
+    """Cold recognisers (new for every utterance), so what a sample call is heard saying does
+    not depend on which samples were decoded before it (`DecoderConfig.warm`)."""
     queue = open_queue(tmp_path_factory.mktemp("q") / "queue.sqlite3")
-    return Hotline(bank, queue=queue)
+    return Hotline(bank, queue=queue, speech=SpeechConfig().cold())
+
+
+@pytest.mark.slow
+def test_cold_decoding_hears_a_caller_alike_whatever_came_before(bank: Flow) -> None:
+    """Warm recognisers built their search graph in the order earlier callers led them, and
+    that order can decide words (warm, ko_fraud.wav is heard as noise after
+    ko_credit_report.wav). Cold, the committed Korean callers decoded forwards and backwards
+    are heard alike."""
+    calls = load_scripts(SAMPLES / "calls" / "ko_audio.yaml")
+    heard: list[dict[str, tuple[str, ...]]] = []
+    for order in (calls, calls[::-1]):
+        hotline = Hotline(bank, speech=SpeechConfig().cold())
+        try:
+            heard.append({c.call_id: tuple(t.heard for t in hotline.run(
+                c.call_id, c.lang or "ko", c.inputs).turns) for c in order})
+        finally:
+            hotline.close()
+    assert heard[0] == heard[1]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)

@@ -60,6 +60,16 @@ class DecoderConfig:
     worker that keeps up decodes every stream freely. It was 1, and with one slot per worker
     free decoding was shed by count: with 8 calls on 2 workers a third of turns were judged
     on the grammar views alone while the workers kept up. See `ivr.asr.pool.FreePool`."""
+    warm: bool = True
+    """Lend recognisers warm (`ivr.asr.pool`): a reused one has built its search graph
+    already and decodes 2x (grammar) to 13x (free) cheaper than a new one (RTF 0.027 / 0.05
+    against 0.05 / 0.72, the committed Korean callers). But it built that graph in the order
+    earlier utterances led it, and Kaldi's beam search visits states in their number order,
+    so what an utterance is heard as can depend, rarely, on the audio decoded before: two
+    runs of the dev callers (300 turns, calls spread over workers differently) heard 3
+    grammar-view and 3 free transcripts differently, with the same figures; ko_fraud.wav was
+    heard as noise after ko_credit_report.wav. False: every utterance gets new recognisers,
+    so its words depend on its own audio only (QA: `ivr test` unless --warm)."""
     free_life_s: float = 3600.0
     """Audio seconds a free recogniser decodes before it is replaced."""
     free_memory_mb: float = 300.0

@@ -94,10 +94,10 @@ class Engine:
             self._model = vosk.Model(str(prepare_model(model_dir, self.config)))
         except Exception as exc:  # vosk raises a bare Exception when loading fails
             raise ModelError(f"{model_dir}: cannot load Vosk model ({exc})") from None
-        self.pool = FreePool(self._new_free, self.config.free_slots, self.config.free_life_s,
+        life_s = self.config.free_life_s if self.config.warm else 0.0  # 0: never lent twice
+        self.pool = FreePool(self._new_free, self.config.free_slots, life_s,
                              self.config.free_memory_mb, rss_mb())
-        self.grammar_pool = GrammarPool(self.grammar_recognizer,
-                                        life_s=self.config.free_life_s)
+        self.grammar_pool = GrammarPool(self.grammar_recognizer, life_s=life_s)
         self.degraded = 0
         """Streams opened with one grammar view because the worker was behind."""
         self.dropped = 0

@@ -62,6 +62,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="Vosk model directory (overrides $IVR_MODEL and models/)")
     p.add_argument("--progress", action="store_true",
                    help="progress bar on stderr even when it is not a terminal")
+    p.add_argument("--warm", action="store_true",
+                   help="reuse recognisers between utterances, as ivr serve does (faster, but "
+                        "a call's words may then depend, rarely, on the calls played before it "
+                        "in the same worker); default: new ones for every utterance")
 
 
 def register(sub: Any) -> dict[str, Handler]:
@@ -112,7 +116,8 @@ def _play(args: argparse.Namespace, queue: str | None) -> tuple[Any, list[CallRu
     bar = Progress(len(scripts), sys.stderr, enabled=args.progress or sys.stderr.isatty())
     started = time.perf_counter()
     try:
-        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue, backend),
+        runs = run_suite(scripts, RunConfig(args.flow, args.model, queue, backend,
+                                            warm=args.warm),
                          lang=args.lang,
                          jobs=args.jobs, on_done=bar.update)
     finally:

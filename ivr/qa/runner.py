@@ -20,6 +20,7 @@ from ..call import CallInput, CallResult, Hotline, Speak, bank_services, call_la
 from ..errors import IvrError
 from ..flow import load_flow
 from ..handoff import open_queue
+from ..speech import SpeechConfig
 from ..types import Lang
 from .expect import Failure, check_call
 from .redact import redact_result
@@ -44,6 +45,9 @@ class RunConfig:
     """Human queue file to file handoffs into (None: handoffs are not filed)."""
     backend: str | None = None
     """The bank's service URL for request steps (None: $IVR_BANK_URL, or none)."""
+    warm: bool = False
+    """Reuse recognisers between utterances (`DecoderConfig.warm`); off, a call's words do
+    not depend on which calls the same worker played before it."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ class CallRun:
 def build_hotline(cfg: RunConfig) -> Hotline:
     """A Hotline for `cfg` (the model loads on the first audio call)."""
     queue = open_queue(cfg.queue) if cfg.queue else None  # a URL or a path, as given
+    speech = SpeechConfig() if cfg.warm else SpeechConfig().cold()
     return Hotline(load_flow(cfg.flow), queue=queue, model=cfg.model,
-                   services=bank_services(cfg.backend))
+                   services=bank_services(cfg.backend), speech=speech)
 
 
 _WORKER: Hotline | None = None

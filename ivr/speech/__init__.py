@@ -15,7 +15,7 @@ grammar and freely, in worker processes) and nlu (the matcher's evidence) — an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..asr.service import ServiceConfig
 from ..errors import UsageError
@@ -54,6 +54,14 @@ class SpeechConfig:
     and decoded frame by frame, so memory does not grow with it; past this the call is
     handed to a human with reason `audio_limit`, so no recording or open line can keep a
     call, and its recogniser, for ever."""
+
+    def cold(self) -> SpeechConfig:
+        """The same, with new recognisers for every utterance (`DecoderConfig.warm`): what a
+        caller is heard saying depends on their audio only, not on the calls before, at
+        up to 13x the decoding cost. For QA, where a call's result must not depend on the
+        suite around it or on how calls were spread over processes."""
+        decoder = replace(self.service.decoder, warm=False)
+        return replace(self, service=replace(self.service, decoder=decoder))
 
     def __post_init__(self) -> None:
         if not self.max_call_audio_s > 0:
