@@ -166,6 +166,28 @@ def test_free_pool_lends_sheds_and_retires() -> None:
     assert pool.retired == 2 and not pool.idle
 
 
+def test_free_pool_lends_the_warmest_and_builds_one_young_recogniser_at_a_time() -> None:
+    made: list[_Rec] = []
+
+    def make() -> _Rec:
+        made.append(_Rec())
+        return made[-1]
+
+    pool = FreePool(make, slots=4, life_s=100.0, young_s=10.0, young_max=1)
+    young = pool.acquire()
+    assert young is not None and pool.acquire() is None and pool.shed == 1  # one young busy
+    pool.release(young[0], 12.0, dirty=False)  # warm now
+    warm = pool.acquire()
+    assert warm == (young[0], 12.0, 0.0)
+    second = pool.acquire()  # no young one busy: a new one may be built
+    assert second is not None and second[0] is made[1] and pool.acquire() is None
+    pool.release(second[0], 3.0, dirty=False)
+    pool.release(warm[0], 20.0, dirty=False)
+    assert pool.acquire() == (made[0], 20.0, 0.0)  # the warmest idle one first
+    assert pool.acquire() == (made[1], 3.0, 0.0)  # still young, and none is busy
+    assert pool.acquire() is None and pool.acquire(force=True) is not None
+
+
 def test_grammar_pool_lends_warm_recognisers_per_grammar_and_bounds_the_idle_ones() -> None:
     made: list[tuple[tuple[str, ...], _Rec]] = []
 
@@ -204,6 +226,16 @@ def test_worker_inbox_serves_a_waiting_request_first() -> None:
         order.append(inbox.next())
     assert order == [Feed(2, b"b", 0.0), Feed(2, b"d", 0.0), Settle(2, 7), Feed(1, b"a", 0.0),
                      Feed(1, b"c", 0.0), Feed(1, b"e", 0.0)]
+
+
+def test_worker_inbox_tells_how_much_of_a_streams_audio_waits() -> None:
+    inbox = _Inbox()
+    for msg in [Feed(1, b"\0" * 3200, 0.0), Feed(2, b"\0" * 640, 0.0),
+                Feed(1, b"\0" * 6400, 0.0), Settle(1, 3)]:
+        inbox.add(msg)
+    assert inbox.waiting_audio_s(1) == pytest.approx(0.3) and inbox.waiting_audio_s(3) == 0
+    inbox.next()
+    assert inbox.waiting_audio_s(1) == pytest.approx(0.2)
 
 
 @settings(max_examples=50, deadline=None)

@@ -47,34 +47,56 @@ class FreePool:
     """Process memory growth (MB above `baseline_mb`) at which returned ones are retired."""
     baseline_mb: float = 0.0
     """Process memory after the model loaded."""
+    young_s: float = 20.0
+    """Audio seconds a free recogniser decodes before it counts as warm."""
+    young_max: int = 1
+    """Most young (not yet warm) free recognisers busy at once. A new free recogniser builds
+    its search graph as it decodes and costs 0.72 s of CPU per second of audio at first
+    (0.22 over its first 23 s, 0.05 once warm; the committed Korean callers): a burst of
+    calls that each got a new one put the worker seconds behind, and their free decoding was
+    dropped midway anyway (`ivr.asr.worker.DROP_LAG_S`). Beyond this, a stream that finds no
+    warm recogniser idle decodes with the grammar views only, and the pool grows one young
+    recogniser at a time."""
     idle: list[tuple[Any, float, float]] = field(default_factory=list)
     """Recognisers waiting: (recogniser, audio seconds decoded, its word clock)."""
     busy: int = 0
     created: int = 0
     retired: int = 0
     shed: int = 0
-    """Streams that decoded with the grammar only: every slot busy, or the worker behind
-    (`ivr.asr.worker`)."""
+    """Streams that decoded with the grammar only: every slot busy, no warm recogniser and
+    `young_max` young ones busy, or the worker behind (`ivr.asr.worker`)."""
+    _young: set[int] = field(default_factory=set)
+    """ids of the young recognisers lent."""
 
     def acquire(self, *, force: bool = False) -> tuple[Any, float, float] | None:
-        """(recogniser, audio seconds decoded, word clock), or None when all are busy.
+        """(recogniser, audio seconds decoded, word clock), or None when none may be lent.
 
-        With `force` a recogniser is built even beyond `slots` (a stream with no grammar has
-        nothing else to decode with); it is retired when returned.
+        The warmest idle recogniser is lent first. With `force` a recogniser is lent or built
+        whatever the limits (a stream with no grammar has nothing else to decode with); one
+        built beyond `slots` is retired when returned.
         """
-        if self.idle:
-            self.busy += 1
-            return self.idle.pop()
-        if self.busy >= self.slots and not force:
+        warmest = max(range(len(self.idle)), key=lambda i: self.idle[i][1], default=None)
+        young = warmest is None or self.idle[warmest][1] < self.young_s
+        if not force and young and len(self._young) >= self.young_max:
             self.shed += 1
             return None
+        if warmest is not None:
+            found = self.idle.pop(warmest)
+        elif self.busy >= self.slots and not force:
+            self.shed += 1
+            return None
+        else:
+            self.created += 1
+            found = (self.make(), 0.0, 0.0)
         self.busy += 1
-        self.created += 1
-        return self.make(), 0.0, 0.0
+        if young:
+            self._young.add(id(found[0]))
+        return found
 
     def release(self, rec: Any, used_s: float, *, dirty: bool, clock_s: float = 0.0) -> None:
         """Return a recogniser; `dirty` when its utterance was abandoned before the final."""
         self.busy -= 1
+        self._young.discard(id(rec))
         grown = rss_mb() - self.baseline_mb > self.memory_mb
         if used_s >= self.life_s or grown or self.busy + len(self.idle) >= self.slots:
             self.retired += 1

@@ -96,7 +96,8 @@ class Engine:
             raise ModelError(f"{model_dir}: cannot load Vosk model ({exc})") from None
         life_s = self.config.free_life_s if self.config.warm else 0.0  # 0: never lent twice
         self.pool = FreePool(self._new_free, self.config.free_slots, life_s,
-                             self.config.free_memory_mb, rss_mb())
+                             self.config.free_memory_mb, rss_mb(),
+                             young_max=1 if self.config.warm else self.config.free_slots)
         self.grammar_pool = GrammarPool(self.grammar_recognizer, life_s=life_s)
         self.degraded = 0
         """Streams opened with one grammar view because the worker was behind."""

@@ -27,13 +27,25 @@ from pathlib import Path
 from typing import cast
 
 from ..errors import ModelError
-from ..types import Lang
+from ..types import SAMPLE_RATE, Lang
 from .dual import DualStream
-from .messages import Close, Feed, Message, Open, Partial, Quit, Reply, Request, Settle, Stats
+from .messages import (
+    Close,
+    Feed,
+    Final,
+    Message,
+    Open,
+    Partial,
+    Quit,
+    Reply,
+    Request,
+    Settle,
+    Stats,
+)
 from .modeldir import DecoderConfig
 from .vosk import Engine
 
-__all__ = ["DROP_LAG_S", "SHED_LAG_S", "serve"]
+__all__ = ["DROP_LAG_S", "SETTLE_BACKLOG_S", "SHED_LAG_S", "serve"]
 
 SHED_LAG_S = 0.1
 """Frames waiting longer than this to be decoded mean the worker is behind real time."""
@@ -41,6 +53,12 @@ DROP_LAG_S = 0.4
 """Frames of a stream waiting longer than this: the worker is far behind, and that stream
 stops decoding freely (judged on its grammar views), so that a burst of calls costs free
 transcripts for a while, not replies too late to use (`ServiceConfig.reply_timeout_s`)."""
+
+SETTLE_BACKLOG_S = 0.3
+"""A caller's turn waits on a settle or final of their stream: when more than this much of
+its audio is still queued, the worker is behind, and that stream stops decoding freely before
+the backlog is decoded (free decoding costs 2-3x a grammar view warm, far more new; it only
+supports a grammar transcript), so the decision does not wait for it."""
 
 _Queued = Open | Feed | Close | Request
 """What waits in the inbox (everything but `Quit`)."""
@@ -67,6 +85,11 @@ class _Inbox:
         self._queues.setdefault(msg.sid, deque()).append((self._seq, msg))
         if isinstance(msg, Request):
             self._urgent.append(msg.sid)
+
+    def waiting_audio_s(self, sid: int) -> float:
+        """Seconds of audio queued for stream `sid`, not yet decoded."""
+        queued = sum(len(m.pcm) for _, m in self._queues.get(sid, ()) if isinstance(m, Feed))
+        return queued / (2 * SAMPLE_RATE)
 
     def next(self) -> _Queued:
         sid = (self._urgent[0] if self._urgent
@@ -100,6 +123,10 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
                 if isinstance(received, Quit):
                     return
                 inbox.add(received)
+                if (isinstance(received, Settle | Final) and received.sid in streams
+                        and inbox.waiting_audio_s(received.sid) > SETTLE_BACKLOG_S
+                        and streams[received.sid].drop_free()):
+                    engine.dropped += 1  # the caller waits: decide on the grammar views
         except (EOFError, OSError):
             return
         msg = inbox.next()

@@ -28,11 +28,15 @@ from ivr.phone.prompts import PromptAudio, line_prompt
 from ivr.phone.sipline import PhoneCall
 from ivr.types import Lang, TraceEvent
 
-__all__ = ["LineCall", "PhoneDriver"]
+__all__ = ["MAX_WARM_TURNS", "LineCall", "PhoneDriver"]
 
 log = logging.getLogger(__name__)
 WARM_TURNS = 2
-"""Warm recognisers per grammar view made ready for the first node before the first call."""
+"""Warm recognisers per grammar view made ready for the first node before the first call
+(`ivr serve` asks for one per call it takes, up to `MAX_WARM_TURNS`)."""
+MAX_WARM_TURNS = 48
+"""Most warm-up turns: a grammar recogniser is cheap to keep, but `GrammarPool.idle_max`
+bounds the idle ones per worker anyway."""
 WARM_SECONDS = 2.0
 """Greeting audio each warm-up turn decodes."""
 

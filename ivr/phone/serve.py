@@ -48,7 +48,7 @@ def serve(opts: ServeOptions) -> int:
     from ivr.call import Hotline, bank_services
     from ivr.flow import load_linted
     from ivr.handoff import open_queue
-    from ivr.phone.driver import PhoneDriver
+    from ivr.phone.driver import MAX_WARM_TURNS, PhoneDriver
     from ivr.phone.metrics import ServeMetrics
     from ivr.phone.prompts import PromptAudio
     from ivr.speech import SpeechConfig
@@ -79,7 +79,7 @@ def serve(opts: ServeOptions) -> int:
             print(f"ivr serve: metrics on http://{opts.metrics[0]}:{port}/metrics",
                   file=sys.stderr, flush=True)
         driver = PhoneDriver(hotline, audio, lang, transfers, observe=metrics.observe)
-        driver.warm_up()  # the first callers must not find the recognisers cold
+        driver.warm_up(min(opts.max_calls, MAX_WARM_TURNS))  # no caller finds them cold
         asyncio.run(_serve(driver, opts, flow.languages))
     finally:
         metrics.close()
