@@ -230,9 +230,10 @@ def test_worker_inbox_serves_a_waiting_request_first() -> None:
 
 def test_worker_inbox_tells_how_much_of_a_streams_audio_waits() -> None:
     inbox = _Inbox()
-    for msg in [Feed(1, b"\0" * 3200, 0.0), Feed(2, b"\0" * 640, 0.0),
+    for msg in [Feed(1, b"\0" * 3200, 0.0), Feed(2, b"\0" * 640, 0.0), Feed(1, b"\0" * 640, None),
                 Feed(1, b"\0" * 6400, 0.0), Settle(1, 3)]:
         inbox.add(msg)
+    # a recording's frames (sent None) are not a live caller's: they do not count
     assert inbox.waiting_audio_s(1) == pytest.approx(0.3) and inbox.waiting_audio_s(3) == 0
     inbox.next()
     assert inbox.waiting_audio_s(1) == pytest.approx(0.2)

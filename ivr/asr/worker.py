@@ -87,8 +87,10 @@ class _Inbox:
             self._urgent.append(msg.sid)
 
     def waiting_audio_s(self, sid: int) -> float:
-        """Seconds of audio queued for stream `sid`, not yet decoded."""
-        queued = sum(len(m.pcm) for _, m in self._queues.get(sid, ()) if isinstance(m, Feed))
+        """Seconds of a live caller's audio queued for stream `sid`, not yet decoded (frames
+        of a recording, fed as fast as they are read, do not count: nobody waits on them)."""
+        queued = sum(len(m.pcm) for _, m in self._queues.get(sid, ())
+                     if isinstance(m, Feed) and m.sent is not None)
         return queued / (2 * SAMPLE_RATE)
 
     def next(self) -> _Queued:
