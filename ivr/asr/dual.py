@@ -8,6 +8,7 @@ model's whole language model (slow, and the only honest transcript of anything e
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from ..types import SAMPLE_RATE
@@ -53,6 +54,10 @@ class DualStream:
         self.dropped_s = 0.0
         """Audio refused past `DecoderConfig.max_utterance_s`."""
         self.closed = False
+        self.view_cpu_s = self.view_s = self.free_cpu_s = self.free_s = 0.0
+        """CPU seconds spent and audio seconds decoded, summed over the grammar views, and
+        by free decoding (audio decoded again after a settle counts again): the worker's
+        `ivr.asr.budget.CostModel` learns from them."""
 
     def _fresh_conditioners(self) -> list[Conditioner]:
         c = self.engine.config
@@ -97,10 +102,17 @@ class DualStream:
             self._decode(pcm)
 
     def _decode(self, pcm: bytes) -> None:
+        seconds = len(pcm) / 2 / SAMPLE_RATE
+        started = time.thread_time()
         for conditioner, dec in zip(self._conditioners, self.grammars, strict=False):
             dec.feed(conditioner(pcm))
+        viewed = time.thread_time()
+        self.view_cpu_s += viewed - started
+        self.view_s += seconds * len(self.grammars)
         if self.free is not None:
             self.free.feed(self._conditioners[-1](pcm))
+            self.free_cpu_s += time.thread_time() - viewed
+            self.free_s += seconds
 
     def drop_free(self) -> bool:
         """Stop decoding freely (the worker is far behind real time): the free recogniser
@@ -144,6 +156,7 @@ class DualStream:
         if self.closed:
             return
         self.closed = True
+        self.engine.costs.learn(self.view_cpu_s, self.view_s, self.free_cpu_s, self.free_s)
         if self.free is not None:
             self.engine.pool.release(self.free.rec, self._free_used + self.free.seconds,
                                      dirty=dirty, clock_s=self.free.clock_s)

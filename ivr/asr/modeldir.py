@@ -82,6 +82,9 @@ class DecoderConfig:
     into pieces of this length, cut by audio time, so a replay is still byte-identical;
     `ivr.asr.dual`). Larger pieces cost less CPU per second of audio; a partial result lags
     by up to this much, a settle or final hands over the rest first."""
+    live_budget: float | None = 0.6
+    """Cores of live decoding one worker takes on (`ivr.asr.budget`): past it, the newest
+    live streams decode with their grammar views only. None: no budget (lag alone sheds)."""
     alternatives: int = 3
     """N-best transcripts kept from each final result."""
     views: tuple[str, ...] = ("plain", "fast")

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..types import SAMPLE_RATE, Lang, Word
+from .budget import CostModel
 from .dual import DualStream
 from .modeldir import DecoderConfig, prepare_model
 from .pool import FreePool, GrammarPool, rss_mb
@@ -103,6 +104,10 @@ class Engine:
         """Streams opened with one grammar view because the worker was behind."""
         self.dropped = 0
         """Streams that stopped decoding freely midway because the worker was far behind."""
+        self.budgeted = 0
+        """Live streams that stopped decoding freely to keep the worker in its budget."""
+        self.costs = CostModel()
+        """What a grammar view and free decoding cost per audio second, as measured."""
 
     def _new_free(self) -> Any:
         rec = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
@@ -139,5 +144,6 @@ class Engine:
                 "free_shed": p.shed, "free_busy": p.busy, "free_idle": len(p.idle),
                 "grammar_created": self.grammar_pool.created,
                 "grammar_reused": self.grammar_pool.reused,
-                "one_view": self.degraded, "free_dropped": self.dropped}
+                "one_view": self.degraded, "free_dropped": self.dropped,
+                "free_budgeted": self.budgeted}
 

@@ -28,6 +28,7 @@ from typing import cast
 
 from ..errors import ModelError
 from ..types import SAMPLE_RATE, Lang
+from .budget import StreamLoad, over_budget
 from .dual import DualStream
 from .messages import (
     Close,
@@ -114,7 +115,8 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
         conn.send(Reply(0, False, str(exc)))
         return
     conn.send(Reply(0, True, {"pid": os.getpid()}))
-    streams: dict[int, DualStream] = {}
+    streams: dict[int, DualStream] = {}  # in the order they opened
+    live: set[int] = set()  # streams of live callers (paced)
     broken: dict[int, str] = {}
     inbox = _Inbox()
     lag, measured = 0.0, 0.0
@@ -145,11 +147,27 @@ def serve(conn: Connection, model_dir: str, lang: str, config: DecoderConfig) ->
                 engine.pool.shed += 1
                 engine.degraded += msg.views is not None
         reply = _handle(engine, streams, broken, msg)
+        if isinstance(msg, Open) and msg.spec.paced and msg.sid in streams:
+            live.intersection_update(streams)
+            live.add(msg.sid)
+            _keep_budget(engine, streams, live)
         if reply is not None:
             try:
                 conn.send(reply)
             except (BrokenPipeError, OSError):
                 return
+
+
+def _keep_budget(engine: Engine, streams: dict[int, DualStream], live: set[int]) -> None:
+    """Drop free decoding from the newest live streams while they cost over the budget."""
+    budget = engine.config.live_budget
+    if budget is None:
+        return
+    loads = [StreamLoad(sid, len(s.grammars), s.free is not None)
+             for sid, s in streams.items() if sid in live]
+    for sid in over_budget(engine.costs, loads, budget):
+        if streams[sid].drop_free():
+            engine.budgeted += 1
 
 
 def _handle(engine: Engine, streams: dict[int, DualStream], broken: dict[int, str],
