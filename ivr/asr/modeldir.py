@@ -56,10 +56,13 @@ class DecoderConfig:
     free_slots: int = 8
     """Most free-decoding recognisers a worker keeps (busy and warm idle ones): a bound on
     memory, not the load shedding. Free decoding is shed by lag (`ivr.asr.worker.SHED_LAG_S`:
-    when the worker's frames wait, new streams decode with the grammar views only), so a
-    worker that keeps up decodes every stream freely. It was 1, and with one slot per worker
-    free decoding was shed by count: with 8 calls on 2 workers a third of turns were judged
-    on the grammar views alone while the workers kept up. See `ivr.asr.pool.FreePool`."""
+    when the worker's frames wait, new streams decode with the grammar views only), by the
+    live budget (`live_budget`), and while the pool's one young recogniser is busy
+    (`ivr.asr.pool.FreePool.young_max`: a new recogniser costs 0.72 CPU-s per audio second
+    until it has decoded 20 s), which under concurrency is most of the time: after six
+    bursts of 24 callers each worker still held one (docs/phone.md). It was 1 slot, and
+    with one slot per worker free decoding was shed by count: with 8 calls on 2 workers a
+    third of turns were judged on the grammar views alone while the workers kept up."""
     warm: bool = True
     """Lend recognisers warm (`ivr.asr.pool`): a reused one has built its search graph
     already and decodes 2x (grammar) to 13x (free) cheaper than a new one (RTF 0.027 / 0.05
