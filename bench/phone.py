@@ -14,6 +14,10 @@ replay` and `make demo` use), at 8 kHz with `--pad` seconds of trailing silence.
    trace's pause + settle), prompt frame jitter from a loopback tap (`bench.phone_tap`: the
    kernel's receive times of the engine's RTP at the callers' ports), and RSS per call
    (engine and its recognition workers at peak during the calls, less before, / calls).
+   The calls are placed at one instant, so their callers stop speaking within about a
+   second of each other: the worst case, a burst. A second load phase places them evenly
+   over `--spread` seconds, as calls reach a hotline; the most calls up at once is counted
+   from baresip's events, so the figure says whether they were all concurrent.
 3. **accuracy** — each caller once over PCMU, once over PCMA (baresip) and once over
    AudioSocket (the tests' client), a batch of concurrent calls each: the share routed to
    the node the caller's script expects, beside 16 kHz and 8 kHz file replay.
@@ -43,7 +47,9 @@ from bench.phone_callers import (
     Caller,
     Served,
     audiosocket_batch,
+    cpu_tree_s,
     free_port,
+    peak_concurrency,
     prepare,
     sip_batch,
     wav_seconds,
@@ -116,27 +122,37 @@ def sip_rows(phones: list[Any], served: Served, replayed: dict[Path, str],
 
 
 async def load_phase(args: argparse.Namespace, cs: list[Caller], served: Served, sip: int,
-                     tmp: Path, replayed: dict[Path, str]) -> dict[str, Any]:
-    tap_out = tmp / "tap.json"
+                     tmp: Path, replayed: dict[Path, str], spread_s: float = 0.0
+                     ) -> dict[str, Any]:
+    """`args.calls` concurrent PCMU calls, placed at once or evenly over `spread_s`."""
+    label = f"load-spread{spread_s:g}" if spread_s else "load"
+    tap_out = tmp / f"tap-{label}.json"
     limit = max(wav_seconds(c.wav8k) for c in cs) + 90
     tap = subprocess.Popen([sys.executable, "-m", "bench.phone_tap", "--ports",
                             f"{RTP_PORTS[0]}-{RTP_PORTS[1]}", "--seconds", str(limit + 30),
                             "--out", str(tap_out)], cwd=ROOT)
     idle = served.rss_mb()
     sampler = RssSampler(served)
+    cpu_before = cpu_tree_s(served.process.pid)
     started = time.monotonic()
-    phones = await sip_batch(cs, "PCMU", args.calls, sip, tmp / "load", limit)
+    phones = await sip_batch(cs, "PCMU", args.calls, sip, tmp / label, limit, spread_s)
     wall = time.monotonic() - started
+    cpu_after = cpu_tree_s(served.process.pid)
     peak = sampler.stop()
+    engine = served.process.pid
+    used = {p: s - cpu_before.get(p, 0.0) for p, s in cpu_after.items()}
     tap.terminate()
     tap.wait(30)
     rows_tap = json.loads(tap_out.read_text()) if tap_out.exists() else []
     ports = set().union(*(p.rtp_ports for p in phones)) if phones else set()
-    return {"calls_placed": args.calls,
+    return {"calls_placed": args.calls, "spread_s": spread_s,
+            "peak_concurrent": peak_concurrency(phones),
             "answered": sum(p.count("CALL_ESTABLISHED") for p in phones),
             "closed": sum(p.count("CALL_CLOSED") for p in phones),
             "wall_s": round(wall, 1), "rss_idle_mb": round(idle, 1), "rss_peak_mb": round(peak, 1),
             "rss_per_call_mb": round((peak - idle) / max(1, args.calls), 2),
+            "cpu_s": {"serve": round(used.get(engine, 0.0), 2),
+                      "workers": round(sum(s for p, s in used.items() if p != engine), 2)},
             "jitter": jitter(rows_tap, ports), "tap_ports": len(ports),
             "calls": sip_rows(phones, served, replayed, "PCMU")}
 
@@ -174,6 +190,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         served = Served(tmp, FLOW, sip, audiosocket, max(args.calls, len(cs)), args.workers)
         try:
             load = asyncio.run(load_phase(args, cs, served, sip, tmp, replayed))
+            spread = (asyncio.run(load_phase(args, cs, served, sip, tmp, replayed, args.spread))
+                      if args.spread > 0 else None)
             accuracy = asyncio.run(accuracy_phase(cs, served, sip, audiosocket, tmp, replayed))
         finally:
             code = served.stop()  # its log stays in the work directory (--work keeps it)
@@ -183,7 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "replay": {c.name: {"expected": c.expected, "16k": replayed[c.source],
                                     "8k": replayed[c.wav8k], "pcmu": replayed[c.pcmu],
                                     "pcma": replayed[c.pcma]} for c in cs},
-                "load": load, "accuracy": accuracy}
+                "load": load, "load_spread": spread, "accuracy": accuracy}
 
 
 def main() -> None:
@@ -191,6 +209,10 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=24, help="concurrent calls (default 24)")
     ap.add_argument("--quick", action="store_true", help="2 calls, 2 callers")
     ap.add_argument("--pad", type=float, default=8.0, help="trailing silence per caller (s)")
+    ap.add_argument("--spread", type=float, default=4.0,
+                    help="a second load phase placing the calls evenly over this many "
+                         "seconds, as calls arrive at a hotline, not at one instant "
+                         "(default 4; 0: only the burst)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     ap.add_argument("--workers", type=int,
                     help="speech recognition processes of `ivr serve` (default: its own)")

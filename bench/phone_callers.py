@@ -28,6 +28,7 @@ _serve: Any = importlib.import_module("tests.test_phone_serve")
 _starter: Any = importlib.import_module("tests.baresip")
 CONFIG: str = _starter.CONFIG
 start_baresip: Any = _starter.start_baresip
+BaresipFailed: Any = _starter.BaresipFailed
 audiosocket_call: Any = _serve.audiosocket_call
 
 
@@ -130,23 +131,42 @@ class Served:
             return self.process.wait(10)
 
 
-def rss_tree_mb(pid: int) -> float:
-    """VmRSS of `pid` and every descendant, in MB (from /proc)."""
+def _tree(pid: int) -> list[int]:
+    """`pid` and every descendant (from /proc, bounded)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo, seen = 0.0, [pid], 0
-    while todo and seen < 1000:
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 1000:
         p = todo.pop()
-        seen += 1
+        found.append(p)
         todo.extend(children.get(p, []))
+    return found
+
+
+def rss_tree_mb(pid: int) -> float:
+    """VmRSS of `pid` and every descendant, in MB (from /proc)."""
+    total = 0.0
+    for p in _tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) / 1024
     return total
+
+
+def cpu_tree_s(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by `pid` and each descendant, by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for p in _tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            out[p] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 @dataclass
@@ -163,14 +183,22 @@ class Phone:
 
     async def start(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
-        sip, ctrl = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-        low = RTP_PORTS[0] + self.index * 100
-        (self.tmp / "config").write_text(CONFIG.format(
-            sip=sip, wav=self.caller.wav8k, ctrl=ctrl, rtp=low, rtp_end=low + 99))
-        (self.tmp / "accounts").write_text(
-            f"<sip:{self.caller.name}@127.0.0.1:{sip}>;regint=0;audio_codecs={self.codec}\n")
-        self.ctl = await start_baresip(self.tmp, ctrl, sip)  # raises BaresipFailed
-        self.process = self.ctl.process
+        for attempt in range(3):  # a free port may be taken before baresip binds it
+            sip, ctrl = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
+            low = RTP_PORTS[0] + self.index * 100
+            (self.tmp / "config").write_text(CONFIG.format(
+                sip=sip, wav=self.caller.wav8k, ctrl=ctrl, rtp=low, rtp_end=low + 99))
+            (self.tmp / "accounts").write_text(
+                f"<sip:{self.caller.name}@127.0.0.1:{sip}>;regint=0;"
+                f"audio_codecs={self.codec}\n")
+            try:
+                self.ctl = await start_baresip(self.tmp, ctrl, sip)
+            except BaresipFailed as exc:
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+                continue
+            self.process = self.ctl.process
+            return
 
     async def dial(self, port: int) -> None:
         assert self.ctl is not None
@@ -203,17 +231,21 @@ class Phone:
 
 
 async def sip_batch(callers: list[Caller], codec: str, calls: int, port: int, tmp: Path,
-                    limit_s: float) -> list[Phone]:
+                    limit_s: float, spread_s: float = 0.0) -> list[Phone]:
     """`calls` concurrent SIP calls, callers taken in turn, one baresip per caller; returns
-    when every call closed or `limit_s` passed."""
+    when every call closed or `limit_s` passed. The calls are placed all at once, or evenly
+    over `spread_s` seconds (the n-th at n * spread_s / calls)."""
     phones = [Phone(c, codec, tmp / f"{codec}-{i}", i) for i, c in enumerate(callers[:calls])]
     await asyncio.gather(*(p.start() for p in phones))
     try:
         placed = [0] * len(phones)
-        for n in range(calls):  # all at once, round robin over the callers
+        loop = asyncio.get_running_loop()
+        first = loop.time()
+        for n in range(calls):  # round robin over the callers
+            if spread_s > 0:
+                await asyncio.sleep(max(0.0, first + n * spread_s / calls - loop.time()))
             placed[n % len(phones)] += 1
             await phones[n % len(phones)].dial(port)
-        loop = asyncio.get_running_loop()
         deadline = loop.time() + limit_s
         while loop.time() < deadline:
             if all(p.count("CALL_CLOSED") >= k for p, k in zip(phones, placed, strict=True)):
@@ -226,6 +258,22 @@ async def sip_batch(callers: list[Caller], codec: str, calls: int, port: int, tm
     finally:
         await asyncio.gather(*(p.stop() for p in phones), return_exceptions=True)
     return phones
+
+
+def peak_concurrency(phones: list[Phone]) -> int:
+    """The most calls up at once, from when each call's CALL_ESTABLISHED and CALL_CLOSED
+    events reached the bench."""
+    marks: list[tuple[float, int]] = []
+    for phone in phones:
+        for event in phone.ctl.events if phone.ctl else []:
+            kind, at = event.get("type"), event.get("received_at")
+            if isinstance(at, float) and kind in ("CALL_ESTABLISHED", "CALL_CLOSED"):
+                marks.append((at, 1 if kind == "CALL_ESTABLISHED" else -1))
+    peak = up = 0
+    for _, step in sorted(marks, key=lambda m: (m[0], m[1])):  # a close before an open
+        up += step
+        peak = max(peak, up)
+    return peak
 
 
 async def audiosocket_batch(callers: list[Caller], port: int) -> dict[str, Caller]:

@@ -25,8 +25,8 @@ def _ms(values: list[float], q: float) -> float | None:
     return None if got is None else round(got, 0)
 
 
-def summary(results: dict[str, Any]) -> dict[str, Any]:
-    load = results["load"]
+def load_summary(load: dict[str, Any]) -> dict[str, Any]:
+    """Figures of one load phase."""
     calls = load["calls"]
     agree_line = sum(r["node"] == r["replay_line_audio"] for r in calls)
     agree_8k = sum(r["node"] == r["replay_8k"] for r in calls)
@@ -36,6 +36,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     settle = [float(t[3]) for t in first]
     out: dict[str, Any] = {
         "answered": f"{load['answered']}/{load['calls_placed']}",
+        "spread_s": load.get("spread_s", 0.0),
+        "peak_concurrent": load.get("peak_concurrent"),
         "ended_by_engine_log": sum(r["outcome"] != "not ended" for r in calls),
         "agreement_vs_replay_of_line_audio": _share(agree_line, len(calls)),
         "agreement_vs_replay_8k": _share(agree_8k, len(calls)),
@@ -47,11 +49,21 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         "settle_and_judge_ms_p95": _ms(settle, 95),
         "p95_wall_over_goal": _ratio(percentile(wall, 95), GOAL_MS),
         "prompt_jitter_ms_p95": load["jitter"]["p95_ms"],
+        "rss_per_call_mb": load["rss_per_call_mb"],
+        "cpu_s": load.get("cpu_s"),
+    }
+    return out
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    out = load_summary(results["load"])
+    spread = results.get("load_spread")
+    out["spread"] = load_summary(spread) if spread else None
+    out.update({
         "eos_to_decision_wall_ms_p95_by_batch": {
             line: _ms([float(r["turns_ms"][0][0]) for r in rows if r["turns_ms"]], 95)
             for line, rows in results["accuracy"].items()},
-        "rss_per_call_mb": load["rss_per_call_mb"],
-    }
+    })
     rep = results["replay"]
     n = len(rep)
     base = sum(v["16k"] == v["expected"] for v in rep.values())
@@ -76,6 +88,9 @@ def markdown(results: dict[str, Any], s: dict[str, Any]) -> str:
         f"loopback; callers: {', '.join(results['callers'])} (samples/audio, 8 kHz, "
         f"{results['pad_s']:g} s trailing silence). Timings on a shared, noisy machine: "
         "read the ratios.", "",
+        f"The main table is a burst: all calls placed at one instant (most up at once: "
+        f"{s['peak_concurrent']}), so their callers stop speaking within about a second of "
+        "each other, the worst case.", "",
         "| figure | value |", "| --- | --- |",
         f"| answered | {s['answered']} (ended in the engine's log: "
         f"{s['ended_by_engine_log']}) |",
@@ -95,7 +110,9 @@ def markdown(results: dict[str, Any], s: dict[str, Any]) -> str:
         f"{j['p95_ms']} / {j['max_ms']} ({j['pairs']} frame pairs, {j['streams']} streams, "
         f"{j['frames_skipped']} frames skipped by the pacer) |",
         f"| RSS per call (MB; engine + workers, peak {load['rss_peak_mb']} - idle "
-        f"{load['rss_idle_mb']}) / calls | {s['rss_per_call_mb']} |", "",
+        f"{load['rss_idle_mb']}) / calls | {s['rss_per_call_mb']} |",
+        f"| CPU seconds over the load phase ({load['wall_s']} s): `ivr serve` / its "
+        f"recognition workers | {_cpu(s)} |", "",
         "## Narrowband accuracy (routed to the node the caller's script expects)", "",
         "| condition | right / calls | share | ratio to 16 kHz replay |",
         "| --- | --- | --- | --- |",
@@ -103,7 +120,8 @@ def markdown(results: dict[str, Any], s: dict[str, Any]) -> str:
     for k, v in s["accuracy"].items():
         lines.append(f"| {k} | {v['right']} / {v['calls']} | {v['share']} | "
                      f"{v['ratio_to_16k_replay']} |")
-    lines += ["", "## Per call (load phase)", "",
+    lines += _spread_lines(results, s)
+    lines += ["", "## Per call (load phase, burst)", "",
               "| caller | node | replay (line audio) | replay 8 kHz | expected | wall ms |",
               "| --- | --- | --- | --- | --- | --- |"]
     for r in load["calls"]:
@@ -111,6 +129,40 @@ def markdown(results: dict[str, Any], s: dict[str, Any]) -> str:
         lines.append(f"| {r['caller']} | {r['node']} | {r['replay_line_audio']} | "
                      f"{r['replay_8k']} | {r['expected']} | {ms} |")
     return "\n".join(lines) + "\n"
+
+
+def _spread_lines(results: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    spread, load = s.get("spread"), results.get("load_spread")
+    if not spread or not load:
+        return []
+    j = load["jitter"]
+    return [
+        "", f"## The same calls arriving over {spread['spread_s']:g} s", "",
+        f"The {results['calls']} calls placed evenly over {spread['spread_s']:g} s, as calls "
+        f"reach a hotline; most up at once: {spread['peak_concurrent']} (from baresip's "
+        "events).", "",
+        "| figure | value |", "| --- | --- |",
+        f"| answered | {spread['answered']} (ended in the engine's log: "
+        f"{spread['ended_by_engine_log']}) |",
+        f"| node agrees with `ivr replay` of the audio the engine hears | "
+        f"{spread['agreement_vs_replay_of_line_audio']} |",
+        f"| end of speech → decision, wall, p50 / p95 (ms) | "
+        f"{spread['eos_to_decision_wall_ms_p50']} / {spread['eos_to_decision_wall_ms_p95']} "
+        f"(p95 / goal 400 ms = {spread['p95_wall_over_goal']}) |",
+        f"| the same from the trace (pause + settle and judge), p50 / p95 | "
+        f"{spread['eos_to_decision_trace_ms_p50']} / "
+        f"{spread['eos_to_decision_trace_ms_p95']} |",
+        f"| settle and judge alone, p95 (ms) | {spread['settle_and_judge_ms_p95']} |",
+        f"| prompt frame jitter p95 / max (ms) | {j['p95_ms']} / {j['max_ms']} |",
+        f"| RSS per call (MB) | {spread['rss_per_call_mb']} |",
+        f"| CPU seconds over the phase ({load['wall_s']} s): `ivr serve` / its recognition "
+        f"workers | {_cpu(spread)} |",
+    ]
+
+
+def _cpu(s: dict[str, Any]) -> str:
+    cpu = s.get("cpu_s")
+    return f"{cpu['serve']} / {cpu['workers']}" if cpu else "-"
 
 
 def write_report(results: dict[str, Any], out: Path) -> str:

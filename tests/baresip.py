@@ -76,7 +76,10 @@ class Baresip:
             while not check(self.events):
                 size = await self.reader.readuntil(b":")
                 body = await self.reader.readexactly(int(size[:-1]) + 1)
-                self.events.append(json.loads(body[:-1]))
+                event = json.loads(body[:-1])
+                if isinstance(event, dict):
+                    event["received_at"] = time.monotonic()  # when it reached us
+                self.events.append(event)
         try:
             await asyncio.wait_for(read(), seconds)
         except (TimeoutError, asyncio.IncompleteReadError):
