@@ -9,6 +9,7 @@ model's whole language model (slow, and the only honest transcript of anything e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..types import SAMPLE_RATE
@@ -103,15 +104,18 @@ class DualStream:
 
     def _decode(self, pcm: bytes) -> None:
         seconds = len(pcm) / 2 / SAMPLE_RATE
+        decoders = [*self.grammars, *([self.free] if self.free is not None else [])]
         started = time.thread_time()
-        for conditioner, dec in zip(self._conditioners, self.grammars, strict=False):
-            dec.feed(conditioner(pcm))
-        viewed = time.thread_time()
-        self.view_cpu_s += viewed - started
+        audio = [c(pcm) for c in self._conditioners[:len(self.grammars)]]
+        if self.free is not None:
+            audio.append(self._conditioners[-1](pcm))
+        conditioned = time.thread_time() - started  # counted with the views
+        spent = self.engine.side_by_side([_feeder(dec, a) for dec, a in zip(decoders, audio,
+                                                                            strict=True)])
+        self.view_cpu_s += conditioned + sum(spent[:len(self.grammars)])
         self.view_s += seconds * len(self.grammars)
         if self.free is not None:
-            self.free.feed(self._conditioners[-1](pcm))
-            self.free_cpu_s += time.thread_time() - viewed
+            self.free_cpu_s += spent[-1]
             self.free_s += seconds
 
     def drop_free(self) -> bool:
@@ -137,8 +141,10 @@ class DualStream:
         """Final results for the audio so far; the stream stays open."""
         if self._settled is None:
             self._flush()
-            self._settled = DualResult(tuple(dec.final() for dec in self.grammars),
-                                       self.free.final() if self.free else None,
+            decoders = [*self.grammars, *([self.free] if self.free is not None else [])]
+            finals = self.engine.side_by_side([dec.final for dec in decoders])
+            self._settled = DualResult(tuple(finals[:len(self.grammars)]),
+                                       finals[-1] if self.free is not None else None,
                                        self.seconds, final=True)
         return self._settled
 
@@ -167,3 +173,12 @@ class DualStream:
         self.grammars = []
         self._audio = []
         self._pending, self._held = [], 0
+
+
+def _feeder(dec: Decoder, audio: bytes) -> Callable[[], float]:
+    """A job feeding `audio` to `dec` that returns the CPU seconds it took (its thread's)."""
+    def feed() -> float:
+        started = time.thread_time()
+        dec.feed(audio)
+        return time.thread_time() - started
+    return feed

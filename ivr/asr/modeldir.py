@@ -88,6 +88,11 @@ class DecoderConfig:
     live_budget: float | None = 0.6
     """Cores of live decoding one worker takes on (`ivr.asr.budget`): past it, the newest
     live streams decode with their grammar views only. None: no budget (lag alone sheds)."""
+    side_by_side: int = 3
+    """Recognisers of one stream (its grammar views and free decoding) decoded at once, on
+    threads (Vosk lets go of the GIL while it decodes): a settle, what a caller waits on,
+    takes about as long as its slowest recogniser instead of their sum when a core is free.
+    1: one after the other. The words are the same either way."""
     alternatives: int = 3
     """N-best transcripts kept from each final result."""
     views: tuple[str, ...] = ("plain", "fast")

@@ -8,9 +8,10 @@ recogniser an utterance and reads its JSON results back as `Hypothesis` values.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ModelError
 from ..types import SAMPLE_RATE, Lang, Word
@@ -31,6 +32,9 @@ def _best(segment: dict[str, Any]) -> dict[str, Any]:
     options = segment.get("alternatives") or [segment]
     best: dict[str, Any] = options[0]
     return best
+
+
+_T = TypeVar("_T")
 
 
 class Decoder:
@@ -108,6 +112,19 @@ class Engine:
         """Live streams that stopped decoding freely to keep the worker in its budget."""
         self.costs = CostModel()
         """What a grammar view and free decoding cost per audio second, as measured."""
+        self._threads: ThreadPoolExecutor | None = None
+
+    def side_by_side(self, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
+        """Run `jobs` (recognisers' work, which lets go of the GIL) on up to
+        `DecoderConfig.side_by_side` threads; their results in order."""
+        if len(jobs) < 2 or self.config.side_by_side < 2:
+            return [job() for job in jobs]
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.config.side_by_side,
+                                               thread_name_prefix="ivr-decode")
+        futures = [self._threads.submit(job) for job in jobs[1:]]
+        first = jobs[0]()  # this thread decodes too
+        return [first, *(f.result() for f in futures)]
 
     def _new_free(self) -> Any:
         rec = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)
