@@ -42,6 +42,8 @@ class StreamLoad:
     """Grammar views decoding."""
     free: bool
     """Decoding freely too."""
+    narrowband: bool = False
+    """An 8 kHz caller (`DecoderConfig.narrowband_budget` applies)."""
 
 
 class CostModel:
@@ -63,16 +65,19 @@ class CostModel:
                    for s in streams)
 
 
-def over_budget(model: CostModel, streams: list[StreamLoad], budget: float) -> list[int]:
+def over_budget(model: CostModel, streams: list[StreamLoad], budget: float,
+                narrowband_budget: float | None = None) -> list[int]:
     """The streams (newest first, in `streams` order oldest first) that should stop
-    decoding freely so that the rest fit in `budget` cores; empty when they all fit, and
-    no more than there are free decoders to drop when even grammar alone does not."""
+    decoding freely so that the rest fit in `budget` cores, and a narrowband stream in
+    `narrowband_budget` if that is lower; empty when they all fit, and no more than there are
+    free decoders to drop when even grammar alone does not."""
     cost = model.cores(streams)
     drop: list[int] = []
     for s in reversed(streams):
-        if cost <= budget:
-            break
-        if s.free:
+        limit = budget
+        if s.narrowband and narrowband_budget is not None:
+            limit = min(budget, narrowband_budget)
+        if s.free and cost > limit:
             drop.append(s.sid)
             cost -= model.free_rtf
     return drop

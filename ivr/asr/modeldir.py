@@ -88,6 +88,12 @@ class DecoderConfig:
     live_budget: float | None = 0.6
     """Cores of live decoding one worker takes on (`ivr.asr.budget`): past it, the newest
     live streams decode with their grammar views only. None: no budget (lag alone sheds)."""
+    narrowband_budget: float | None = 0.3
+    """The same for an 8 kHz caller's free decoding, when lower (None: `live_budget`). On a
+    phone line the fast grammar view leads and free decoding adds little, so it gives way
+    sooner: 24 baresip calls arriving over 4 s, interleaved, two runs each, p95 end of
+    speech -> decision 329 / 317 ms at 0.3 against 608 / 468 ms at 0.6, the same nodes and
+    the same narrowband accuracy (docs/phone.md). A call alone keeps it (about 0.13 cores)."""
     side_by_side: int = 3
     """Recognisers of one stream (its grammar views and free decoding) decoded at once, on
     threads (Vosk lets go of the GIL while it decodes): a settle, what a caller waits on,

@@ -163,9 +163,9 @@ def _keep_budget(engine: Engine, streams: dict[int, DualStream], live: set[int])
     budget = engine.config.live_budget
     if budget is None:
         return
-    loads = [StreamLoad(sid, len(s.grammars), s.free is not None)
+    loads = [StreamLoad(sid, len(s.grammars), s.free is not None, s.narrowband)
              for sid, s in streams.items() if sid in live]
-    for sid in over_budget(engine.costs, loads, budget):
+    for sid in over_budget(engine.costs, loads, budget, engine.config.narrowband_budget):
         if streams[sid].drop_free():
             engine.budgeted += 1
 
