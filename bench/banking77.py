@@ -11,13 +11,16 @@ flow's phrases, and test.csv is scored top-1 with no rejection by:
 * **baseline**: the plain scikit-learn TF-IDF (char 2-5 + word 1-2) logistic regression the
   dataset's README describes, fitted in the same run;
 * **classifier**: ivr/nlu/classifier.py alone;
+* **scorer**: the routing scorer's pool of the two (ivr/nlu/scorer.py, its shipped
+  calibration: what `bench.intent` reports as "scorer");
 * **combined**: log p_classifier + w * matcher confidence, w fitted by cross-validation on
   train.csv (never on test.csv).
 
 Throughput is utterances per second, one at a time, on one core (BLAS threads limited to 1).
 `--quick` runs the 10-per-intent regime with 2 CV folds (about a minute). `--tune` runs the
 hyperparameter search behind ClassifierConfig's defaults instead (CV on train.csv only: 2 folds
-at 10 per intent, 1 fold on the whole set; about 10 minutes) and writes banking77_tune.md.
+at 10, 20 and 40 per intent, 1 fold on the whole set; about 20 minutes) and writes
+banking77_tune.md.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from .banking77_cv import (
     examples,
     first_k,
     load_rows,
+    pooled,
     tune,
 )
 
@@ -57,7 +61,7 @@ REFERENCE = {
 }
 """Reference top-1 figures from the dataset's README (percent)."""
 GOAL = {"10": 80.0, "full": 93.0}
-ROUTERS = ("matcher", "baseline", "classifier", "combined")
+ROUTERS = ("matcher", "baseline", "classifier", "scorer", "combined")
 
 
 def _timed(score: Callable[[str], np.ndarray[Any, np.dtype[np.float64]]],
@@ -105,10 +109,11 @@ def run_regime(name: str, train: Sequence[Row], test: Sequence[Row], config: Cla
     bproba, b_speed = _timed(base_row, texts)
     proba, c_speed = _timed(lambda t: clf.proba([t])[0], texts)
     scores = {"matcher": conf, "baseline": bproba, "classifier": proba,
-              "combined": combine(proba, conf, cv.weight)}
+              "scorer": pooled(proba, conf), "combined": combine(proba, conf, cv.weight)}
     speed = {"matcher": m_speed, "baseline": b_speed, "classifier": c_speed,
              "combined": 1.0 / (1.0 / m_speed + 1.0 / c_speed)}
-    fit["combined"] = fit["matcher"] + fit["classifier"]
+    speed["scorer"] = speed["combined"]
+    fit["combined"] = fit["scorer"] = fit["matcher"] + fit["classifier"]
     routers = {r: {"top1": round(100 * float(np.mean(scores[r].argmax(1) == truth)), 2),
                    "utt_per_s": round(speed[r], 1), "train_seconds": round(fit[r], 2)}
                for r in ROUTERS}
@@ -148,17 +153,20 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"- {reg['regime']} ({reg['cv']['folds']} folds): {ws}")
     lines += ["", f"Classifier config: {result['config']}. scikit-learn import: "
               f"{result['import_seconds']:.2f} s (paid only when a classifier is built).",
-              "combined throughput = 1 / (1/matcher + 1/classifier): both run per utterance."]
+              "scorer and combined throughput = 1 / (1/matcher + 1/classifier): both run per "
+              "utterance."]
     return "\n".join(lines) + "\n"
 
 
 def tune_report(train: Sequence[Row]) -> str:
-    """`--tune`: the classifier alone per config, mean CV top-1 on train.csv."""
+    """`--tune`: per config, mean CV top-1 on train.csv of the classifier alone and of the
+    routing scorer (classifier + matcher)."""
     lines = ["# BANKING77: classifier hyperparameters by CV on train.csv (never test.csv)", "",
-             "| regime | folds | config | CV top-1 % |", "|---|---|---|---|"]
-    for name, k, folds in (("10", 10, 2), ("full", None, 1)):
-        for config, acc in tune(train, k, GRID[name], folds):
-            lines.append(f"| {name} | {folds} | {asdict(config)} | {acc:.2f} |")
+             "| regime | folds | config | CV top-1 % classifier | CV top-1 % scorer |",
+             "|---|---|---|---|---|"]
+    for name, k, folds in (("10", 10, 2), ("20", 20, 2), ("40", 40, 2), ("full", None, 1)):
+        for config, alone, pool in tune(train, k, GRID[name], folds):
+            lines.append(f"| {name} | {folds} | {asdict(config)} | {alone:.2f} | {pool:.2f} |")
     return "\n".join(lines) + "\n"
 
 

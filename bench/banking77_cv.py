@@ -19,11 +19,12 @@ import numpy as np
 from ivr.errors import UsageError
 from ivr.nlu.classifier import ClassifierConfig, IntentClassifier
 from ivr.nlu.matcher import IntentMatcher
+from ivr.nlu.scorer import CALIBRATION, EPS
 
 from . import ROOT
 
 __all__ = ["GRID", "WEIGHTS", "CvResult", "Row", "baseline", "combine", "cross_validate",
-           "data_dir", "examples", "first_k", "load_rows", "matcher_matrix", "tune"]
+           "data_dir", "examples", "first_k", "load_rows", "matcher_matrix", "pooled", "tune"]
 
 Row = tuple[str, str]
 """(text, intent)."""
@@ -105,6 +106,15 @@ def combine(proba: np.ndarray[Any, np.dtype[np.float64]],
     return out
 
 
+def pooled(proba: np.ndarray[Any, np.dtype[np.float64]],
+           conf: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The routing scorer's ranking score (ivr/nlu/scorer.py, before its monotone sigmoid):
+    a * matcher + b * log(p + eps) with the shipped CALIBRATION."""
+    a, b, c = CALIBRATION
+    out: np.ndarray[Any, np.dtype[np.float64]] = a * conf + b * np.log(proba + EPS) + c
+    return out
+
+
 @dataclass(frozen=True)
 class CvResult:
     """Cross-validation on train.csv for one training regime."""
@@ -112,7 +122,8 @@ class CvResult:
     folds: int
     """How many folds were run (of a 5-fold stratified split, seed 0)."""
     accuracy: dict[str, float]
-    """Mean held-out top-1 per router: baseline, matcher, classifier, combined (chosen w)."""
+    """Mean held-out top-1 per router: baseline, matcher, classifier, scorer (the shipped
+    pool, ivr/nlu/scorer.py), combined (chosen w)."""
     by_weight: dict[str, float]
     """Mean held-out top-1 of the combination per candidate weight."""
     weight: float
@@ -144,42 +155,57 @@ def cross_validate(train: Sequence[Row], k: int | None, config: ClassifierConfig
                                               zip(base, held, strict=True)])))
         acc["matcher"].append(float(np.mean(conf.argmax(1) == truth)))
         acc["classifier"].append(float(np.mean(proba.argmax(1) == truth)))
+        acc["scorer"].append(float(np.mean(pooled(proba, conf).argmax(1) == truth)))
         for w in WEIGHTS:
             acc[f"w={w}"].append(float(np.mean(combine(proba, conf, w).argmax(1) == truth)))
     by_weight = {str(w): round(100 * float(np.mean(acc[f"w={w}"])), 2) for w in WEIGHTS}
     weight = max(WEIGHTS, key=lambda w: (by_weight[str(w)], -w))
     means = {name: round(100 * float(np.mean(acc[name])), 2)
-             for name in ("baseline", "matcher", "classifier")}
+             for name in ("baseline", "matcher", "classifier", "scorer")}
     means["combined"] = by_weight[str(weight)]
     return CvResult(folds, means, by_weight, weight)
 
 
 GRID: dict[str, tuple[ClassifierConfig, ...]] = {
-    "10": tuple([ClassifierConfig(embed_weight=w) for w in (0.0, 1.0, 1.5, 2.0, 3.0)]
+    "10": tuple([ClassifierConfig(embed_weight=0.0)]
+                + [ClassifierConfig(few_shot_embed_weight=w) for w in (1.0, 2.0, 2.5, 3.0)]
                 + [ClassifierConfig(c=c) for c in (10.0, 100.0)]
                 + [ClassifierConfig(char_max=m) for m in (4, 6)]
                 + [ClassifierConfig(word_max=m) for m in (1, 3)]),
+    "20": (ClassifierConfig(few_shot_embed_weight=1.0), ClassifierConfig()),
+    "40": (ClassifierConfig(few_shot_embed_weight=1.0), ClassifierConfig()),
     "full": tuple([ClassifierConfig(embed_weight=w) for w in (0.0, 1.0, 2.0)]
                   + [ClassifierConfig(c=c) for c in (10.0, 100.0)]),
 }
-"""The hyperparameters tried by `--tune` (one change at a time from the default)."""
+"""The hyperparameters tried by `--tune` (one change at a time from the default; at 20 and 40
+per intent, the sentence-vector weight's interpolation against a flat weight of 1)."""
 
 
 def tune(train: Sequence[Row], k: int | None, configs: Sequence[ClassifierConfig],
-         folds: int) -> list[tuple[ClassifierConfig, float]]:
-    """Mean held-out top-1 (percent) of the classifier alone per config, CV on train.csv."""
+         folds: int) -> list[tuple[ClassifierConfig, float, float]]:
+    """Mean held-out top-1 (percent) per config, CV on train.csv: of the classifier alone and
+    of the routing scorer (the classifier pooled with the matcher as ivr/nlu/scorer.py does)."""
     from sklearn.model_selection import StratifiedKFold
 
     split = list(StratifiedKFold(5, shuffle=True, random_state=0).split(
         np.zeros(len(train)), [y for _, y in train]))[:folds]
-    out: list[tuple[ClassifierConfig, float]] = []
+    parts = []
+    for fit_idx, held_idx in split:
+        fit = first_k([train[i] for i in fit_idx], k)
+        held = [train[i] for i in held_idx]
+        intents = sorted({y for _, y in fit})
+        conf = matcher_matrix(IntentMatcher(examples(fit), "en"), [t for t, _ in held], intents)
+        truth = np.array([intents.index(y) for _, y in held])
+        parts.append((fit, held, conf, truth))
+    out: list[tuple[ClassifierConfig, float, float]] = []
     for config in configs:
-        acc: list[float] = []
-        for fit_idx, held_idx in split:
-            fit = first_k([train[i] for i in fit_idx], k)
-            held = [train[i] for i in held_idx]
+        alone: list[float] = []
+        pool: list[float] = []
+        for fit, held, conf, truth in parts:
             clf = IntentClassifier(examples(fit), "en", config)
-            guess = np.array(clf.intents)[clf.proba([t for t, _ in held]).argmax(1)]
-            acc.append(float(np.mean(guess == np.array([y for _, y in held]))))
-        out.append((config, round(100 * float(np.mean(acc)), 2)))
+            proba = clf.proba([t for t, _ in held])
+            alone.append(float(np.mean(proba.argmax(1) == truth)))
+            pool.append(float(np.mean(pooled(proba, conf).argmax(1) == truth)))
+        out.append((config, round(100 * float(np.mean(alone)), 2),
+                    round(100 * float(np.mean(pool)), 2)))
     return out
