@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.nlu.classifier import ClassifierConfig, IntentClassifier, features
+from ivr.nlu.classifier import ClassifierConfig, IntentClassifier, features, vector_weight
 from ivr.nlu.embedding import DIM, sentence_vectors
 from ivr.types import Lang
 
@@ -136,3 +136,21 @@ def test_zh_and_ko_do_not_use_sentence_vectors() -> None:
         off = IntentClassifier(PHRASES[lang], lang, ClassifierConfig(embed_weight=0.0))
         phrase = PHRASES[lang]["balance"][0]
         assert off.predict_proba(phrase) == _BUILT[lang].predict_proba(phrase)
+
+
+@given(st.lists(st.integers(1, 400), min_size=2, max_size=80), st.integers(1, 400))
+@settings(max_examples=60, deadline=None)
+def test_the_vector_weight_falls_from_few_phrases_to_many(counts: list[int], more: int) -> None:
+    cfg = ClassifierConfig()
+    w = vector_weight(cfg, counts)
+    assert cfg.embed_weight <= w <= cfg.few_shot_embed_weight
+    assert vector_weight(cfg, [c + more for c in counts]) <= w  # more phrases: never more
+    assert vector_weight(ClassifierConfig(embed_weight=0.0), counts) == 0.0
+
+
+def test_the_vector_weight_at_its_ends() -> None:
+    cfg = ClassifierConfig()
+    assert vector_weight(cfg, [4] * 5) == cfg.few_shot_embed_weight  # the tiny flows here
+    assert vector_weight(cfg, [10] * 77) == cfg.few_shot_embed_weight  # BANKING77, 10 each
+    assert vector_weight(cfg, [101, 108, 119] * 6) == cfg.embed_weight  # the bank flow
+    assert cfg.embed_weight < vector_weight(cfg, [40] * 9) < cfg.few_shot_embed_weight
