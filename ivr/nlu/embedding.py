@@ -10,7 +10,8 @@ core. Loading (importing wordllama, tokenizers, pydantic, requests, and the 16 M
 Why this one (CV on BANKING77's train.csv, 10 sentences per intent, 2 folds; `python -m
 bench.banking77 --tune`): the classifier's TF-IDF n-grams alone 71.9 %, spaCy's
 en_core_web_md word vectors added 73.5-73.9 %, these sentence vectors alone 77.6 %, added
-to the n-grams 77.1 % (weight 1, shipped) to 78.2 % (weight 2); bench/results/
+to the n-grams 77.1 % (weight 1) to 78.2 % (weight 2); with so few phrases the classifier weighs
+them 2.5 (classifier.vector_weight; 1.0 from 100 phrases per intent); bench/results/
 banking77_tune.md. A few paraphrases per intent share few words with the caller's; the
 vectors carry what the words mean.
 
