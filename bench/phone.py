@@ -5,7 +5,7 @@
 The callers are the committed Korean recordings of samples/calls/ko_audio.yaml (what `ivr
 replay` and `make demo` use), at 8 kHz with `--pad` seconds of trailing silence. In one run:
 
-1. **replay** — `ivr replay --json` of every caller's 16 kHz original, its 8 kHz file, and
+1. **replay** — `ivr replay --json --cold` of every caller's 16 kHz original, its 8 kHz file, and
    the 8 kHz file through G.711 mu-law and A-law and back (sox): the plain baseline.
 2. **load** — `--calls` concurrent baresip calls (PCMU; the callers in turn, one baresip per
    caller placing its calls over ctrl_tcp) through one `ivr serve`: answered, node per call
@@ -71,10 +71,13 @@ def callers(tmp: Path, count: int, pad_s: float) -> list[Caller]:
 
 
 def replay(files: list[Path], tmp: Path) -> dict[Path, str]:
-    """`ivr replay --json` of every file in one process: file → the node it reached."""
+    """`ivr replay --json --cold` of every file in one process: file → the node it reached.
+    Cold: each file's node depends on its audio only, not on the 39 files before it (warm
+    recognisers keep the search graph's state order of earlier utterances, and ko_fraud.wav
+    after ko_credit_report's A-law file was heard as noise)."""
     done = subprocess.run(
         [sys.executable, "-m", "ivr.cli", "replay", "--flow", str(FLOW), "--lang", "ko",
-         "--json", "--queue", str(tmp / "replay.sqlite3"), *map(str, files)],
+         "--json", "--cold", "--queue", str(tmp / "replay.sqlite3"), *map(str, files)],
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"ivr replay failed: {done.stderr[-1500:]}")

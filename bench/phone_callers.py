@@ -73,7 +73,10 @@ def prepare(name: str, source: Path, expected: str, tmp: Path, pad_s: float) -> 
 
 
 def _sox(*args: str) -> None:
-    subprocess.run(["sox", *args], check=True, capture_output=True, timeout=60)
+    """sox without its automatic dither (-D: it adds random noise whenever it resamples or
+    lowers precision, so each run's files differed and the mu-law "line audio" replayed was
+    not what baresip's own G.711 sends the engine) and repeatable (-R)."""
+    subprocess.run(["sox", "-D", "-R", *args], check=True, capture_output=True, timeout=60)
 
 
 def wav_seconds(path: Path) -> float:
