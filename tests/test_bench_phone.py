@@ -39,3 +39,7 @@ def test_the_phone_bench_runs_in_its_quick_mode(tmp_path: Path) -> None:
     assert all(len(rows) == 2 for rows in report["accuracy"].values())
     assert set(s["accuracy"]) >= {"16 kHz file replay", "served PCMA", "served AudioSocket"}
     assert "| answered | 2/2" in (tmp_path / "phone.md").read_text()
+    spread = s["spread"]  # the same calls placed 2 s apart: still both up at once
+    assert spread["answered"] == "2/2" and spread["peak_concurrent"] == 2, spread
+    assert s["peak_concurrent"] == 2 and spread["eos_to_decision_wall_ms_p95"] is not None
+    assert load["cpu_s"]["workers"] > 0 and load["cpu_s"]["serve"] > 0
