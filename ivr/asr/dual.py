@@ -102,9 +102,13 @@ class DualStream:
             self._pending, self._held = [], 0
             self._decode(pcm)
 
+    def _decoders(self) -> list[Decoder]:
+        """The grammar views, then free decoding if the stream has it."""
+        return [*self.grammars, *([self.free] if self.free is not None else [])]
+
     def _decode(self, pcm: bytes) -> None:
         seconds = len(pcm) / 2 / SAMPLE_RATE
-        decoders = [*self.grammars, *([self.free] if self.free is not None else [])]
+        decoders = self._decoders()
         started = time.thread_time()
         audio = [c(pcm) for c in self._conditioners[:len(self.grammars)]]
         if self.free is not None:
@@ -141,7 +145,7 @@ class DualStream:
         """Final results for the audio so far; the stream stays open."""
         if self._settled is None:
             self._flush()
-            decoders = [*self.grammars, *([self.free] if self.free is not None else [])]
+            decoders = self._decoders()
             finals = self.engine.side_by_side([dec.final for dec in decoders])
             self._settled = DualResult(tuple(finals[:len(self.grammars)]),
                                        finals[-1] if self.free is not None else None,
