@@ -113,7 +113,7 @@ def load_examples(split: str) -> list[Example]:
 def _sox(src: Path, dst: Path, encoding: str) -> None:
     if shutil.which("sox") is None:
         raise UsageError("the speech benchmark needs sox (apt-get install sox)")
-    subprocess.run(["sox", str(src), "-r", "8000", "-c", "1", "-e", encoding, str(dst),
+    subprocess.run(["sox", "-D", "-R", str(src), "-r", "8000", "-c", "1", "-e", encoding, str(dst),
                     "sinc", "300-3400"], check=True, capture_output=True, timeout=60)
 
 

@@ -67,9 +67,9 @@ def hotline() -> Iterator[Hotline]:
 
 def caller_pcm(tmp: Path, name: str) -> bytes:
     out = tmp / f"{name}_8k.raw"
-    subprocess.run(["sox", str(ROOT / "samples" / "audio" / f"{name}.wav"), "-r", "8000",
-                    "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", str(out), "pad", "0",
-                    "3"], check=True, capture_output=True)
+    subprocess.run(["sox", "-D", "-R", str(ROOT / "samples" / "audio" / f"{name}.wav"),
+                    "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", str(out),
+                    "pad", "0", "3"], check=True, capture_output=True)
     return out.read_bytes()
 
 

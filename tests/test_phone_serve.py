@@ -54,7 +54,7 @@ def caller_8k(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     and the node `ivr replay` reaches with it."""
     tmp = tmp_path_factory.mktemp("caller")
     wav = tmp / "caller.wav"
-    subprocess.run(["sox", str(CALLER), "-r", "8000", "-c", "1", "-b", "16", str(wav),
+    subprocess.run(["sox", "-D", "-R", str(CALLER), "-r", "8000", "-c", "1", "-b", "16", str(wav),
                     "pad", "0", "8"], check=True, capture_output=True)
     done = subprocess.run([sys.executable, "-m", "ivr.cli", "replay", "--flow", str(FLOW),
                            "--lang", "ko", "--json", "--queue", str(tmp / "replay.sqlite3"),

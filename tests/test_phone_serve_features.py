@@ -136,8 +136,8 @@ def test_config_file_language_per_number_and_metrics_during_real_calls(
     tmp_path: Path
 ) -> None:
     caller = tmp_path / "ko_8k.wav"
-    subprocess.run(["sox", str(ROOT / "samples" / "audio" / "ko_fraud.wav"), "-r", "8000",
-                    "-c", "1", "-b", "16", str(caller), "pad", "0", "8"], check=True,
+    subprocess.run(["sox", "-D", "-R", str(ROOT / "samples" / "audio" / "ko_fraud.wav"),
+                    "-r", "8000", "-c", "1", "-b", "16", str(caller), "pad", "0", "8"], check=True,
                    capture_output=True)
     port, metrics = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     (tmp_path / "serve.toml").write_text(

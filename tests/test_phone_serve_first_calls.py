@@ -34,7 +34,7 @@ def test_two_calls_placed_together_right_after_start_are_both_routed_as_replay(
     tmp_path: Path
 ) -> None:
     wav = tmp_path / "caller.wav"
-    subprocess.run(["sox", str(CALLER), "-r", "8000", "-c", "1", "-b", "16", str(wav),
+    subprocess.run(["sox", "-D", "-R", str(CALLER), "-r", "8000", "-c", "1", "-b", "16", str(wav),
                     "pad", "0", "8"], check=True, capture_output=True)
     done = subprocess.run([sys.executable, "-m", "ivr.cli", "replay", "--flow", str(FLOW),
                            "--lang", "ko", "--json", "--queue", str(tmp_path / "r.sqlite3"),
