@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.nlu.classifier import ClassifierConfig, IntentClassifier, features, vector_weight
+from ivr.nlu.classifier import (
+    ClassifierConfig,
+    IntentClassifier,
+    borrowed_features,
+    features,
+    latin_words,
+    vector_weight,
+)
 from ivr.nlu.embedding import DIM, sentence_vectors
 from ivr.types import Lang
 
@@ -95,6 +102,42 @@ def test_features_per_language() -> None:
     assert "余额" in zh["char"] and "yu e" in zh["pinyin"]
     ko = features("잔액 조회", "ko")
     assert "잔액" in ko["syllable"] and "조회" in ko["word"] and ko["jamo"]
+
+
+def test_english_words_inside_chinese_and_korean_are_their_own_family() -> None:
+    assert latin_words("帮我查下Balance!") == ["balance"]
+    assert latin_words("credit report 요청합니다") == ["credit", "report"]
+    assert features("转agent", "zh")["latin"] == ["agent"]
+    assert features("잔액 조회", "ko")["latin"] == []
+    assert "latin" not in features("check my balance", "en")
+    lent = borrowed_features("the ATM kept my cards", "zh", known={"atm"})
+    assert lent["latin"] == ["the", "kept", "my", "card"]
+    assert not lent["char"] and not lent["pinyin"]
+
+
+@pytest.mark.parametrize(("lang", "text", "intent"), [
+    ("zh", "帮我查下balance", "balance"),
+    ("zh", "转agent", "agent"),
+    ("ko", "operator 연결해 주세요", "agent"),
+    ("ko", "stolen 어떡해요", "card_lost"),
+])
+def test_code_switched_words_are_learnt_from_the_english_phrases(
+        lang: Lang, text: str, intent: str) -> None:
+    """A caller mixes in English words the language's own phrases never use: the same intents'
+    English phrases, borrowed, teach them; without them the word means nothing."""
+    alone = _BUILT[lang].predict_proba(text)[intent]
+    lent = IntentClassifier(PHRASES[lang], lang, borrowed=PHRASES["en"])
+    assert lent.top(text, k=1)[0].intent == intent
+    assert lent.predict_proba(text)[intent] > alone + 0.2
+
+
+def test_a_borrowed_word_the_language_already_uses_keeps_its_own_meaning() -> None:
+    """"ATM" in the zh phrases belongs to card_retained there; an English agent phrase that
+    says ATM must not pull it towards agent."""
+    english = {**PHRASES["en"], "agent": [*PHRASES["en"]["agent"]] + ["atm atm atm"] * 20}
+    lent = IntentClassifier(PHRASES["zh"], "zh", borrowed=english)
+    assert lent.top("ATM", k=1)[0].intent == "card_retained"
+    assert lent.predict_proba("ATM")["agent"] < _BUILT["zh"].predict_proba("ATM")["agent"] + 0.05
 
 
 def test_one_intent_is_refused() -> None:

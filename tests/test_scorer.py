@@ -211,18 +211,20 @@ def test_a_fitted_classifier_is_kept_per_flow_digest(tmp_path: Path,
     other = {**PHRASES["en"], "agent": ["a person please"]}
     cached_classifier(other, "en", fit)  # other phrases: another digest, a fit
     assert len(fits) == 2
+    cached_classifier(PHRASES["en"], "en", fit, borrowed={"agent": ("operator",)})
+    assert len(fits) == 3  # other borrowed phrases: another digest too
     [stored] = [p for p in (tmp_path / "classifier").iterdir()
-                if p.name.startswith(_digest(PHRASES["en"], "en", ClassifierConfig()))]
+                if p.name.startswith(_digest(PHRASES["en"], "en", ClassifierConfig(), {}))]
     stored.chmod(0o666)  # writable by others: never unpickled
     cached_classifier(PHRASES["en"], "en", fit)
-    assert len(fits) == 3
+    assert len(fits) == 4
     stored.write_bytes(b"not a pickle")
     stored.chmod(0o600)
     assert cached_classifier(PHRASES["en"], "en", fit).intents == first.intents
-    assert len(fits) == 4
+    assert len(fits) == 5
     monkeypatch.setenv("IVR_CACHE", "off")
     cached_classifier(PHRASES["en"], "en", fit)
-    assert len(fits) == 5
+    assert len(fits) == 6
 
 
 def test_a_model_over_the_weight_budget_is_not_fitted(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,7 +64,11 @@ class Hotline:
         classifier (ivr.nlu.scorer)."""
         if lang not in self._matchers:
             examples = {i: it.phrases.get(lang, ()) for i, it in self.flow.intents.items()}
-            self._matchers[lang] = IntentScorer(examples, lang, builtin_out_of_scope(lang))
+            english = {} if lang == "en" else {
+                i: it.phrases.get("en", ()) for i, it in self.flow.intents.items()}
+            self._matchers[lang] = IntentScorer(
+                examples, lang, builtin_out_of_scope(lang), borrowed=english,
+                borrowed_out_of_scope=builtin_out_of_scope("en") if english else ())
         return self._matchers[lang]
 
     def recognizer(self, lang: Lang) -> Recognizer:

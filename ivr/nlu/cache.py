@@ -4,9 +4,9 @@ Fitting the classifier (ivr/nlu/classifier.py) takes about 1 s per language on a
 and 5-6 s on a busy 2-core machine; `ivr route` and every worker would pay that at start.
 The fitted model is stored under the cache folder ($IVR_CACHE, else $XDG_CACHE_HOME/ivr, else
 ~/.cache/ivr; `IVR_CACHE=off` turns the cache off) in `classifier/<digest>.pickle`, where the
-digest covers everything the fit depends on: the phrases per intent, the language, the
-configuration, this module's format version and the scikit-learn, numpy and wordllama (the
-English sentence vectors) versions.
+digest covers everything the fit depends on: the phrases per intent (and those borrowed from
+English), the language, the configuration, this module's format version and the scikit-learn,
+numpy and wordllama (the English sentence vectors) versions.
 
 A pickle runs code when loaded, so only a file this user owns, in a folder this user owns,
 that nobody else may write, is loaded; anything else (or any error reading it) means a
@@ -30,7 +30,7 @@ from .classifier import ClassifierConfig, IntentClassifier
 
 __all__ = ["cached_classifier", "classifier_cache_dir"]
 
-_FORMAT = 2
+_FORMAT = 3
 """Bumped whenever IntentClassifier's fitted state changes shape."""
 
 
@@ -45,7 +45,8 @@ def classifier_cache_dir() -> Path | None:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "ivr" / "classifier"
 
 
-def _digest(examples: Mapping[str, Sequence[str]], lang: Lang, config: ClassifierConfig) -> str:
+def _digest(examples: Mapping[str, Sequence[str]], lang: Lang, config: ClassifierConfig,
+            borrowed: Mapping[str, Sequence[str]]) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     import numpy
@@ -57,7 +58,8 @@ def _digest(examples: Mapping[str, Sequence[str]], lang: Lang, config: Classifie
         vectors = "none"
     key = json.dumps([_FORMAT, lang, asdict(config), sklearn.__version__, numpy.__version__,
                       vectors,
-                      sorted((i, list(p)) for i, p in examples.items())], ensure_ascii=False)
+                      sorted((i, list(p)) for i, p in examples.items()),
+                      sorted((i, list(p)) for i, p in borrowed.items())], ensure_ascii=False)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -72,12 +74,15 @@ def _trusted(path: Path) -> bool:
 
 def cached_classifier(examples: Mapping[str, Sequence[str]], lang: Lang,
                       fit: Callable[[], IntentClassifier],
-                      config: ClassifierConfig | None = None) -> IntentClassifier:
-    """The classifier for these phrases: from the cache when there, else `fit()` and store."""
+                      config: ClassifierConfig | None = None,
+                      borrowed: Mapping[str, Sequence[str]] | None = None) -> IntentClassifier:
+    """The classifier for these phrases (and `borrowed` ones, see IntentClassifier): from the
+    cache when there, else `fit()` and store."""
     folder = classifier_cache_dir()
     if folder is None:
         return fit()
-    path = folder / f"{_digest(examples, lang, config or ClassifierConfig())}.pickle"
+    digest = _digest(examples, lang, config or ClassifierConfig(), borrowed or {})
+    path = folder / f"{digest}.pickle"
     try:
         if path.is_file() and _trusted(path):
             with path.open("rb") as fh:

@@ -78,13 +78,14 @@ class Evidence:
     """The classifier's probability (0 when the flow is scored by the matcher alone)."""
 
 
-def _fit(examples: Mapping[str, Iterable[str]], lang: Lang) -> IntentClassifier:
+def _fit(examples: Mapping[str, Iterable[str]], lang: Lang,
+         borrowed: Mapping[str, Iterable[str]]) -> IntentClassifier:
     """The classifier, fitted on one BLAS thread (L-BFGS on a busy 2-core machine: 7-11 s
     with the default threads, ~1 s with one)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return IntentClassifier(examples, lang)
+        return IntentClassifier(examples, lang, borrowed=borrowed)
 
 
 class IntentScorer(IntentMatcher):
@@ -95,17 +96,27 @@ class IntentScorer(IntentMatcher):
     """
 
     def __init__(self, examples: Mapping[str, Iterable[str]], lang: Lang,
-                 out_of_scope: Iterable[str] = ()) -> None:
+                 out_of_scope: Iterable[str] = (),
+                 borrowed: Mapping[str, Iterable[str]] | None = None,
+                 borrowed_out_of_scope: Iterable[str] = ()) -> None:
+        """`borrowed` (zh, ko): the same intents' English phrases and `borrowed_out_of_scope`
+        the English out-of-scope examples; the classifier learns from them only the English
+        words a caller mixes in ("帮我查下balance", "credit report 요청합니다")."""
         listed = {i: tuple(p) for i, p in examples.items()}
         oos = tuple(out_of_scope)
         super().__init__(listed, lang, oos)
         phrased = {i: p for i, p in listed.items() if p}
         if oos:
             phrased[OUT_OF_SCOPE] = oos
+        lent = {i: tuple(p) for i, p in (borrowed or {}).items() if i in phrased and p}
+        if borrowed_out_of_scope and OUT_OF_SCOPE in phrased:
+            lent[OUT_OF_SCOPE] = tuple(borrowed_out_of_scope)
         self.classifier: IntentClassifier | None = None
         if 2 <= len(phrased) <= CLASSIFIER_MAX_INTENTS:
             try:
-                self.classifier = cached_classifier(phrased, lang, lambda: _fit(phrased, lang))
+                self.classifier = cached_classifier(phrased, lang,
+                                                    lambda: _fit(phrased, lang, lent),
+                                                    borrowed=lent)
             except ClassifierTooLarge:
                 return
             self._col = {i: k for k, i in enumerate(self.classifier.intents)}
