@@ -102,7 +102,9 @@ def test_on_independent_dev_sentences_the_scorer_rejects_more_and_stays_honest(
     """On both dev sets (dev: 15 per intent + 30 out of scope per language, dev2: 25 + 120),
     through the same policy: the scorer accepts at most 1 out-of-scope sentence in 30 and
     2.5 % of dev2's (the matcher alone: zh 10 % on dev, ko 5.8 % on dev2; summed over the six
-    sets 29 points against the scorer's 14), asks for confirmation at most 11 % of the time,
+    sets 29 points against the scorer's 14), asks for confirmation at most 12 % of the time
+    (issue 15's bound; ko dev2 11.8 % since the out-of-scope examples of another company's
+    card, bill or password),
     and routes within a point of the matcher in every set. It no longer routes 2 points more
     than the matcher: with the thresholds chosen for the pooled scores (confirm 0.30) the
     matcher's confirmations catch what the scorer gains (summed over the six sets the two route
@@ -115,7 +117,7 @@ def test_on_independent_dev_sentences_the_scorer_rejects_more_and_stays_honest(
             old = _rates(hotline, lang, part, matcher_only=True)
             new = _rates(hotline, lang, part, matcher_only=False)
             assert new[0] >= old[0] - 0.01, (lang, part, old, new)
-            assert new[1] <= 0.11 and new[2] <= 0.034, (lang, part, new)
+            assert new[1] <= 0.12 and new[2] <= 0.034, (lang, part, new)
             oos_gain += old[2] - new[2]
             confirm_gain += old[1] - new[1]
     assert oos_gain >= 0.12 and confirm_gain >= 0.12, (oos_gain, confirm_gain)
@@ -172,7 +174,7 @@ def test_explain_says_when_out_of_scope_turned_an_accept_into_a_confirm(
         capsys: pytest.CaptureFixture[str], bank: Flow) -> None:
     """Another company's password: the pooled confidence reaches `accept`, the classifier's
     probability of "none of these" does too, so the caller is asked (and told why here)."""
-    [out] = _route_json(capsys, "en", "my paypal password is not working")
+    [out] = _route_json(capsys, "en", "my yahoo password is not working")
     assert out["confidence"] >= bank.settings.accept
     assert out["out_of_scope"] >= bank.settings.max_out_of_scope
     assert (out["decision"], out["reason"]) == ("confirm", "maybe_out_of_scope")
