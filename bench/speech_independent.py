@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     # accuracy only: a loaded machine may answer slowly, which must not count as a crash, and
     # free decoding is never shed (a free slot per thread), so load does not shape the figures
     config = SpeechConfig(service=ServiceConfig(
-        workers=args.workers, decoder=DecoderConfig(free_slots=args.threads + 1),
+        workers=args.workers, decoder=DecoderConfig(free_slots=args.threads + 1,
+                                                    young_free=args.threads + 1),
         reply_timeout_s=300.0))
     hotline = Hotline(load_flow(args.flow), speech=config)
     baseline = SpeechService(resolve_model("ko"), "ko", ServiceConfig(

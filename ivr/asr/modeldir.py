@@ -63,6 +63,12 @@ class DecoderConfig:
     bursts of 24 callers each worker still held one (docs/phone.md). It was 1 slot, and
     with one slot per worker free decoding was shed by count: with 8 calls on 2 workers a
     third of turns were judged on the grammar views alone while the workers kept up."""
+    young_free: int = 1
+    """Free recognisers a worker may have young (decoded under 20 s) and busy at once when
+    `warm`; a stream that finds that many busy decodes with its grammar views only (see
+    `free_slots`). Accuracy benches set it to their call threads, so that no turn is judged
+    without free decoding while the pool warms up (bench.speech_independent shed 7 of 345
+    turns at 1)."""
     warm: bool = True
     """Lend recognisers warm (`ivr.asr.pool`): a reused one has built its search graph
     already and decodes 2x (grammar) to 13x (free) cheaper than a new one (RTF 0.027 / 0.05

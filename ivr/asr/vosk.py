@@ -102,7 +102,8 @@ class Engine:
         life_s = self.config.free_life_s if self.config.warm else 0.0  # 0: never lent twice
         self.pool = FreePool(self._new_free, self.config.free_slots, life_s,
                              self.config.free_memory_mb, rss_mb(),
-                             young_max=1 if self.config.warm else self.config.free_slots)
+                             young_max=(self.config.young_free if self.config.warm
+                                       else self.config.free_slots))
         self.grammar_pool = GrammarPool(self.grammar_recognizer, life_s=life_s)
         self.degraded = 0
         """Streams opened with one grammar view because the worker was behind."""
