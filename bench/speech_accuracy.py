@@ -30,7 +30,7 @@ from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
 from ivr.nlu.policy import decide
 from ivr.speech import Listener, TurnContext
-from ivr.types import DecisionKind
+from ivr.types import DecisionKind, Utterance
 
 from .corpus import OUT_OF_SCOPE
 from .speech_data import Caller
@@ -109,8 +109,9 @@ class Router:
         self.dialog_grammar = hotline.grammar(call.dialog)
         self.phrases = [(p, i) for i in self.allowed for p in flow.intents[i].phrases["ko"]]
 
-    def policy(self, text: str) -> tuple[str, str | None]:
-        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
+    def policy(self, text: str, unsure: bool = False) -> tuple[str, str | None]:
+        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings,
+                   unsure=unsure)
         kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
         return kind, d.intent
 
@@ -118,26 +119,32 @@ class Router:
         """The plain pipeline's decision: rapidfuzz's best phrase, if it scores enough."""
         return plain_route(text, self.phrases, wratio=wratio)
 
-    def hear(self, caller: Caller) -> tuple[str, DualResult | None, DualResult]:
-        """What ivr's front-end heard (text and result) and the baseline decoder's result."""
+    def hear(self, caller: Caller) -> tuple[Utterance | None, DualResult | None, DualResult]:
+        """What ivr's front-end heard (utterance and result) and the baseline decoder's
+        result."""
         call = self.hotline.open_call("bench", "ko")
         call.start()
         dialog = call.dialog
         heard = self.hotline.listener("ko").listen(frames(caller.audio, 20), TurnContext(
             self.hotline.grammar(dialog), frozenset(self.hotline.flow.intents_at(dialog.node.id)),
             narrowband=caller.audio.narrowband))
-        text = heard.utterance.text if heard.utterance else ""
         stream = self.baseline.open_stream(StreamSpec(self.dialog_grammar))
         for frame in pcm_frames(caller.audio.pcm):
             stream.feed(frame)
-        return text, heard.result, stream.final()
+        return heard.utterance, heard.result, stream.final()
+
+    def ours(self, utterance: Utterance | None) -> tuple[str, str | None, str]:
+        """The front-end pipeline's (decision kind, intent, what was heard)."""
+        if utterance is None:
+            return (*self.policy(""), "")
+        return (*self.policy(utterance.text, utterance.unsure), utterance.text)
 
     def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
         """Per pipeline: (decision kind, intent, what was heard)."""
-        text, _, result = self.hear(caller)
+        heard, _, result = self.hear(caller)
         free = result.free.text if result.free else ""
         gram = result.grammar.text if result.grammar else ""
-        return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
+        return {"ivr": self.ours(heard), "grammar": (*self.policy(gram), gram),
                 "plain": (*self.plain(free), free),
                 "plain_wratio": (*self.plain(free, wratio=True), free)}
 

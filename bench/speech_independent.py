@@ -66,7 +66,7 @@ class RawRouter(Router):
         self._lock = threading.Lock()
 
     def route(self, caller: Caller) -> dict[str, tuple[str, str | None, str]]:
-        text, r, base = self.hear(caller)
+        heard, r, base = self.hear(caller)
         free = base.free.text if base.free else ""
         gram = base.grammar.text if base.grammar else ""
         raw = {"text": caller.example.text, "label": caller.example.label,
@@ -83,7 +83,7 @@ class RawRouter(Router):
             raw["baseline_grammar_nb"] = nb.text if nb else ""
         with self._lock:
             self._raw[id(caller)] = raw
-        return {"ivr": (*self.policy(text), text), "grammar": (*self.policy(gram), gram),
+        return {"ivr": self.ours(heard), "grammar": (*self.policy(gram), gram),
                 "plain": (*self.plain(free), free)}
 
     def take(self, caller: Caller) -> dict[str, Any]:

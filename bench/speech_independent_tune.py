@@ -63,11 +63,13 @@ class Rejudge:
                             Hypothesis(turn["free"]) if turn["free"] else None, final=True)
         context = TurnContext(self.grammar, self.allowed,
                               narrowband=turn["condition"] != "16k")
-        return self.policy(judge.judge(result, context).text)
+        verdict = judge.judge(result, context)
+        return self.policy(verdict.text, verdict.unsure)
 
-    def policy(self, text: str) -> tuple[str, str | None]:
+    def policy(self, text: str, unsure: bool = False) -> tuple[str, str | None]:
         """The flow's decision for `text` at the start node: accept, confirm or no."""
-        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings)
+        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings,
+                   unsure=unsure)
         kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
         return kind, d.intent
 
@@ -122,6 +124,7 @@ _NONE = -1.0
 _GRIDS: dict[str, dict[str, Sequence[float]]] = {
     "wide": {"fit_alone": (0.6, 0.65, 0.7, 0.75), "fit_supported": (0.5, 0.55, 0.6),
              "support": (0.15, 0.25), "free_fallback": (_NONE, 0.6, 0.7, 0.8)},
+    "unsure": {"confirm_fit": (_NONE, 0.7, 0.65, 0.6, 0.55, 0.5)},
     "narrow": {"narrowband_fit_alone": (0.55, 0.6, 0.65, 0.7),
                "narrowband_fit_supported": (0.45, 0.5, 0.55, 0.6),
                "narrowband_agree_fit": (0.0, 0.5, 0.6),
@@ -135,7 +138,7 @@ def grid(rejudge: Rejudge, turns: list[dict[str, Any]], base: JudgeConfig, band:
     out = []
     space = _GRIDS[band]
     keys = list(space)
-    turns = [t for t in turns if (t["condition"] == "16k") == (band == "wide")]
+    turns = [t for t in turns if (t["condition"] == "16k") == (band != "narrow")]
     for values in itertools.product(*(space[k] for k in keys)):
         chosen: dict[str, Any] = {k: (None if v == _NONE else v)
                                   for k, v in zip(keys, values, strict=True)}

@@ -298,7 +298,8 @@ class Dialog:
         for slot in stored:
             self.slots[slot.name] = slot
         scores = self.matcher.score(utt.text, self.flow.intents_at(self.node.id))
-        decision = decide(scores, self.flow.settings, low_streak=self._count.said)
+        decision = decide(scores, self.flow.settings, low_streak=self._count.said,
+                          unsure=utt.unsure)
         self._last = decision.candidates
         self._log("decision", decision=str(decision.kind), intent=decision.intent,
                   confidence=decision.confidence, reason=decision.reason,

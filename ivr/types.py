@@ -125,6 +125,9 @@ class Utterance:
     """Length of the audio decoded; 0 for text."""
     decode_seconds: float = 0.0
     """Wall time spent decoding (not part of traces: not deterministic)."""
+    unsure: bool = False
+    """Heard on weak evidence (ivr.speech.judge, `JudgeConfig.confirm_fit`): the dialog may
+    confirm what it routes to, never accept it."""
 
     def __str__(self) -> str:
         return f"[{self.lang}/{self.source}] {self.text!r}"

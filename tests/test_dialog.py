@@ -41,6 +41,18 @@ def test_medium_confidence_confirms_then_yes_goes(mini: Flow) -> None:
     assert d.outcome is not None and d.outcome.node == "balance_inquiry"
 
 
+def test_words_heard_on_weak_evidence_are_confirmed_not_accepted(mini: Flow) -> None:
+    """The speech judge marks a guess `unsure`: the words alone would go straight to the
+    node, but the caller is asked first, and a yes goes there."""
+    d = _dialog(mini)
+    prompts = d.on_utterance(Utterance("I lost my card", d.lang, "speech", unsure=True))
+    assert not d.done and d.confirming, d.trace
+    assert [t.decision for t in d.turns] == ["confirm"]
+    assert prompts and prompts[0].endswith("is that right?")
+    say(d, "yes")
+    assert d.outcome is not None and d.outcome.node == "card_loss"
+
+
 def test_confirm_no_then_low_confidence_hands_off_with_context(mini: Flow) -> None:
     d = _dialog(mini)
     say(d, "i have a card and i want money")

@@ -78,9 +78,10 @@ def test_the_free_fallback_routes_what_free_decoding_heard(
     hotline, context = parts
     # the grammar views disagree on menu-word salad; free decoding heard the caller
     heard = result(("잔액 카드 분실", "대출 비밀번호"), "상담원 연결해 주세요")
-    before = judge(hotline, fit_alone=0.99, fit_supported=0.99).judge(heard, context)
+    before = judge(hotline, fit_alone=0.99, fit_supported=0.99,
+                   confirm_fit=None).judge(heard, context)
     assert not before.trusted and before.text == ""  # it would route, so it was dropped
-    after = judge(hotline, fit_alone=0.99, fit_supported=0.99,
+    after = judge(hotline, fit_alone=0.99, fit_supported=0.99, confirm_fit=None,
                   free_fallback=0.8).judge(heard, context)
     assert after.trusted and after.source == "free" and after.reason == "free_fallback"
     assert after.text == "상담원 연결해 주세요" and after.intent == "human_agent"
@@ -89,6 +90,38 @@ def test_the_free_fallback_routes_what_free_decoding_heard(
 def test_the_free_fallback_needs_its_score(parts: tuple[Hotline, TurnContext]) -> None:
     hotline, context = parts
     heard = result(("잔액 카드 분실", "대출 비밀번호"), "오늘 날씨 알려 주세요")
-    v = judge(hotline, fit_alone=0.99, fit_supported=0.99,
+    v = judge(hotline, fit_alone=0.99, fit_supported=0.99, confirm_fit=None,
               free_fallback=0.8).judge(heard, context)
     assert v.reason == "out_of_grammar" and v.source != "grammar"
+
+
+def test_weak_wideband_evidence_is_confirmed_never_accepted(
+        parts: tuple[Hotline, TurnContext]) -> None:
+    """One view hears a near-phrase, the other something else: not trusted, but at 16 kHz
+    the caller is asked "card loss?" instead of being asked to say it all again."""
+    hotline, wide = parts
+    narrow = TurnContext(wide.grammar, wide.allowed, narrowband=True)
+    heard = result(("카드를 분실 신고 했는데", "날씨 어때요"), "")
+    j = judge(hotline, fit_alone=0.99, confirm_fit=0.6)
+    v = j.judge(heard, wide)
+    assert not v.trusted and v.unsure and v.reason == "unsure" and v.intent == "card_loss"
+    assert v.text == "카드를 분실 신고 했는데"
+    assert j.outcome(v, wide.allowed) == ("confirm", "card_loss")  # words alone would accept
+    plain = judge(hotline, fit_alone=0.5).judge(heard, wide)
+    assert plain.trusted and j.outcome(plain, wide.allowed) == ("accept", "card_loss")
+    # not on an 8 kHz line, not under its fit, not without the rule
+    assert not j.judge(heard, narrow).unsure
+    assert not judge(hotline, fit_alone=0.99, confirm_fit=0.99).judge(heard, wide).unsure
+    off = judge(hotline, fit_alone=0.99, confirm_fit=None).judge(heard, wide)
+    assert not off.unsure and j.outcome(off, wide.allowed) == ("no_match", None)
+
+
+def test_an_unsure_salad_that_reads_out_of_scope_is_not_confirmed(
+        parts: tuple[Hotline, TurnContext]) -> None:
+    hotline, wide = parts
+    text = "다른 은행 카드 분실 신고는 어디에 해요"  # another bank's card: out-of-scope mass
+    assert hotline.matcher("ko").score(text, wide.allowed).out_of_scope_probability >= 0.1
+    heard = result((text, "날씨 어때요"), "")
+    assert judge(hotline, fit_alone=0.99, confirm_fit=0.0,
+                 confirm_max_out_of_scope=1.01).judge(heard, wide).unsure
+    assert not judge(hotline, fit_alone=0.99, confirm_fit=0.0).judge(heard, wide).unsure

@@ -45,13 +45,16 @@ def _gives_up(settings: Thresholds, low_streak: int) -> bool:
     return Rule.of(settings).limit(Count(said=low_streak + 1)) == "said"
 
 
-def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0) -> Decision:
+def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0,
+           unsure: bool = False) -> Decision:
     """One decision for one turn.
 
     Args:
         scores: the matcher's ranking.
         settings: the flow's thresholds.
         low_streak: answers not understood at this node before this one.
+        unsure: the words were heard on weak evidence (`Utterance.unsure`): what would be
+            accepted is confirmed instead ("unsure_speech").
 
     Tiers: accept when the top score reaches `accept`, leads the runner-up by `margin` and the
     out-of-scope probability stays under `max_out_of_scope`; confirm when it reaches
@@ -68,11 +71,13 @@ def decide(scores: Scores, settings: Thresholds, *, low_streak: int = 0) -> Deci
         return Decision(kind, None, 0.0, cands, reason)
     maybe_none = (settings.max_out_of_scope < 1.0
                   and scores.out_of_scope_probability >= settings.max_out_of_scope)
-    if top.score >= settings.accept and scores.margin >= settings.margin and not maybe_none:
+    if top.score >= settings.accept and scores.margin >= settings.margin and not maybe_none \
+            and not unsure:
         return Decision(DecisionKind.ACCEPT, top.intent, top.score, cands, None)
     if top.score >= settings.confirm:
         why = ("medium_confidence" if top.score < settings.accept else
-               "close_second" if scores.margin < settings.margin else "maybe_out_of_scope")
+               "close_second" if scores.margin < settings.margin else
+               "maybe_out_of_scope" if maybe_none else "unsure_speech")
         return Decision(DecisionKind.CONFIRM, top.intent, top.score, cands, why)
     kind = DecisionKind.REPROMPT
     if _gives_up(settings, low_streak):

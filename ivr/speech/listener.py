@@ -232,4 +232,4 @@ class Turn:
         seconds = result.audio_seconds or len(b"".join(self._preroll)) / 2 / SAMPLE_RATE
         return Utterance(verdict.text, self.listener.lang, "speech",
                          chosen.words if chosen is not None else (),
-                         alternatives, seconds, self._wall())
+                         alternatives, seconds, self._wall(), unsure=verdict.unsure)
