@@ -81,10 +81,11 @@ class JudgeConfig:
     """At 16 kHz, a grammar transcript not trusted by the rules above but whose views still
     vote for an intent, fitting a phrase at least this well, goes to the dialog marked
     unsure (`Verdict.unsure`): the caller is asked to confirm that intent, never routed
-    without a yes (None: such a transcript is a no-match). On the independent dev callers
-    (bench/results/speech_tuning.md) 0.60 routed 32 -> 42 of 120 at 16 kHz for 3 more
-    wrong confirmations and 6 more out-of-scope callers asked to confirm (of 30); on 8 kHz
-    lines the same rule asked more wrong than right, so it is wideband only."""
+    without a yes (None: such a transcript is a no-match). On the independent dev + dev2
+    callers at 16 kHz (bench/results/speech_tuning.md), with `confirm_max_out_of_scope`,
+    0.60 routed 72 -> 83 of 290 for 4 more wrong confirmations and 6 more out-of-scope
+    callers asked to confirm (of 142); on 8 kHz lines the rule asked more wrong than right,
+    so it is wideband only."""
     confirm_max_out_of_scope: float = 0.10
     """...and only while the classifier's probability that the transcript is out of scope
     stays under this: a salad of menu words that reads like something the bank does not do
