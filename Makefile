@@ -17,9 +17,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The replay decodes cold (new recognisers per utterance, as `ivr test` does): warm, what a
+# recording is heard as can depend on the recordings before it, and ko_fraud.wav after
+# ko_credit_report.wav was heard as noise, so the demo exited 1 (24 of 25 expectations).
 demo: install
 	@rm -f var/demo-queue.sqlite3*
-	$(IVR) replay --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml
+	$(IVR) replay --cold --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml
 	@echo
 	sh samples/demo_bank.sh $(PY) $(IVR) $(FLOW) var/demo-queue.sqlite3
 	@echo
@@ -38,7 +41,7 @@ DESK_PASSWORD      := demo-password
 DESK_LEAD          := lead
 DESK_LEAD_PASSWORD := lead-password
 desk: install
-	@test -f var/demo-queue.sqlite3 || $(IVR) replay --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml >/dev/null
+	@test -f var/demo-queue.sqlite3 || $(IVR) replay --cold --flow $(FLOW) --queue var/demo-queue.sqlite3 samples/calls/*.yaml >/dev/null
 	@rm -f $(DESK_AGENTS)
 	@echo $(DESK_PASSWORD) | $(IVR) desk agent add $(DESK_AGENT) --agents $(DESK_AGENTS) --role agent --skills fraud,zh,en,ko
 	@echo $(DESK_LEAD_PASSWORD) | $(IVR) desk agent add $(DESK_LEAD) --agents $(DESK_AGENTS) --role supervisor --skills fraud,zh,en,ko

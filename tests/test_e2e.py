@@ -159,3 +159,22 @@ def test_queue_commands_show_the_whole_context(tmp_path: Path) -> None:
     assert json.loads(stats.stdout)
     every = ivr("queue", "list", "--queue", db, "--json").stdout
     assert "4111111111111111" not in every and "****1111" in every
+
+
+@pytest.mark.slow
+def test_the_demo_replay_meets_every_sample_expectation(tmp_path: Path) -> None:
+    """`make demo`'s replay, as the Makefile spells it, exits 0: every sample call meets its
+    expectations. (Warm, ko_fraud.wav after ko_credit_report.wav was heard as noise and the
+    demo exited 1 unnoticed: no test ran it.)"""
+    recipe = (ROOT / "Makefile").read_text("utf-8").split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    [line] = [x.strip() for x in recipe.splitlines() if "$(IVR) replay" in x]
+    args = line.replace("$(IVR)", "", 1).split()
+    assert "--cold" in args
+    args = [str(BANK) if a == "$(FLOW)" else str(tmp_path / "q.sqlite3")
+            if a == "var/demo-queue.sqlite3" else a for a in args]
+    files = [str(p) for p in sorted((SAMPLES / "calls").glob("*.yaml"))]
+    args = [a for a in args if a != "samples/calls/*.yaml"] + files
+    done = subprocess.run([sys.executable, "-m", "ivr.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "FAILED" not in done.stdout
