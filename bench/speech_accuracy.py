@@ -17,7 +17,7 @@ as *accepted* when anything is accepted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,8 @@ from ivr.asr import DecoderConfig, Engine, SpeechService, StreamSpec
 from ivr.asr.results import DualResult
 from ivr.audio import frames, pcm_frames
 from ivr.call import Hotline
-from ivr.nlu.policy import decide
+from ivr.nlu.matcher import IntentMatcher
+from ivr.nlu.policy import Thresholds, decide
 from ivr.speech import Listener, TurnContext
 from ivr.types import DecisionKind, Utterance
 
@@ -84,6 +85,14 @@ class Tally:
                 "oos_confirmed_pct": pct(self.oos_confirmed, self.oos)}
 
 
+def policy_route(matcher: IntentMatcher, allowed: Collection[str], settings: Thresholds,
+                 text: str, unsure: bool = False) -> tuple[str, str | None]:
+    """The flow's policy on `text`: ("accept" | "confirm" | "no", intent)."""
+    d = decide(matcher.score(text, allowed), settings, unsure=unsure)
+    kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
+    return kind, d.intent
+
+
 def plain_route(text: str, phrases: Sequence[tuple[str, str]], *, wratio: bool = False
                 ) -> tuple[str, str | None]:
     """The plain pipeline's decision for `text` over (phrase, intent) pairs: rapidfuzz's best
@@ -110,10 +119,8 @@ class Router:
         self.phrases = [(p, i) for i in self.allowed for p in flow.intents[i].phrases["ko"]]
 
     def policy(self, text: str, unsure: bool = False) -> tuple[str, str | None]:
-        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings,
-                   unsure=unsure)
-        kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
-        return kind, d.intent
+        return policy_route(self.matcher, self.allowed, self.hotline.flow.settings, text,
+                            unsure)
 
     def plain(self, text: str, *, wratio: bool = False) -> tuple[str, str | None]:
         """The plain pipeline's decision: rapidfuzz's best phrase, if it scores enough."""

@@ -26,11 +26,9 @@ from ivr.asr.vocab import grammar_words, read_vocabulary
 from ivr.call import Hotline
 from ivr.flow import load_flow
 from ivr.models import resolve_model
-from ivr.nlu.policy import decide
 from ivr.speech import Judge, JudgeConfig, TurnContext
-from ivr.types import DecisionKind
 
-from .speech_accuracy import Tally, plain_route
+from .speech_accuracy import Tally, plain_route, policy_route
 from .speech_independent import PIPELINES, markdown, summarize
 
 __all__ = ["Rejudge", "load_turns", "main"]
@@ -68,10 +66,8 @@ class Rejudge:
 
     def policy(self, text: str, unsure: bool = False) -> tuple[str, str | None]:
         """The flow's decision for `text` at the start node: accept, confirm or no."""
-        d = decide(self.matcher.score(text, self.allowed), self.hotline.flow.settings,
-                   unsure=unsure)
-        kind = d.kind.value if d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM) else "no"
-        return kind, d.intent
+        return policy_route(self.matcher, self.allowed, self.hotline.flow.settings, text,
+                            unsure)
 
     def tally(self, config: JudgeConfig, turns: Iterable[dict[str, Any]]
               ) -> dict[str, dict[str, float | int]]:

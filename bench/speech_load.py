@@ -112,8 +112,7 @@ def _one_turn(hotline: Hotline, router: Router, caller: Caller, level: Level) ->
             level.tally.add(caller.example.label, "no", None, "")
         return
     decided = heard.decided_s is not None and heard.utterance is not None
-    text = heard.utterance.text if heard.utterance else ""
-    kind, intent = router.policy(text, heard.utterance.unsure if heard.utterance else False)
+    kind, intent, text = router.ours(heard.utterance)
     with level.lock:
         level.turns += 1
         level.tally.add(caller.example.label, kind, intent, text)

@@ -223,8 +223,9 @@ class IntentClassifier:
         feats = [features(t, lang, cfg) for t in texts]
         if lang != "en":  # code-switching: the same intents' English phrases teach "latin"
             known = {w for f in feats for w in f["latin"]}
-            for intent in sorted(set(borrowed or ()) & set(self.intents)):
-                for phrase in (borrowed or {})[intent]:
+            lent_phrases = borrowed or {}
+            for intent in sorted(set(lent_phrases) & set(self.intents)):
+                for phrase in lent_phrases[intent]:
                     lent = borrowed_features(phrase, lang, cfg, known)
                     if lent["latin"]:
                         feats.append(lent)

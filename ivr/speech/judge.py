@@ -191,8 +191,9 @@ class Judge:
     def _vote(self, texts: list[str], fits: list[float], ftext: str,
               allowed: Collection[str], narrowband: bool = False) -> Verdict:
         votes: dict[str, list[int]] = {}
-        for i, text in enumerate(texts):
-            d = decide(self.matcher.score(text, allowed), self.settings) if text else None
+        scored = [self.matcher.score(text, allowed) if text else None for text in texts]
+        decided = [decide(sc, self.settings) if sc is not None else None for sc in scored]
+        for i, d in enumerate(decided):
             if d is not None and d.intent and d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM):
                 votes.setdefault(d.intent, []).append(i)
         best = max(range(len(texts)), key=lambda i: fits[i])
@@ -214,14 +215,16 @@ class Judge:
         lead = c.narrowband_lead_view
         if narrowband and lead is not None and lead < len(texts) and texts[lead] \
                 and fits[lead] >= c.narrowband_lead_fit:
-            d = decide(self.matcher.score(texts[lead], allowed), self.settings)
-            if d.intent and d.kind in (DecisionKind.ACCEPT, DecisionKind.CONFIRM):
+            d = decided[lead]
+            if d is not None and d.intent and d.kind in (DecisionKind.ACCEPT,
+                                                          DecisionKind.CONFIRM):
                 return Verdict(texts[lead], "grammar", True, "lead_view", texts[lead], ftext,
                                d.intent, fits[lead], self._support(ftext, d.intent, allowed),
                                len(votes.get(d.intent, ())))
-        if intent is not None and not narrowband and c.confirm_fit is not None \
-                and fit >= c.confirm_fit and self.matcher.score(
-                    texts[best], allowed).out_of_scope_probability < c.confirm_max_out_of_scope:
+        unsure_scores = scored[best] if intent is not None else None
+        if unsure_scores is not None and not narrowband and c.confirm_fit is not None \
+                and fit >= c.confirm_fit \
+                and unsure_scores.out_of_scope_probability < c.confirm_max_out_of_scope:
             return Verdict(texts[best], "grammar", False, "unsure", texts[best], ftext, intent,
                            fit, support, count, unsure=True)
         if ftext and c.free_fallback is not None:
