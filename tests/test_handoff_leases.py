@@ -206,6 +206,17 @@ def test_stats_count_done_and_the_service_level(store: Store) -> None:
     assert q.stats().as_dict()["queues"][0]["sla"]["share"] == 0.25
 
 
+def test_stats_json_gives_waits_to_the_millisecond(store: Store) -> None:
+    clock = FixedClock(T0)
+    q = store.open(clock)
+    q.put(handoff("c0", created_at=T0 - 12.7237498760))
+    q.put(handoff("c1", created_at=T0 - 0.5))
+    q.take("cards", agent="a1")
+    sla = q.stats().as_dict()["queues"][0]
+    assert sla["sla"]["wait_max_seconds"] == 12.724
+    assert sla["oldest_waiting_seconds"] == 0.5
+
+
 # -- two agents never hold the same caller: threads and processes, judged by the audit trail ----
 
 

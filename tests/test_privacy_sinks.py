@@ -55,8 +55,8 @@ _KO_RE = re.compile("|".join(k for k in _WORDS if not k.isascii()))
 _NOISE_RE = re.compile(
     r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?"  # times
     r"|(?<![\d.])(?:\d|\d{9,10})\.\d+(?![\d.])"  # scores 0.6077, epoch seconds 1796398771.78
-    r'|"(?:oldest_waiting_seconds|waited_seconds|at|created_at|taken_at)": -?\d+(?:\.\d+)?'
-    # ^ the queue's own ages and clocks in JSON (12.34 s of waiting is not a PIN)
+    r'|"(?:\w+_seconds|at|created_at|taken_at|done_at|lease_until)": -?\d+(?:\.\d+)?'
+    # ^ the queue's own ages, waits and clocks in JSON (12.7237 s of waiting is not a PIN)
 )
 """Numbers the engine writes itself (timestamps, scores): no caller ever says one."""
 _JOIN_RE = re.compile(r"(?<=\d)(?:[\s\-./_,、·…—–杠\"'\\]|dash|\\n){1,6}(?=\d)")
@@ -141,6 +141,9 @@ def test_reference_reads_every_attack() -> None:
         assert leaks("json", json.dumps(list(a.turns), ensure_ascii=False), [a]), a
     assert not leaks("masked", "heard ***\nheard ****1111 card ****0366", REPORTED)
     assert not leaks("noise", "2026-12-04 15:39:31 UTC 0.6077 1796398771.7854912", REPORTED)
+    # the queue's waits in stats --json: 12.7237 s (a clock reading, not the 9876 said)
+    assert not leaks("wait", '"wait_max_seconds": 12.7237498760', REPORTED)
+    assert leaks("heard", '"heard": ["12.7237498760"]', REPORTED)  # the same digits heard
 
 
 def from_generated(call: Call) -> Attack:

@@ -148,16 +148,16 @@ class QueueStats:
                     "done": c.done,
                     "by_reason": dict(c.by_reason),
                     "by_priority": {str(p): n for p, n in c.by_priority},
-                    "oldest_waiting_seconds": c.oldest_waiting_seconds,
+                    "oldest_waiting_seconds": _ms(c.oldest_waiting_seconds),
                     "sla": {
                         "target_seconds": c.sla_target_s,
                         "answered": c.answered,
                         "answered_in_target": c.answered_in_target,
                         "missed": c.missed,
                         "share": c.sla,
-                        "wait_p50_seconds": c.wait_p50,
-                        "wait_p90_seconds": c.wait_p90,
-                        "wait_max_seconds": c.wait_max,
+                        "wait_p50_seconds": _ms(c.wait_p50),
+                        "wait_p90_seconds": _ms(c.wait_p90),
+                        "wait_max_seconds": _ms(c.wait_max),
                     },
                 }
                 for c in self.queues
@@ -167,6 +167,11 @@ class QueueStats:
     def __str__(self) -> str:
         return (f"{len(self.queues)} queues, {self.waiting} waiting, {self.taken} taken, "
                 f"{self.done} done")
+
+
+def _ms(seconds: float | None) -> float | None:
+    """Seconds to the millisecond: a clock's 15 digits say nothing more (and read like a code)."""
+    return None if seconds is None else round(seconds, 3)
 
 
 def tally(records: Iterable[QueuedHandoff]) -> list[Tally]:
