@@ -51,8 +51,9 @@ CORPORA = ROOT / "tests" / "data" / "intents"
 NAMES = ("zh", "zh_homophones", "en", "ko")
 INDEPENDENT = ROOT / "eval" / "independent"
 INDEPENDENT_LANGS = ("zh", "en", "ko")
-INDEPENDENT_PARTS = ("dev", "dev2", "test")
-"""dev and test from eval/independent/<lang>.yaml, dev2 from eval/independent/dev2/<lang>.yaml."""
+INDEPENDENT_PARTS = ("dev", "dev2", "dev3", "test")
+"""dev and test from eval/independent/<lang>.yaml, dev2 and dev3 from
+eval/independent/<part>/<lang>.yaml."""
 ROUTERS = ("scorer", "matcher", "baseline")
 
 Router = Callable[[str], tuple[str | None, str]]
@@ -190,9 +191,9 @@ def _confusion_text(r: Result) -> str:
 
 
 def independent(lang: str, part: str) -> list[Example]:
-    """One independent set: `part` is dev, dev2 or test."""
-    if part == "dev2":
-        return load_corpus(INDEPENDENT / "dev2" / f"{lang}.yaml", ("dev",))
+    """One independent set: `part` is dev, dev2, dev3 or test."""
+    if part in ("dev2", "dev3"):
+        return load_corpus(INDEPENDENT / part / f"{lang}.yaml", ("dev",))
     return load_corpus(INDEPENDENT / f"{lang}.yaml", (part,))
 
 

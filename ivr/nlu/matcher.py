@@ -35,6 +35,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from ..types import Candidate, Lang
+from .contrast import focus
 from .normalize import has_content, normalize
 from .phonetic import jamo, phonetic_key, pinyin_syllables
 
@@ -286,7 +287,7 @@ class IntentMatcher:
     def nearest(self, text: str, intent: str, n: int = 3) -> tuple[tuple[str, float], ...]:
         """The n phrases of `intent` (normalised) closest to the utterance, with their phrase
         score (n-gram share and rapidfuzz alignment, 0..0.75), best first."""
-        norm = normalize(text, self.lang)
+        norm = normalize(focus(text, self.lang), self.lang)
         if intent not in self.intents or not has_content(norm, self.lang):
             return ()
         per_phrase = self._per_phrase(norm)[0]
@@ -354,8 +355,9 @@ class IntentMatcher:
         return keep
 
     def score(self, text: str, allowed: Collection[str] | None = None) -> Scores:
-        """Rank the intents (all, or only `allowed`) for one utterance."""
-        norm = normalize(text, self.lang)
+        """Rank the intents (all, or only `allowed`) for one utterance (what it says it does
+        not mean left out: ivr/nlu/contrast.py)."""
+        norm = normalize(focus(text, self.lang), self.lang)
         idx = self._allowed(allowed)
         if not has_content(norm, self.lang) or not len(idx):
             return Scores(text, "", tuple(Candidate(self.intents[k], 0.0) for k in idx))

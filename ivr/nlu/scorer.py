@@ -39,6 +39,7 @@ import numpy as np
 from ..types import Candidate, Lang
 from .cache import cached_classifier
 from .classifier import ClassifierTooLarge, IntentClassifier
+from .contrast import focus
 from .matcher import OUT_OF_SCOPE, IntentMatcher, Scores
 
 __all__ = ["CALIBRATION", "CLASSIFIER_MAX_INTENTS", "Evidence", "IntentScorer", "pool"]
@@ -132,7 +133,7 @@ class IntentScorer(IntentMatcher):
         if self.classifier is None:
             ev = tuple(Evidence(c.intent, c.score, c.score, 0.0) for c in base.candidates)
             return base, ev
-        row = self.classifier.proba([text])[0]
+        row = self.classifier.proba([focus(text, self.lang)])[0]
         col = self._col
         probs = {c.intent: float(row[col[c.intent]]) if c.intent in col else 0.0
                  for c in base.candidates}
@@ -157,4 +158,5 @@ class IntentScorer(IntentMatcher):
         """The classifier's probability that no intent of the flow is meant (0 without it)."""
         if self.classifier is None or OUT_OF_SCOPE not in self._col:
             return 0.0
-        return float(np.round(self.classifier.proba([text])[0][self._col[OUT_OF_SCOPE]], 4))
+        row = self.classifier.proba([focus(text, self.lang)])[0]
+        return float(np.round(row[self._col[OUT_OF_SCOPE]], 4))
