@@ -2,21 +2,23 @@
 
     python -m bench.intent_fit [--flow flows/bank_hotline.yaml]
 
-Per language (zh, en, ko), the flow's phrases train the matcher and the classifier (with the
-engine's out-of-scope examples). Every sentence of the two dev sets — eval/independent/<lang>
-.yaml's **dev** split and eval/independent/dev2/<lang>.yaml (never test) — gives one row per
-intent: (matcher confidence, log classifier probability) -> is this the caller's intent. A
-logistic regression over the rows gives the calibration (a, b, c) of ivr/nlu/scorer.py. By
-default only a common scale of (a, b) and c are fitted, keeping the scorer's a / b: the top-1
-ranking of every flow (BANKING77's too) moves with a / b, and a free fit (`--free`), which
-weighs the matcher more on these sets, cost BANKING77 a point at 10 phrases per intent.
+Per language (zh, en, ko), the engine's scorer (`Hotline.matcher`: the flow's phrases train
+the matcher and the classifier, with the engine's out-of-scope examples). Every sentence of
+the three dev sets — eval/independent/<lang>.yaml's **dev** split, eval/independent/dev2 and
+dev3 (never test) — gives one row per intent: (matcher confidence, log classifier
+probability) -> is this the caller's intent. A logistic regression over the rows gives the
+calibration (a, b, c) of ivr/nlu/scorer.py. By default only a common scale of (a, b) and c
+are fitted, keeping the scorer's a / b: the top-1 ranking of every flow (BANKING77's too)
+moves with a / b, and a free fit (`--free`), which weighs the matcher more on these sets,
+cost BANKING77 a point at 10 phrases per intent.
 
 The accept and confirm thresholds and `max_out_of_scope` (accept only while the classifier's
-probability of "none of these" stays below it, ivr/nlu/policy.py) are chosen by two-fold
-cross-validation: calibrate on one dev set, pick on it the three with the fewest out-of-scope
-accepts that keep confirmations at or under `--max-confirm` in every language, report them
-on the other set. The rule printed last is the one picked on both sets together; the per-fold
-lines show how well the choice carries over to sentences it was not picked on.
+probability of "none of these" stays below it, ivr/nlu/policy.py) are chosen by
+cross-validation, leaving one dev set out: calibrate and pick on the other two the three with
+the fewest out-of-scope accepts that keep confirmations at or under `--max-confirm` in every
+language, report them on the one left out. The rule printed last is the one picked on all
+three together; the per-fold lines show how well the choice carries over to sentences it was
+not picked on.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from typing import Any, cast
 
 import numpy as np
 
+from ivr.call import Hotline
 from ivr.flow import load_flow
 from ivr.flow.model import Settings
+from ivr.nlu.contrast import focus
 from ivr.nlu.matcher import OUT_OF_SCOPE as OOS_CLASS
-from ivr.nlu.matcher import Scores, builtin_out_of_scope
+from ivr.nlu.matcher import Scores
 from ivr.nlu.policy import decide
 from ivr.nlu.scorer import CALIBRATION, EPS, IntentScorer, pool
 from ivr.types import Candidate, Lang
@@ -42,7 +46,7 @@ from .corpus import OUT_OF_SCOPE
 from .intent import independent
 
 LANGS: tuple[Lang, ...] = ("zh", "en", "ko")
-PARTS = ("dev", "dev2")
+PARTS = ("dev", "dev2", "dev3")
 ACCEPTS = (0.80, 0.85, 0.90)
 CONFIRMS = (0.20, 0.25, 0.30, 0.35, 0.40)
 MAX_OOS = (1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05)
@@ -64,19 +68,20 @@ class Row:
 
 
 def load_rows(flow_path: str) -> tuple[list[Row], Settings]:
-    """Every sentence of both dev sets, scored once (the matcher and the classifier)."""
+    """Every sentence of the dev sets, scored once (the matcher and the classifier), by the
+    scorer the engine routes with (`Hotline.matcher`: borrowed English words, contrast focus)."""
     flow = load_flow(flow_path)
+    hotline = Hotline(flow)
     allowed = flow.intents_at(flow.start)
     out: list[Row] = []
     for lang in LANGS:
-        examples = {i: it.phrases.get(lang, ()) for i, it in flow.intents.items()}
-        scorer = IntentScorer(examples, lang, builtin_out_of_scope(lang))
-        assert scorer.classifier is not None
+        scorer = hotline.matcher(lang)
+        assert isinstance(scorer, IntentScorer) and scorer.classifier is not None
         cols = {i: k for k, i in enumerate(scorer.classifier.intents)}
         for part in PARTS:
             for e in independent(lang, part):
                 base = scorer.matcher_score(e.text, allowed)
-                row = scorer.classifier.proba([e.text])[0]
+                row = scorer.classifier.proba([focus(e.text, lang)])[0]
                 proba = {i: float(row[cols[i]]) if i in cols else 0.0 for i in allowed}
                 out.append(Row(lang, part, e.label, base, proba, float(row[cols[OOS_CLASS]])))
     return out, flow.settings
@@ -167,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     ratio = None if args.free else (CALIBRATION[0], CALIBRATION[1])
     rows, settings = load_rows(args.flow)
-    for on, other in (("dev", "dev2"), ("dev2", "dev")):
-        cal = fit([r for r in rows if r.part == on], ratio)
+    for other in PARTS:  # leave one dev set out: fit and choose on the others, report on it
+        on = "+".join(p for p in PARTS if p != other)
+        cal = fit([r for r in rows if r.part != other], ratio)
         scored = [(r, rescored(r, cal)) for r in rows]
-        pick = choose([x for x in scored if x[0].part == on], settings, args.max_confirm)
+        pick = choose([x for x in scored if x[0].part != other], settings, args.max_confirm)
         print(f"chosen on {on}, calibration ({cal[0]:.2f}, {cal[1]:.2f}, "
               f"{cal[2]:.2f}), accept {pick.accept}, confirm {pick.confirm}, "
               f"max_out_of_scope {pick.max_out_of_scope}")
@@ -178,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             got = rates([x for x in scored if x[0].part == other and x[0].lang == lang], pick)
             print(f"  on {other} {lang}: {got}")
     free = fit(rows)
-    print(f"fitted freely on dev + dev2: ({free[0]:.2f}, {free[1]:.2f}, {free[2]:.2f})")
+    print(f"fitted freely on {' + '.join(PARTS)}: ({free[0]:.2f}, {free[1]:.2f}, {free[2]:.2f})")
     cal = fit(rows, ratio)
     scored = [(r, rescored(r, cal)) for r in rows]
     pick = choose(scored, settings, args.max_confirm)
-    print(f"calibration ({cal[0]:.2f}, {cal[1]:.2f}, {cal[2]:.2f}), {len(rows)} dev + dev2 "
+    print(f"calibration ({cal[0]:.2f}, {cal[1]:.2f}, {cal[2]:.2f}), {len(rows)} dev "
           f"sentences; settings: accept {pick.accept}, confirm {pick.confirm}, "
           f"max_out_of_scope {pick.max_out_of_scope}")
     for part in PARTS:
