@@ -126,6 +126,7 @@ def _nearest(value: str) -> int:
 
 def _cmd_route(args: argparse.Namespace) -> int:
     from .call import Hotline
+    from .nlu.contrast import focus
     from .nlu.explain import explain
 
     hotline = Hotline(_flow(args))
@@ -136,14 +137,18 @@ def _cmd_route(args: argparse.Namespace) -> int:
         why = explain(hotline.matcher(args.lang), text, r.text, hotline.flow.intents_at(
             hotline.flow.start), nearest=args.nearest) if args.explain else ()
         limit = hotline.flow.settings.max_out_of_scope
+        read = focus(r.text, args.lang)  # what was scored: a contrast's negated part left out
         if args.json:
             out = r.as_dict() | ({"explain": [w.as_dict() for w in why], "reason": r.reason,
-                                  "out_of_scope": r.out_of_scope,
+                                  "out_of_scope": r.out_of_scope, "read_as": read,
                                   "max_out_of_scope": limit} if args.explain else {})
             print(json.dumps(out, ensure_ascii=False), flush=True)
         else:
             cands = "  ".join(str(c) for c in r.candidates)
             lines = [str(w) for w in why]
+            if args.explain and read != r.text:
+                lines.insert(0, f"  read as {read!r} (what the caller says they do not mean "
+                                f"is left out)")
             if args.explain:
                 lines.append(f"  none of these (classifier): {r.out_of_scope:.2f}, accepts "
                              f"only under max_out_of_scope {limit:.2f}; reason: "

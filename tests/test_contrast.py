@@ -71,3 +71,16 @@ def test_contrasts_route_to_what_the_caller_means(hotline: Hotline, lang: Lang, 
                                                   intent: str) -> None:
     routed = hotline.route(said, lang)
     assert (routed.intent, routed.decision in ("accept", "confirm")) == (intent, True)
+
+
+def test_route_explain_shows_what_was_read(capsys: pytest.CaptureFixture[str]) -> None:
+    from ivr.cli import main
+
+    from .conftest import BANK
+
+    assert main(["route", "--flow", str(BANK), "--lang", "en", "--explain",
+                 "It's not a lost card, I just need my balance"]) == 0
+    assert "read as 'I just need my balance'" in capsys.readouterr().out
+    assert main(["route", "--flow", str(BANK), "--lang", "en", "--json", "--explain",
+                 "my card is lost"]) == 0
+    assert '"read_as": "my card is lost"' in capsys.readouterr().out

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from .contrast import focus
 from .matcher import IntentMatcher
 from .scorer import Evidence, IntentScorer
 
@@ -69,8 +70,9 @@ def explain(scorer: IntentMatcher, text: str, masked: str,
         cands = scorer.score(text, allowed).candidates
         evidence = tuple(Evidence(c.intent, c.score, c.score, 0.0) for c in cands)
         clf = None
+    read = focus(masked, scorer.lang)  # as scored: a contrast's negated part left out
     out = []
     for ev in evidence[:top]:
-        grams = clf.contributions(masked, ev.intent) if clf is not None else ()
+        grams = clf.contributions(read, ev.intent) if clf is not None else ()
         out.append(CandidateWhy(ev, scorer.nearest(masked, ev.intent, nearest), grams))
     return tuple(out)
