@@ -9,9 +9,11 @@ payment", "돈이 안 나왔어요", "不是我转的") is the request itself an
 
 Per language, the forms (each one a rule below):
 
-* ko: ``X 말고 Y`` (the noun phrase before 말고), ``X(은/는/이/가/게/건) 아니고|아니라 Y`` (the
-  clause before the negator, back to the previous comma or sentence end); not ``뿐만 아니라``.
-* zh: ``不是X,(而)是Y`` and ``不是X而是Y``.
+* ko: ``X 말고 Y`` (the word before 말고), ``X(은/는/이/가/게/건) 아니고|아니라 Y`` (the
+  clause before the connective, back to the previous comma or sentence end), and a trailing
+  ``…, X는 아니고요``; not ``뿐만 아니라``, and never a sentence-final denial (``제가 한 거
+  아니에요`` is the fraud report itself, ``부당한 거 아니에요?`` the complaint).
+* zh: ``不是X,(而)是Y`` and ``不是X而是Y`` (not ``…不是X,是不是…``).
 * en: ``it's / I'm / that's not X, Y`` (the clause up to its comma), ``not X but Y`` (not
   "not only"), ``Y, not the X`` and ``rather than`` / ``instead of X``.
 
@@ -34,19 +36,21 @@ with fewer, the contrast was the whole request and the sentence is scored as sai
 _KO_END = r"(?:^|[,.!?;，。？！]\s*|(?<=[요다죠네])\s+)"
 """Where a Korean clause starts: the beginning, after punctuation, or after a sentence end."""
 _KO = (
-    # 기계 말고 사람 / 카드말고 계좌로: the one word before 말고 (the thing not meant)
-    re.compile(r"\S+\s*말고(?:요)?(?=[\s,.!?]|$)[,\s]*"),
+    # 기계 말고 사람 / 카드말고 계좌로 / 녹음된 목소리 말고: the word before 말고 (the thing not
+    # meant), with its modifier when that ends like one (된, 던, 한, 인: not 은 / 는, which are
+    # also the topic particle of "노인은 기계 말고 사람이 …")
+    re.compile(r"(?:\S+[된던한인]\s+)?\S+\s*말고(?:요)?(?=[\s,.!?]|$)[,\s]*"),
     # 카드 잃어버린 건 아니고요, …: the clause before 아니고 / 아니라 / 아니에요, (not 뿐만 아니라)
     re.compile(_KO_END + r"(?P<neg>(?:(?!뿐)[^,.!?;，。？！]){1,40}?"
-               r"(?<!뿐만 )(?<!뿐 )(?:아니고|아니라|아니에요|아닙니다|아니구요|아니고요)(?:요)?)"
+               r"(?<!뿐만 )(?<!뿐 )(?:아니고|아니라|아니구)(?:요)?)"
                r"(?=[\s,.!?]+\S)[,.!?\s]*"),
     # 카드 먹혔어요, 분실은 아니고요: a negated clause after the request, at the end
     re.compile(r"(?:[,.!?;，。？！]\s*|(?<=[요다죠네])\s+)(?:(?!뿐)[^,.!?;，。？！]){1,40}?"
-               r"(?:아니고|아니에요|아닙니다|아니구요|아니고요)[.!?\s]*$"),
+               r"(?:아니고|아니구)(?:요)?[.!?\s]*$"),
 )
 _ZH = (
     # 不是丢了,是被吞了 / 不是丢了而是被吞了: drop 不是 and what it negates, keep 是…
-    re.compile(r"(?<!是)不是[^,，。！？!?]{1,20}?(?:[,，]\s*(?=而是|就是|是)|(?=而是))"),
+    re.compile(r"(?<!是)不是[^,，。！？!?]{1,20}?(?:[,，]\s*(?=而是|就是|是(?!不是))|(?=而是))"),
 )
 _EN = (
     # it's not lost, it's sitting in the ATM / I'm not calling about the bill, I'm calling to…
